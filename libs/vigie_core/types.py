@@ -1,0 +1,201 @@
+"""The canonical in-memory types every stage speaks.
+
+Protobuf messages stop at the runtime's codec; the pure core only ever sees these frozen
+dataclasses. Coordinates are normalised to the original frame (0..1, origin top-left) so that
+zone files, detections and tracks agree whatever resolution a camera streams at. Times are
+seconds since the Unix epoch as floats, taken from the frame's capture time, never from a clock
+inside the core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """Axis-aligned box in normalised image coordinates (x1 < x2, y1 < y2)."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    @property
+    def width(self) -> float:
+        return self.x2 - self.x1
+
+    @property
+    def height(self) -> float:
+        return self.y2 - self.y1
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.width) * max(0.0, self.height)
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return ((self.x1 + self.x2) / 2.0, (self.y1 + self.y2) / 2.0)
+
+    @property
+    def bottom_centre(self) -> tuple[float, float]:
+        """Where a standing person or a vehicle touches the ground: the anchor for zone rules."""
+        return ((self.x1 + self.x2) / 2.0, self.y2)
+
+    def iou(self, other: Box) -> float:
+        ix1, iy1 = max(self.x1, other.x1), max(self.y1, other.y1)
+        ix2, iy2 = min(self.x2, other.x2), min(self.y2, other.y2)
+        inter = max(0.0, ix2 - ix1) * max(0.0, iy2 - iy1)
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRef:
+    """Identifies the frame a derived message came from, so any signal can point back at it."""
+
+    camera_id: str
+    sequence: int
+    captured_at: float
+    width: int = 0
+    height: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    box: Box
+    class_name: str
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class FrameDetections:
+    """Everything the detector found on one frame (possibly nothing: an empty frame still counts,
+    it is what tells the tracker that time has passed)."""
+
+    frame: FrameRef
+    detections: tuple[Detection, ...] = ()
+    model: str = ""
+
+
+class TrackState(StrEnum):
+    NEW = "new"  # confirmed on this frame
+    TRACKED = "tracked"  # matched a detection on this frame
+    LOST = "lost"  # not matched on this frame, still within the lost buffer
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    """One confirmed object on one frame. ``track_id`` is namespaced by camera."""
+
+    track_id: str
+    class_name: str
+    box: Box
+    confidence: float
+    state: TrackState
+    velocity: tuple[float, float] = (0.0, 0.0)  # normalised units per second, box centre
+    first_seen: float = 0.0
+    hits: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TrackSummary:
+    """What is kept of a track once it ends: enough for search, nothing that identifies anyone."""
+
+    track_id: str
+    camera_id: str
+    class_name: str
+    first_seen: float
+    last_seen: float
+    hits: int
+    path: tuple[tuple[float, float, float], ...] = ()  # (t, x, y) of bottom-centre, downsampled
+    mean_confidence: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class FrameTracks:
+    frame: FrameRef
+    tracks: tuple[Track, ...] = ()
+    ended: tuple[TrackSummary, ...] = ()
+
+
+class EventKind(StrEnum):
+    ZONE_INTRUSION = "zone_intrusion"
+    LINE_CROSSING = "line_crossing"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A signal candidate raised by analytics. ``details`` explains it (measured value, threshold,
+    direction, counts) as flat strings so it survives every codec unchanged."""
+
+    event_id: str
+    kind: EventKind
+    frame: FrameRef
+    zone: str
+    class_name: str
+    track_ids: tuple[str, ...] = ()
+    details: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def camera_id(self) -> str:
+        return self.frame.camera_id
+
+    @property
+    def occurred_at(self) -> float:
+        return self.frame.captured_at
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class AlertStatus(StrEnum):
+    RAISED = "raised"
+    ACKNOWLEDGED = "acknowledged"
+    CONFIRMED = "confirmed"
+    DISMISSED = "dismissed"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An event an operator must look at. Repeats of the same kind in the same place within the
+    cooldown merge into one alert (``count`` grows, ``last_seen`` moves) instead of a new one."""
+
+    alert_id: str
+    camera_id: str
+    kind: EventKind
+    zone: str
+    severity: Severity
+    status: AlertStatus
+    first_event_id: str
+    first_seen: float
+    last_seen: float
+    count: int = 1
+    class_name: str = ""
+    track_ids: tuple[str, ...] = ()
+    frame: FrameRef | None = None
+    reason: str = ""  # human-readable one-liner for the operator queue
+
+
+class VerdictAction(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    CONFIRM = "confirm"
+    DISMISS = "dismiss"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A person's decision on an alert; an event of its own, never inferred by the system."""
+
+    verdict_id: str
+    alert_id: str
+    action: VerdictAction
+    operator: str
+    reason: str
+    decided_at: float

@@ -1,0 +1,1 @@
+"""Vigie runtime: the only code that talks to Kafka, gRPC and HTTP."""
