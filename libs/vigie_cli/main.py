@@ -1,0 +1,93 @@
+"""``vigie``: one command for every service, the broker, topics, and the local pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+SERVICES = ("capture", "detection", "tracking", "analytics", "alerting", "storage")
+
+
+def _broker(args: argparse.Namespace) -> int:
+    from vigie_runtime.broker import ensure_background_broker, stop_background_broker
+
+    state = Path(args.state_dir)
+    if args.action == "start":
+        print(ensure_background_broker(state, args.port))
+        print(f"bootstrap servers: 127.0.0.1:{args.port}")
+    else:
+        for line in stop_background_broker(state):
+            print(line)
+    return 0
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from vigie_runtime.admin import admin_client, ensure_topics
+
+    try:
+        report = ensure_topics(admin_client(args.bootstrap), replication=args.replication)
+    except Exception as exc:  # the admin client's errors are many; the user needs one line
+        print(f"vigie topics: {args.bootstrap}: {exc}", file=sys.stderr)
+        return 1
+    for line in report:
+        print(line)
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from vigie_analytics.scene_config import SceneFile
+    from vigie_runtime.yamlconf import ConfigError, load_model
+
+    try:
+        scenes = load_model(Path(args.scenes), SceneFile).to_specs()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    for camera, spec in scenes.items():
+        print(f"{camera}: {len(spec.zones)} zone(s), {len(spec.lines)} line(s)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vigie", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    broker = sub.add_parser("broker", help="start or stop the development broker")
+    broker.add_argument("action", choices=["start", "stop"])
+    broker.add_argument("--port", type=int, default=19092)
+    broker.add_argument("--state-dir", default="var/broker")
+    broker.set_defaults(func=_broker)
+
+    topics = sub.add_parser("topics", help="create every Vigie topic (idempotent)")
+    topics.add_argument("--bootstrap", default="127.0.0.1:19092")
+    topics.add_argument("--replication", type=int, default=1)
+    topics.set_defaults(func=_topics)
+
+    check = sub.add_parser("check-config", help="validate a scene (zones and lines) file")
+    check.add_argument("scenes")
+    check.set_defaults(func=_check_config)
+
+    from vigie_cli import demo, run
+
+    run.add_parser(sub)
+    demo.add_parser(sub)
+
+    for name in SERVICES:
+        svc = sub.add_parser(name, help=f"run the {name} service", add_help=False)
+        svc.set_defaults(func=None, service=name)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SERVICES:
+        module = importlib.import_module(f"vigie_{argv[0]}.__main__")
+        return int(module.main(argv[1:]))
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""The six services as separate processes on one machine: what `vigie run`, the end-to-end
+tests and the benchmark start, so all three exercise the same deployment shape."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vigie_runtime.admin import LagProbe
+from vigie_runtime.topics import ALERTS, DETECTIONS, EVENTS, FRAMES, TRACKS, VERDICTS
+
+CONSUMERS = ("detection", "tracking", "analytics", "alerting", "storage")
+
+# What each consumer group reads: the pipeline has drained when all of them are at zero lag.
+GROUP_TOPICS = {
+    "vigie-detection": (FRAMES,),
+    "vigie-tracking": (DETECTIONS,),
+    "vigie-analytics": (TRACKS,),
+    "vigie-alerting": (EVENTS,),
+    "vigie-storage": (TRACKS, EVENTS, ALERTS, VERDICTS),
+}
+
+DEFAULT_HTTP = {
+    "capture": 9401,
+    "detection": 9402,
+    "tracking": 9403,
+    "analytics": 9404,
+    "alerting": 9405,
+    "storage": 9406,
+}
+DEFAULT_GRPC = {"detection": 50051, "alerting": 50052, "storage": 50053}
+
+
+@dataclass
+class PipelinePlan:
+    bootstrap: str
+    work_dir: Path
+    scenes: Path | None
+    http_ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_HTTP))
+    grpc_ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_GRPC))
+    # Short sessions let a restarted replica take its partitions back quickly on one machine.
+    session_timeout_ms: int = 6000
+    log_level: str = "INFO"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def database(self) -> Path:
+        return self.work_dir / "vigie.sqlite"
+
+    def log_path(self, name: str) -> Path:
+        return self.work_dir / "logs" / f"{name}.log"
+
+    def env(self, name: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "VIGIE_KAFKA__BOOTSTRAP_SERVERS": self.bootstrap,
+                "VIGIE_KAFKA__SINGLE_RECORD_BATCHES": "true",
+                "VIGIE_KAFKA__SESSION_TIMEOUT_MS": str(self.session_timeout_ms),
+                "VIGIE_KAFKA__HEARTBEAT_INTERVAL_MS": str(max(100, self.session_timeout_ms // 6)),
+                "VIGIE_HTTP__PORT": str(self.http_ports[name]),
+                "VIGIE_LOG_LEVEL": self.log_level,
+            }
+        )
+        if name in self.grpc_ports:
+            env["VIGIE_GRPC__PORT"] = str(self.grpc_ports[name])
+        if name == "analytics" and self.scenes is not None:
+            env["VIGIE_SCENES"] = str(self.scenes)
+        if name == "storage":
+            env["VIGIE_DATABASE"] = str(self.database)
+        env.update(self.extra_env)
+        return env
+
+
+class LocalPipeline:
+    def __init__(self, plan: PipelinePlan) -> None:
+        self.plan = plan
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        plan.work_dir.mkdir(parents=True, exist_ok=True)
+        (plan.work_dir / "logs").mkdir(exist_ok=True)
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = open(self.plan.log_path(name), "ab")  # noqa: SIM115 - the child owns it
+        process = subprocess.Popen(
+            [sys.executable, "-m", f"vigie_{name}", *args],
+            env=self.plan.env(name),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
+        )
+        self.processes[name] = process
+        return process
+
+    def start_consumers(self) -> None:
+        for name in CONSUMERS:
+            self.start(name)
+
+    def start_capture(
+        self, source: str, camera_id: str, fast: bool = False, loop: bool = False
+    ) -> subprocess.Popen[bytes]:
+        args = ["--source", source, "--camera-id", camera_id]
+        if fast:
+            args.append("--as-fast-as-possible")
+        if loop:
+            args.append("--loop")
+        return self.start("capture", *args)
+
+    def ready(self, name: str) -> bool:
+        url = f"http://127.0.0.1:{self.plan.http_ports[name]}/readyz"
+        try:
+            with urllib.request.urlopen(url, timeout=1) as reply:
+                return reply.status == 200
+        except OSError:
+            return False
+
+    def wait_ready(self, names: tuple[str, ...] = CONSUMERS, timeout_s: float = 90) -> None:
+        deadline = time.monotonic() + timeout_s
+        pending = list(names)
+        while pending and time.monotonic() < deadline:
+            for name in list(pending):
+                process = self.processes[name]
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"{name} exited with code {process.returncode}; "
+                        f"see {self.plan.log_path(name)}"
+                    )
+                if self.ready(name):
+                    pending.remove(name)
+            time.sleep(0.3)
+        if pending:
+            raise TimeoutError(f"not ready after {timeout_s:.0f}s: {', '.join(pending)}")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: the crash case, no chance to commit."""
+        process = self.processes[name]
+        process.kill()
+        process.wait()
+
+    def stop(self, name: str, timeout_s: float = 20) -> int | None:
+        process = self.processes.get(name)
+        if process is None or process.poll() is not None:
+            return None if process is None else process.returncode
+        process.send_signal(signal.SIGTERM)
+        try:
+            return process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
+
+    def stop_all(self) -> dict[str, int | None]:
+        # Upstream first, so downstream stages can finish what is already in flight.
+        order = ("capture", *CONSUMERS)
+        return {name: self.stop(name) for name in order if name in self.processes}
+
+    def capturing(self) -> bool:
+        capture = self.processes.get("capture")
+        return capture is not None and capture.poll() is None
+
+    @staticmethod
+    def lag(probe: LagProbe) -> int:
+        return sum(probe.lag(group, topics) for group, topics in GROUP_TOPICS.items())
+
+    def wait_drained(self, timeout_s: float = 300, settle_s: float = 2.0) -> bool:
+        """True once capture has ended and every group stays at zero lag for ``settle_s``."""
+        probe = LagProbe(self.plan.bootstrap)
+        deadline = time.monotonic() + timeout_s
+        zero_since: float | None = None
+        try:
+            while time.monotonic() < deadline:
+                if self.lag(probe) == 0 and not self.capturing():
+                    zero_since = zero_since or time.monotonic()
+                    if time.monotonic() - zero_since >= settle_s:
+                        return True
+                else:
+                    zero_since = None
+                time.sleep(0.5)
+            return False
+        finally:
+            probe.close()
+
+    def captured_frames(self) -> int | None:
+        """The frame count the capture service logged when it finished."""
+        path = self.plan.log_path("capture")
+        if not path.exists():
+            return None
+        for line in reversed(path.read_text(errors="replace").splitlines()):
+            if '"capture finished"' in line:
+                try:
+                    return sum(json.loads(line)["frames"].values())
+                except (ValueError, KeyError):
+                    return None
+        return None

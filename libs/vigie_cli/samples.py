@@ -1,0 +1,64 @@
+"""Where the sample clip comes from: ``SOURCE=``, else the sample folder, else a clear message."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+SAMPLE_CLIP = "intel-sample-videos/one-by-one-person-detection.mp4"
+SAMPLE_CAMERA = "one-by-one"
+# Published by the Intel IoT DevKit under CC BY 4.0; see README "Sample clips" for checksums.
+SAMPLE_URL = (
+    "https://github.com/intel-iot-devkit/sample-videos/raw/master/one-by-one-person-detection.mp4"
+)
+
+
+class NoSource(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Clip:
+    source: str
+    camera_id: str
+    scenes: Path | None
+
+
+def default_samples_dir() -> Path:
+    """``$VIGIE_SAMPLES``, else ``../shared/data`` beside the checkout."""
+    if os.environ.get("VIGIE_SAMPLES"):
+        return Path(os.environ["VIGIE_SAMPLES"])
+    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def example_scenes() -> Path:
+    return Path(str(resources.files("vigie_analytics").joinpath("scenes", "one-by-one.yaml")))
+
+
+def resolve_clip(
+    source: str | None, camera_id: str | None = None, scenes: Path | None = None
+) -> Clip:
+    source = source or os.environ.get("SOURCE") or None
+    if source:
+        is_url = "://" in source
+        if not is_url and not Path(source).exists():
+            raise NoSource(f"SOURCE={source} does not exist")
+        camera = camera_id or (SAMPLE_CAMERA if source.endswith(Path(SAMPLE_CLIP).name) else None)
+        camera = camera or Path(source.split("?")[0]).stem[:64] or "camera-1"
+        if scenes is None and camera == SAMPLE_CAMERA:
+            scenes = example_scenes()
+        return Clip(source, camera, scenes)
+    samples = default_samples_dir()
+    clip = samples / SAMPLE_CLIP
+    if not clip.exists():
+        raise NoSource(
+            f"no clip found: {clip} does not exist.\n"
+            f"  Point Vigie at a video with SOURCE=/path/to/clip.mp4 (or an rtsp:// URL),\n"
+            f"  or download the sample into a folder and set VIGIE_SAMPLES to it:\n"
+            f"    mkdir -p samples/intel-sample-videos\n"
+            f"    curl -L -o samples/{SAMPLE_CLIP} {SAMPLE_URL}\n"
+            f"    export VIGIE_SAMPLES=$PWD/samples"
+        )
+    return Clip(str(clip), camera_id or SAMPLE_CAMERA, scenes or example_scenes())

@@ -1,0 +1,408 @@
+"""Alerting rules and the alert desk state machine.
+
+Alerts are signals for a person, not decisions: the system raises them and merges repeats, and
+only an operator's verdict (acknowledge, then confirm or dismiss, with a reason) moves them on.
+Nothing here reads a clock: event time comes from ``Event.occurred_at`` and desk time from the
+``now`` the caller passes, so a replay of the same input rebuilds the same book.
+
+Delivery upstream is at-least-once, so every path must be idempotent: alert ids are derived from
+the first event, event ids already handled are remembered per dedup key, and after a restart the
+book is re-seeded from the published alerts with :meth:`AlertBook.restore`.
+
+Dedup key is ``(camera_id, kind, zone)``. Repeats within ``cooldown_s`` of an open alert's
+``last_seen`` merge into it. A *dismissed* alert keeps its key quiet until ``last_seen +
+cooldown_s``: a dismissal means "not a real problem", and the operator must not be handed the same
+thing again seconds later. The quiet window is fixed at dismissal; events during it do not extend
+it. A *confirmed* alert does not suppress anything: the problem is real, so a repeat is news.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from vigie_core.ids import millis, stable_id
+from vigie_core.types import (
+    Alert,
+    AlertStatus,
+    Event,
+    EventKind,
+    Severity,
+    Verdict,
+    VerdictAction,
+)
+
+REASON_RAISED = "raised"
+REASON_MERGED = "merged"
+REASON_DUPLICATE = "duplicate event"
+REASON_NOT_ALERTED = "kind not alerted"
+REASON_QUIET = "quiet after dismissal"
+
+MAX_TRACK_IDS = 50  # an alert points at who was involved; a crowd needs no longer list
+SEEN_IDS_PER_KEY = 1000  # replays arrive soon after the original; older ids are not worth memory
+
+OPEN_STATUSES = frozenset({AlertStatus.RAISED, AlertStatus.ACKNOWLEDGED})
+CLOSED_STATUSES = frozenset({AlertStatus.CONFIRMED, AlertStatus.DISMISSED})
+
+# Restore keeps whichever copy went further; confirmed and dismissed are both final.
+_STATUS_RANK = {
+    AlertStatus.RAISED: 0,
+    AlertStatus.ACKNOWLEDGED: 1,
+    AlertStatus.CONFIRMED: 2,
+    AlertStatus.DISMISSED: 2,
+}
+
+_ALLOWED_FROM: Mapping[VerdictAction, frozenset[AlertStatus]] = {
+    VerdictAction.ACKNOWLEDGE: frozenset({AlertStatus.RAISED}),
+    VerdictAction.CONFIRM: OPEN_STATUSES,
+    VerdictAction.DISMISS: OPEN_STATUSES,
+}
+
+_RESULTING_STATUS: Mapping[VerdictAction, AlertStatus] = {
+    VerdictAction.ACKNOWLEDGE: AlertStatus.ACKNOWLEDGED,
+    VerdictAction.CONFIRM: AlertStatus.CONFIRMED,
+    VerdictAction.DISMISS: AlertStatus.DISMISSED,
+}
+
+_NEEDS_REASON = frozenset({VerdictAction.CONFIRM, VerdictAction.DISMISS})
+
+_Key = tuple[str, EventKind, str]
+
+
+class UnknownAlert(KeyError):
+    """The desk was asked about an alert this book does not hold (never raised, or expired)."""
+
+    def __init__(self, alert_id: str) -> None:
+        super().__init__(alert_id)
+        self.alert_id = alert_id
+
+    def __str__(self) -> str:
+        # KeyError would quote the bare id; an operator-facing API needs a sentence.
+        return f"no alert {self.alert_id} (unknown or already expired)"
+
+
+class VerdictError(ValueError):
+    """A verdict the state machine refuses; the message is meant to be shown to the operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRules:
+    """Which event kinds become alerts, how severe they are, and how long repeats merge.
+
+    Kinds absent from ``severities`` are not alerted: line crossings, for instance, are counts.
+    Keys and values are normalised to the enums so a mapping read from YAML works unchanged and
+    a typo fails at start-up rather than silently never alerting.
+    """
+
+    severities: Mapping[EventKind, Severity]
+    cooldown_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.cooldown_s < 0:
+            raise ValueError(f"cooldown_s must be >= 0, got {self.cooldown_s}")
+        normalised = {EventKind(k): Severity(v) for k, v in self.severities.items()}
+        object.__setattr__(self, "severities", MappingProxyType(normalised))
+
+
+@dataclass(frozen=True, slots=True)
+class AlertOutcome:
+    """What one event did to the book, so the caller knows whether and what to publish."""
+
+    alert: Alert | None
+    is_new: bool
+    reason: str
+
+    @property
+    def changed(self) -> bool:
+        """True when ``alert`` differs from what was last published (raised or merged)."""
+        return self.reason in (REASON_RAISED, REASON_MERGED)
+
+
+@dataclass(slots=True)
+class _Window:
+    """Per dedup key memory: which alert repeats merge into, which events were already handled."""
+
+    current_id: str | None = None
+    last_seen: float = float("-inf")
+    quiet_until: float = float("-inf")
+    quiet_alert_id: str | None = None
+    # Events at or before this time were handled before a restart (restored from a published
+    # alert); replays of them must not bump counts the published alert already includes.
+    watermark: float = float("-inf")
+    alert_ids: set[str] = field(default_factory=set)
+    seen: OrderedDict[str, str | None] = field(default_factory=OrderedDict)
+
+    def remember(self, event_id: str, alert_id: str | None) -> None:
+        self.seen[event_id] = alert_id
+        self.seen.move_to_end(event_id)
+        while len(self.seen) > SEEN_IDS_PER_KEY:
+            self.seen.popitem(last=False)
+
+    def is_replay(self, event: Event) -> bool:
+        return event.event_id in self.seen or event.occurred_at <= self.watermark
+
+    def is_idle(self, now: float, cooldown_s: float) -> bool:
+        """Nothing left to merge into, suppress or deduplicate against."""
+        return not self.alert_ids and now - self.last_seen > cooldown_s and now > self.quiet_until
+
+
+class AlertBook:
+    """Open alerts and dedup windows for all cameras handled by one alerting replica.
+
+    Not thread-safe: the owning service feeds it events and verdicts from one place.
+    """
+
+    def __init__(self, rules: AlertRules) -> None:
+        self._rules = rules
+        self._alerts: dict[str, Alert] = {}
+        self._windows: dict[_Key, _Window] = {}
+        self._closed_at: dict[str, float] = {}
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> AlertOutcome:
+        """Raise, merge, suppress or ignore one event; a second delivery of it changes nothing."""
+        severity = self._rules.severities.get(event.kind)
+        if severity is None:
+            return AlertOutcome(None, False, REASON_NOT_ALERTED)
+        window = self._windows.setdefault(_key_of(event), _Window())
+        if window.is_replay(event):
+            return self._duplicate(window, event)
+        current = self._alerts.get(window.current_id) if window.current_id else None
+        if current is not None and self._merges_into(current, event):
+            return self._merge(window, current, event)
+        if event.occurred_at <= window.quiet_until:
+            return self._suppress(window, event)
+        return self._raise(window, event, severity)
+
+    def _merges_into(self, alert: Alert, event: Event) -> bool:
+        return (
+            alert.status in OPEN_STATUSES
+            and event.occurred_at - alert.last_seen <= self._rules.cooldown_s
+        )
+
+    def _duplicate(self, window: _Window, event: Event) -> AlertOutcome:
+        alert_id = window.seen.get(event.event_id)
+        alert = self._alerts.get(alert_id) if alert_id else None
+        return AlertOutcome(alert, False, REASON_DUPLICATE)
+
+    def _merge(self, window: _Window, alert: Alert, event: Event) -> AlertOutcome:
+        merged = replace(
+            alert,
+            count=alert.count + 1,
+            last_seen=max(alert.last_seen, event.occurred_at),
+            track_ids=_union(alert.track_ids, event.track_ids),
+        )
+        self._alerts[merged.alert_id] = merged
+        window.remember(event.event_id, merged.alert_id)
+        window.last_seen = max(window.last_seen, event.occurred_at)
+        return AlertOutcome(merged, False, REASON_MERGED)
+
+    def _suppress(self, window: _Window, event: Event) -> AlertOutcome:
+        window.remember(event.event_id, window.quiet_alert_id)
+        window.last_seen = max(window.last_seen, event.occurred_at)
+        dismissed = self._alerts.get(window.quiet_alert_id) if window.quiet_alert_id else None
+        return AlertOutcome(dismissed, False, REASON_QUIET)
+
+    def _raise(self, window: _Window, event: Event, severity: Severity) -> AlertOutcome:
+        alert_id = stable_id("alert", event.camera_id, event.kind, event.zone, event.event_id)
+        if alert_id in self._alerts:
+            # The event that opened this alert came back after its id left the bounded memory.
+            window.remember(event.event_id, alert_id)
+            return AlertOutcome(self._alerts[alert_id], False, REASON_DUPLICATE)
+        alert = Alert(
+            alert_id=alert_id,
+            camera_id=event.camera_id,
+            kind=event.kind,
+            zone=event.zone,
+            severity=severity,
+            status=AlertStatus.RAISED,
+            first_event_id=event.event_id,
+            first_seen=event.occurred_at,
+            last_seen=event.occurred_at,
+            count=1,
+            class_name=event.class_name,
+            track_ids=_union((), event.track_ids),
+            frame=event.frame,
+            reason=describe(event),
+        )
+        self._alerts[alert_id] = alert
+        window.alert_ids.add(alert_id)
+        window.current_id = alert_id
+        window.remember(event.event_id, alert_id)
+        window.last_seen = max(window.last_seen, event.occurred_at)
+        return AlertOutcome(alert, True, REASON_RAISED)
+
+    # -- the desk -------------------------------------------------------------------------------
+
+    def verdict(
+        self,
+        alert_id: str,
+        action: VerdictAction,
+        operator: str,
+        reason: str,
+        now: float,
+    ) -> tuple[Alert, Verdict]:
+        """Apply a person's decision. The verdict is returned as an event of its own to publish;
+        it is the only thing that ever closes an alert."""
+        alert = self.get(alert_id)
+        action = VerdictAction(action)
+        operator, reason = operator.strip(), reason.strip()
+        _check_verdict(alert, action, operator, reason)
+        updated = replace(alert, status=_RESULTING_STATUS[action])
+        self._alerts[alert_id] = updated
+        if updated.status in CLOSED_STATUSES:
+            self._closed_at[alert_id] = now
+        if updated.status == AlertStatus.DISMISSED:
+            self._quieten(updated)
+        verdict = Verdict(
+            verdict_id=stable_id("verdict", alert_id, action, operator, millis(now)),
+            alert_id=alert_id,
+            action=action,
+            operator=operator,
+            reason=reason,
+            decided_at=now,
+        )
+        return updated, verdict
+
+    def _quieten(self, dismissed: Alert) -> None:
+        window = self._windows.setdefault(_key_of_alert(dismissed), _Window())
+        until = dismissed.last_seen + self._rules.cooldown_s
+        if until > window.quiet_until:
+            window.quiet_until = until
+            window.quiet_alert_id = dismissed.alert_id
+
+    def get(self, alert_id: str) -> Alert:
+        try:
+            return self._alerts[alert_id]
+        except KeyError:
+            raise UnknownAlert(alert_id) from None
+
+    def alerts(self, camera_id: str | None = None, include_closed: bool = False) -> list[Alert]:
+        """The operator queue: newest raised first, ties broken by id so the order is stable."""
+        selected = (
+            a
+            for a in self._alerts.values()
+            if (camera_id is None or a.camera_id == camera_id)
+            and (include_closed or a.status in OPEN_STATUSES)
+        )
+        return sorted(selected, key=lambda a: (a.first_seen, a.alert_id), reverse=True)
+
+    # -- recovery and housekeeping --------------------------------------------------------------
+
+    def restore(self, alert: Alert) -> None:
+        """Re-seed from a published alert after a restart.
+
+        Idempotent and order-insensitive: when the book already holds the alert, the copy that
+        went further wins (status, count, last_seen). Events of the key at or before the restored
+        ``last_seen`` are then treated as replays, because the published alert already counts
+        them; this assumes events of one camera arrive in time order, as they do per partition.
+        """
+        existing = self._alerts.get(alert.alert_id)
+        merged = alert if existing is None else _most_advanced(existing, alert)
+        self._alerts[merged.alert_id] = merged
+        window = self._windows.setdefault(_key_of_alert(merged), _Window())
+        window.alert_ids.add(merged.alert_id)
+        window.remember(merged.first_event_id, merged.alert_id)
+        window.watermark = max(window.watermark, merged.last_seen)
+        window.last_seen = max(window.last_seen, merged.last_seen)
+        if self._is_newer_than_current(window, merged):
+            window.current_id = merged.alert_id
+        if merged.status in CLOSED_STATUSES:
+            # The decision time is not on the alert; last_seen is the best lower bound.
+            self._closed_at.setdefault(merged.alert_id, merged.last_seen)
+        if merged.status == AlertStatus.DISMISSED:
+            self._quieten(merged)
+
+    def _is_newer_than_current(self, window: _Window, alert: Alert) -> bool:
+        current = self._alerts.get(window.current_id) if window.current_id else None
+        if current is None or current.alert_id == alert.alert_id:
+            return True
+        return (alert.first_seen, alert.last_seen) > (current.first_seen, current.last_seen)
+
+    def expire(self, now: float, keep_closed_s: float = 3600.0) -> int:
+        """Forget what no longer matters so a long-running replica does not grow without bound.
+
+        Drops closed alerts decided more than ``keep_closed_s`` ago, then dedup windows that
+        hold no alert and whose cooldown and quiet period have passed. Open alerts are never
+        dropped: only a verdict closes an alert. Returns alerts and windows dropped, together.
+        """
+        if keep_closed_s < 0:
+            raise ValueError(f"keep_closed_s must be >= 0, got {keep_closed_s}")
+        return self._drop_closed(now - keep_closed_s) + self._drop_idle_windows(now)
+
+    def _drop_closed(self, cutoff: float) -> int:
+        stale = [aid for aid, closed_at in self._closed_at.items() if closed_at < cutoff]
+        for alert_id in stale:
+            alert = self._alerts.pop(alert_id)
+            del self._closed_at[alert_id]
+            window = self._windows.get(_key_of_alert(alert))
+            if window is not None:
+                window.alert_ids.discard(alert_id)
+        return len(stale)
+
+    def _drop_idle_windows(self, now: float) -> int:
+        idle = [k for k, w in self._windows.items() if w.is_idle(now, self._rules.cooldown_s)]
+        for key in idle:
+            del self._windows[key]
+        return len(idle)
+
+
+def describe(event: Event) -> str:
+    """The one-liner shown in the operator queue: what, where, which camera, in plain words."""
+    what = event.class_name or "object"
+    zone = event.zone or "(unnamed)"
+    if event.kind == EventKind.ZONE_INTRUSION:
+        return f"{what} in zone {zone} at camera {event.camera_id}"
+    if event.kind == EventKind.LINE_CROSSING:
+        direction = event.details.get("direction", "")
+        suffix = f" ({direction})" if direction else ""
+        return f"{what} crossed line {zone}{suffix} at camera {event.camera_id}"
+    kind = str(event.kind).replace("_", " ")
+    return f"{what}: {kind} at {zone} at camera {event.camera_id}"
+
+
+def _check_verdict(alert: Alert, action: VerdictAction, operator: str, reason: str) -> None:
+    """Refuse what a person must not be able to do, saying why in words they can act on."""
+    if not operator:
+        raise VerdictError(f"an operator name is required to {action} alert {alert.alert_id}")
+    if alert.status not in _ALLOWED_FROM[action]:
+        raise VerdictError(
+            f"alert {alert.alert_id} is already {alert.status},"
+            f" it cannot be {_RESULTING_STATUS[action]}"
+        )
+    if action in _NEEDS_REASON and not reason:
+        raise VerdictError(f"a reason is required to {action} alert {alert.alert_id}")
+
+
+def _most_advanced(a: Alert, b: Alert) -> Alert:
+    """Two copies of one alert combined so that no progress either has seen is lost."""
+    status = a.status if _STATUS_RANK[a.status] >= _STATUS_RANK[b.status] else b.status
+    return replace(
+        a,
+        status=status,
+        count=max(a.count, b.count),
+        first_seen=min(a.first_seen, b.first_seen),
+        last_seen=max(a.last_seen, b.last_seen),
+        track_ids=_union(a.track_ids, b.track_ids),
+    )
+
+
+def _union(existing: tuple[str, ...], new: Iterable[str]) -> tuple[str, ...]:
+    """Ordered union, first seen first, capped so a long-lived alert stays small."""
+    merged = dict.fromkeys(existing)
+    for track_id in new:
+        if len(merged) >= MAX_TRACK_IDS:
+            break
+        merged.setdefault(track_id)
+    return tuple(merged)[:MAX_TRACK_IDS]
+
+
+def _key_of(event: Event) -> _Key:
+    return (event.camera_id, event.kind, event.zone)
+
+
+def _key_of_alert(alert: Alert) -> _Key:
+    return (alert.camera_id, alert.kind, alert.zone)

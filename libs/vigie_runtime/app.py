@@ -1,0 +1,113 @@
+"""The composition root every service's ``__main__`` calls: settings, logs, probes, signals.
+
+A service provides a ``build(settings, bus, health) -> Service`` function; this module does the
+rest the same way for all of them, so reading one service's entry point teaches all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from vigie_runtime.bus import Bus
+from vigie_runtime.health import Health, ProbeServer
+from vigie_runtime.kafka import KafkaBus, wait_for_broker
+from vigie_runtime.logs import configure_logging
+from vigie_runtime.settings import ServiceSettings, load_settings
+from vigie_runtime.yamlconf import ConfigError
+
+log = logging.getLogger(__name__)
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+class Service(Protocol):
+    def run(self, stop: threading.Event) -> None:
+        """Work until ``stop`` is set, then release everything (commit, close, stop servers)."""
+        ...
+
+
+Build = Callable[[S, Bus, Health], Service]
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    """SIGTERM (Kubernetes) and SIGINT (Ctrl-C) ask for a graceful stop; a second one forces it."""
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            log.warning("second signal: exiting now")
+            os._exit(128 + signum)
+        log.info("stop requested", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def base_parser(name: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"vigie {name}", description=f"Vigie {name} service")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path(os.environ["VIGIE_CONFIG"]) if os.environ.get("VIGIE_CONFIG") else None,
+        help="YAML settings file (default: $VIGIE_CONFIG); environment variables VIGIE_* win",
+    )
+    parser.add_argument(
+        "--check-config", action="store_true", help="validate the settings, print them, exit"
+    )
+    return parser
+
+
+def service_main(
+    name: str,
+    settings_cls: type[S],
+    build: Build[S],
+    argv: Sequence[str] | None = None,
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+    overrides: Callable[[argparse.Namespace], dict[str, Any]] | None = None,
+) -> int:
+    parser = base_parser(name)
+    if add_arguments is not None:
+        add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(
+            settings_cls, args.config, **(overrides(args) if overrides else {})
+        )
+    except ConfigError as exc:
+        print(f"vigie {name}: invalid configuration:\n{exc}", file=sys.stderr)
+        return 2
+    if args.check_config:
+        print(settings.model_dump_json(indent=2))
+        return 0
+    configure_logging(name, settings.log_level, settings.log_json)
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    health = Health()
+    probes = ProbeServer(health, settings.http.host, settings.http.port).start()
+    try:
+        while not stop.is_set():
+            try:
+                wait_for_broker(settings.kafka, timeout_s=30)
+                break
+            except ConnectionError as exc:
+                log.warning("waiting for the broker", extra={"error": str(exc)})
+        if stop.is_set():
+            return 0
+        service = build(settings, KafkaBus(settings.kafka), health)
+        service.run(stop)
+    except ConfigError as exc:
+        log.error("invalid configuration", extra={"error": str(exc)})
+        print(f"vigie {name}: invalid configuration:\n{exc}", file=sys.stderr)
+        return 2
+    finally:
+        probes.stop()
+    log.info("stopped")
+    return 0

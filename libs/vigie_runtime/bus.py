@@ -1,0 +1,73 @@
+"""The message-bus port: what a stage needs from Kafka, and nothing more.
+
+Two adapters implement it: :mod:`vigie_runtime.kafka` (confluent-kafka, production and
+integration tests) and :mod:`vigie_runtime.inmemory` (unit tests and the single-process demo).
+Services never see either; they get a :class:`Bus` from the composition root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: Mapping[str, bytes] = field(default_factory=dict)
+
+    @property
+    def camera_id(self) -> str | None:
+        """Keys are camera ids on every Vigie topic."""
+        return self.key.decode("utf-8", "replace") if self.key else None
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """Something a handler wants published once its input is done."""
+
+    topic: str
+    key: str
+    value: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class DeliveryError(RuntimeError):
+    """Some outputs were not acknowledged by the broker; the input must not be committed."""
+
+
+class Publisher(Protocol):
+    def publish(self, output: Output) -> None: ...
+
+    def flush(self, timeout_s: float) -> None:
+        """Wait until everything published so far is acknowledged; raise DeliveryError if not."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Subscriber(Protocol):
+    def poll(self, max_messages: int, timeout_s: float) -> list[Message]: ...
+
+    def mark_done(self, messages: Sequence[Message]) -> None:
+        """Record that these messages' outputs are delivered; their offsets may be committed."""
+        ...
+
+    def assigned(self) -> bool:
+        """True once the group gave this member partitions (or there is nothing to share)."""
+        ...
+
+    def close(self) -> None:
+        """Commit what was marked done and leave the group."""
+        ...
+
+
+class Bus(Protocol):
+    def publisher(self, client_id: str) -> Publisher: ...
+
+    def subscriber(self, group_id: str, topics: Sequence[str], client_id: str) -> Subscriber: ...

@@ -1,0 +1,106 @@
+"""HTTP probes and metrics: ``/healthz`` (alive), ``/readyz`` (ready for work), ``/metrics``.
+
+Liveness means the main loop is still turning (a heartbeat younger than a limit), so a wedged
+consumer is restarted by Kubernetes; readiness means every dependency the service declared
+(broker assignment, model loaded, database open) reports ready.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+log = logging.getLogger(__name__)
+
+
+class Health:
+    """What the probes report; the service's loops update it."""
+
+    def __init__(self, liveness_timeout_s: float = 60.0) -> None:
+        self.liveness_timeout_s = liveness_timeout_s
+        self._beat = time.monotonic()
+        self._checks: dict[str, Callable[[], bool]] = {}
+        self._lock = threading.Lock()
+
+    def beat(self) -> None:
+        self._beat = time.monotonic()
+
+    def add_check(self, name: str, check: Callable[[], bool]) -> None:
+        with self._lock:
+            self._checks[name] = check
+
+    def alive(self) -> bool:
+        return time.monotonic() - self._beat < self.liveness_timeout_s
+
+    def readiness(self) -> dict[str, bool]:
+        with self._lock:
+            checks = dict(self._checks)
+        result = {}
+        for name, check in checks.items():
+            try:
+                result[name] = bool(check())
+            except Exception:
+                result[name] = False
+        return result
+
+    def ready(self) -> bool:
+        return self.alive() and all(self.readiness().values())
+
+
+def _handler_for(health: Health) -> type[BaseHTTPRequestHandler]:
+    class ProbeHandler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/healthz":
+                ok = health.alive()
+                self._reply(200 if ok else 503, {"alive": ok})
+            elif self.path == "/readyz":
+                checks = health.readiness()
+                ok = health.alive() and all(checks.values())
+                self._reply(200 if ok else 503, {"ready": ok, "checks": checks})
+            elif self.path == "/metrics":
+                body = generate_latest()
+                self.send_response(200)
+                self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            else:
+                self._reply(404, {"error": f"no such path {self.path}"})
+
+        def _reply(self, status: int, payload: dict[str, object]) -> None:
+            body = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # probes every few seconds would drown the logs
+
+    return ProbeHandler
+
+
+class ProbeServer:
+    """Serves the probes on a daemon thread; ``port`` is the bound port (useful with port 0)."""
+
+    def __init__(self, health: Health, host: str, port: int) -> None:
+        self._server = ThreadingHTTPServer((host, port), _handler_for(health))
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> ProbeServer:
+        self._thread.start()
+        log.info("probes listening", extra={"http_port": self.port})
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

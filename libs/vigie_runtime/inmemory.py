@@ -1,0 +1,160 @@
+"""An in-process bus with the Kafka adapter's semantics, for unit tests and ``vigie demo``.
+
+Topics have partitions chosen by key hash, consumer groups keep committed offsets, and a
+subscriber re-reads from the last committed offset when it is re-created: the same
+at-least-once behaviour as the real broker, without one.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from vigie_runtime.bus import Message, Output
+from vigie_runtime.topics import BY_NAME
+
+
+@dataclass
+class _Topic:
+    partitions: list[list[Message]]
+
+
+@dataclass
+class _Group:
+    committed: dict[tuple[str, int], int] = field(default_factory=dict)
+    members: list[InMemorySubscriber] = field(default_factory=list)
+
+
+class InMemoryBus:
+    def __init__(self, default_partitions: int = 1) -> None:
+        self.default_partitions = default_partitions
+        self._topics: dict[str, _Topic] = {}
+        self._groups: dict[str, _Group] = {}
+        self._cond = threading.Condition()
+
+    # -- administration ------------------------------------------------------------------
+    def _topic(self, name: str) -> _Topic:
+        topic = self._topics.get(name)
+        if topic is None:
+            spec = BY_NAME.get(name)
+            count = spec.partitions if spec else self.default_partitions
+            topic = self._topics[name] = _Topic([[] for _ in range(count)])
+        return topic
+
+    def messages(self, topic: str) -> list[Message]:
+        """Everything ever published on ``topic``, partition by partition (for tests)."""
+        with self._cond:
+            return [m for part in self._topic(topic).partitions for m in part]
+
+    def lag(self, group_id: str, topics: Sequence[str]) -> int:
+        with self._cond:
+            group = self._groups.get(group_id, _Group())
+            total = 0
+            for name in topics:
+                for i, part in enumerate(self._topic(name).partitions):
+                    total += len(part) - group.committed.get((name, i), 0)
+            return total
+
+    # -- producing -------------------------------------------------------------------------
+    def append(self, output: Output) -> None:
+        with self._cond:
+            topic = self._topic(output.topic)
+            index = zlib.crc32(output.key.encode()) % len(topic.partitions)
+            part = topic.partitions[index]
+            headers = {k: v.encode() for k, v in output.headers.items()}
+            part.append(
+                Message(output.topic, index, len(part), output.key.encode(), output.value, headers)
+            )
+            self._cond.notify_all()
+
+    def publisher(self, client_id: str) -> InMemoryPublisher:
+        return InMemoryPublisher(self)
+
+    # -- consuming -------------------------------------------------------------------------
+    def subscriber(
+        self, group_id: str, topics: Sequence[str], client_id: str
+    ) -> InMemorySubscriber:
+        with self._cond:
+            group = self._groups.setdefault(group_id, _Group())
+            sub = InMemorySubscriber(self, group, list(topics))
+            group.members.append(sub)
+            self._rebalance(group)
+            return sub
+
+    def _rebalance(self, group: _Group) -> None:
+        """Round-robin partitions over the group's members, resuming at committed offsets."""
+        pairs = sorted(
+            {
+                (t, i)
+                for m in group.members
+                for t in m.topics
+                for i in range(len(self._topic(t).partitions))
+            }
+        )
+        for member in group.members:
+            member.positions = {}
+        for n, pair in enumerate(pairs):
+            if group.members:
+                member = group.members[n % len(group.members)]
+                member.positions[pair] = group.committed.get(pair, 0)
+
+    def _leave(self, sub: InMemorySubscriber) -> None:
+        with self._cond:
+            if sub in sub.group.members:
+                sub.group.members.remove(sub)
+                self._rebalance(sub.group)
+
+
+class InMemoryPublisher:
+    def __init__(self, bus: InMemoryBus) -> None:
+        self._bus = bus
+
+    def publish(self, output: Output) -> None:
+        self._bus.append(output)
+
+    def flush(self, timeout_s: float) -> None:
+        return None  # appends are synchronous: everything published is already delivered
+
+    def close(self) -> None:
+        return None
+
+
+class InMemorySubscriber:
+    def __init__(self, bus: InMemoryBus, group: _Group, topics: list[str]) -> None:
+        self._bus = bus
+        self.group = group
+        self.topics = topics
+        self.positions: dict[tuple[str, int], int] = {}
+
+    def poll(self, max_messages: int, timeout_s: float) -> list[Message]:
+        with self._bus._cond:
+            batch = self._take(max_messages)
+            if not batch and timeout_s > 0:
+                self._bus._cond.wait(timeout_s)
+                batch = self._take(max_messages)
+            return batch
+
+    def _take(self, max_messages: int) -> list[Message]:
+        batch: list[Message] = []
+        for (topic, index), position in sorted(self.positions.items()):
+            part = self._bus._topic(topic).partitions[index]
+            take = part[position : position + max_messages - len(batch)]
+            batch.extend(take)
+            self.positions[(topic, index)] = position + len(take)
+            if len(batch) >= max_messages:
+                break
+        return batch
+
+    def mark_done(self, messages: Sequence[Message]) -> None:
+        with self._bus._cond:
+            for m in messages:
+                key = (m.topic, m.partition)
+                self.group.committed[key] = max(self.group.committed.get(key, 0), m.offset + 1)
+
+    def assigned(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._bus._leave(self)

@@ -1,0 +1,201 @@
+"""The confluent-kafka adapter of the bus port: the only module that imports confluent_kafka.
+
+Delivery semantics: at-least-once. Offsets are *stored* only after a batch's outputs are
+acknowledged by the broker (``enable.auto.offset.store=false`` + ``store_offsets``) and the
+client commits stored offsets periodically and on revoke/close. A crash replays at most the
+messages since the last commit; deterministic ids downstream make that replay harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+from vigie_runtime.bus import DeliveryError, Message, Output
+from vigie_runtime.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+def _base_config(settings: KafkaSettings, client_id: str) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.bootstrap_servers,
+        "client.id": client_id,
+    }
+    config.update(settings.extra)
+    return config
+
+
+def producer_config(settings: KafkaSettings, client_id: str) -> dict[str, Any]:
+    config = _base_config(settings, client_id)
+    config.update(
+        {
+            "acks": "all",
+            "linger.ms": 5,
+            # Java-compatible key hashing: other Kafka clients put a camera on the same partition.
+            "partitioner": "murmur2_random",
+            "message.max.bytes": 8 * 1024 * 1024,
+            "message.timeout.ms": 60_000,
+        }
+    )
+    if settings.single_record_batches:
+        config["batch.num.messages"] = 1
+    config.update(settings.extra)
+    return config
+
+
+def consumer_config(settings: KafkaSettings, group_id: str, client_id: str) -> dict[str, Any]:
+    config = _base_config(settings, client_id)
+    config.update(
+        {
+            "group.id": group_id,
+            "enable.auto.commit": True,
+            "enable.auto.offset.store": False,
+            "auto.commit.interval.ms": settings.auto_commit_interval_ms,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": settings.session_timeout_ms,
+            "heartbeat.interval.ms": settings.heartbeat_interval_ms,
+            "max.partition.fetch.bytes": 8 * 1024 * 1024,
+            "fetch.max.bytes": 64 * 1024 * 1024,
+        }
+    )
+    config.update(settings.extra)
+    return config
+
+
+class KafkaPublisher:
+    def __init__(self, settings: KafkaSettings, client_id: str) -> None:
+        self._producer = Producer(producer_config(settings, client_id))
+        self._failures: list[str] = []
+        self._lock = threading.Lock()
+
+    def _on_delivery(self, err: KafkaError | None, msg: Any) -> None:
+        if err is not None:
+            with self._lock:
+                self._failures.append(f"{msg.topic()}: {err.str()}")
+
+    def publish(self, output: Output) -> None:
+        headers = [(k, v.encode()) for k, v in output.headers.items()]
+        while True:
+            try:
+                self._producer.produce(
+                    output.topic,
+                    key=output.key.encode(),
+                    value=output.value,
+                    headers=headers,
+                    on_delivery=self._on_delivery,
+                )
+                break
+            except BufferError:
+                # Local queue full: let deliveries drain, then try again (back-pressure).
+                self._producer.poll(0.1)
+        self._producer.poll(0)
+
+    def flush(self, timeout_s: float) -> None:
+        remaining = self._producer.flush(timeout_s)
+        with self._lock:
+            failures, self._failures = self._failures, []
+        if remaining:
+            failures.append(f"{remaining} message(s) still waiting after {timeout_s:.0f}s")
+        if failures:
+            raise DeliveryError("; ".join(failures[:5]))
+
+    def close(self) -> None:
+        self._producer.flush(10)
+
+
+class KafkaSubscriber:
+    def __init__(
+        self, settings: KafkaSettings, group_id: str, topics: Sequence[str], client_id: str
+    ) -> None:
+        self._consumer = Consumer(consumer_config(settings, group_id, client_id))
+        self._assigned: set[tuple[str, int]] = set()
+        self._group_joined = False
+        self._consumer.subscribe(list(topics), on_assign=self._on_assign, on_revoke=self._on_revoke)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._group_joined = True
+        self._assigned = {(p.topic, p.partition) for p in partitions}
+        log.info("partitions assigned", extra={"partitions": sorted(self._assigned)})
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Hand over cleanly: whatever was marked done is committed before another member starts.
+        try:
+            consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._NO_OFFSET:
+                log.warning("commit on revoke failed", extra={"error": str(exc)})
+        self._assigned -= {(p.topic, p.partition) for p in partitions}
+        log.info("partitions revoked", extra={"partitions": [p.partition for p in partitions]})
+
+    def poll(self, max_messages: int, timeout_s: float) -> list[Message]:
+        raw = self._consumer.consume(max_messages, timeout_s)
+        messages = []
+        for m in raw:
+            err = m.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    continue
+                if err.fatal():
+                    raise KafkaException(err)
+                log.warning("consumer error", extra={"error": err.str()})
+                continue
+            headers = {k: (v or b"") for k, v in (m.headers() or [])}
+            messages.append(
+                Message(m.topic(), m.partition(), m.offset(), m.key(), m.value() or b"", headers)
+            )
+        return messages
+
+    def mark_done(self, messages: Sequence[Message]) -> None:
+        last: dict[tuple[str, int], int] = {}
+        for m in messages:
+            last[(m.topic, m.partition)] = max(last.get((m.topic, m.partition), -1), m.offset)
+        if last:
+            self._consumer.store_offsets(
+                offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
+            )
+
+    def assigned(self) -> bool:
+        return self._group_joined
+
+    def close(self) -> None:
+        try:
+            self._consumer.close()
+        except (KafkaException, RuntimeError) as exc:
+            log.warning("consumer close failed", extra={"error": str(exc)})
+
+
+class KafkaBus:
+    def __init__(self, settings: KafkaSettings) -> None:
+        self.settings = settings
+
+    def publisher(self, client_id: str) -> KafkaPublisher:
+        return KafkaPublisher(self.settings, client_id)
+
+    def subscriber(self, group_id: str, topics: Sequence[str], client_id: str) -> KafkaSubscriber:
+        return KafkaSubscriber(self.settings, group_id, topics, client_id)
+
+
+def wait_for_broker(settings: KafkaSettings, timeout_s: float = 30.0) -> None:
+    """Block until the broker answers a metadata request; raise with a clear message if not."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient(_base_config(settings, "vigie-probe"))
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            admin.list_topics(timeout=2)
+            return
+        except KafkaException as exc:
+            last = exc
+            time.sleep(0.5)
+    raise ConnectionError(
+        f"no Kafka broker answered at {settings.bootstrap_servers} within {timeout_s:.0f}s"
+        f" ({last}); start one with `make broker` or set VIGIE_KAFKA__BOOTSTRAP_SERVERS"
+    )

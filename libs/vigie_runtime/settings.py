@@ -1,0 +1,108 @@
+"""Settings shared by every service: where the broker is, where to serve probes, how to log.
+
+Each service subclasses :class:`ServiceSettings` with its own fields. Values come from, in order
+of precedence: environment variables (``VIGIE_KAFKA__BOOTSTRAP_SERVERS=...``), then the YAML file
+given with ``--config`` (or ``VIGIE_CONFIG``), then defaults. Unknown keys are errors, not typos
+silently ignored, and every error names the file, line and key.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from vigie_runtime.yamlconf import ConfigError, Location, format_validation_error, read_yaml
+
+S = TypeVar("S", bound="ServiceSettings")
+
+_yaml_data: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "vigie_yaml_settings", default=None
+)
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KafkaSettings(StrictModel):
+    bootstrap_servers: str = "127.0.0.1:19092"
+    # Kafka's defaults suit production; the development broker needs short sessions in tests.
+    session_timeout_ms: int = Field(45000, ge=1000)
+    heartbeat_interval_ms: int = Field(3000, ge=100)
+    auto_commit_interval_ms: int = Field(1000, ge=100)
+    # The development broker reports wrong high-watermarks for multi-record batches; one record
+    # per batch keeps lag figures right there. Leave off against real Kafka.
+    single_record_batches: bool = False
+    # Anything else librdkafka understands (security.protocol, sasl.*, ...), passed through.
+    extra: dict[str, str] = Field(default_factory=dict)
+
+
+class HttpSettings(StrictModel):
+    """Probes (/healthz, /readyz) and Prometheus metrics (/metrics) on one port; 0 = any free."""
+
+    host: str = "0.0.0.0"
+    port: int = Field(9400, ge=0, le=65535)
+
+
+class GrpcSettings(StrictModel):
+    host: str = "0.0.0.0"
+    port: int = Field(50051, ge=0, le=65535)
+    max_workers: int = Field(8, ge=1)
+    max_message_mb: int = Field(8, ge=1, le=64)
+    grace_s: float = Field(5.0, ge=0)
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Feeds the YAML file's mapping in below the environment."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_yaml_data.get() or {})
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VIGIE_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Consumer group of the service; replicas sharing it share the partitions.
+    group_id: str = ""
+    dead_letter_topic: str = "vigie.dead-letters.v1"
+    max_batch: int = Field(64, ge=1, le=10_000)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+
+def load_settings(cls: type[S], path: Path | None = None, **overrides: Any) -> S:
+    """Build ``cls`` from the YAML file (if any), the environment and explicit overrides."""
+    data: dict[str, Any] = {}
+    lines: dict[Location, int] = {}
+    if path is not None:
+        data, lines = read_yaml(path)
+    token = _yaml_data.set(data)
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, path, lines)) from None
+    finally:
+        _yaml_data.reset(token)

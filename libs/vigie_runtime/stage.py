@@ -1,0 +1,180 @@
+"""The consume → handle → deliver → commit loop every consuming service runs.
+
+Written once so that every stage has the same guarantees:
+- at-least-once: a batch's offsets are marked done only after its outputs are acknowledged;
+- bad input never stops a stage: a message that cannot be decoded or handled goes to the
+  dead-letter topic with the original bytes and the reason in headers, and the loop goes on;
+- a broker that goes away is waited for (delivery retried with back-off), not crashed on;
+- SIGTERM finishes the batch in hand, commits, and leaves the group.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from vigie_runtime import metrics
+from vigie_runtime.bus import Bus, DeliveryError, Message, Output, Publisher
+from vigie_runtime.health import Health
+from vigie_runtime.logs import for_camera
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Reject(ValueError):
+    """Raised by a handler for an input it can never process; the message is dead-lettered."""
+
+
+@dataclass
+class Stage(Generic[T]):
+    """What a service plugs into the loop. ``decode`` and ``handle`` are pure of Kafka.
+
+    ``handle`` returns the outputs for one input; ``before_commit`` runs once per batch after
+    every input is handled (a database transaction commits there); ``on_idle`` lets time-based
+    logic run when no message arrives.
+    """
+
+    name: str
+    topics: Sequence[str]
+    group_id: str
+    decode: Callable[[Message], T]
+    handle: Callable[[T, Message], Sequence[Output]]
+    before_commit: Callable[[], None] | None = None
+    on_idle: Callable[[], Sequence[Output]] | None = None
+    counts_frames: bool = False
+    extra_ready: list[Callable[[], bool]] = field(default_factory=list)
+
+
+def dead_letter(message: Message, topic: str, stage: str, reason: str) -> Output:
+    """The original bytes, untouched, with where they came from and why they failed."""
+    return Output(
+        topic=topic,
+        key=message.key.decode("utf-8", "replace") if message.key else "",
+        value=message.value,
+        headers={
+            "vigie.reason": reason[:2000],
+            "vigie.stage": stage,
+            "vigie.source.topic": message.topic,
+            "vigie.source.partition": str(message.partition),
+            "vigie.source.offset": str(message.offset),
+        },
+    )
+
+
+def deliver(
+    publisher: Publisher,
+    outputs: Sequence[Output],
+    stop: threading.Event,
+    stage: str,
+    timeout_s: float = 30.0,
+) -> bool:
+    """Publish and wait for acknowledgement, retrying with back-off until done or stopped.
+
+    Re-publishing after a partial failure may duplicate some outputs; consumers are idempotent
+    by design, and losing an output would not be.
+    """
+    backoff = 0.5
+    while True:
+        try:
+            for output in outputs:
+                publisher.publish(output)
+            publisher.flush(timeout_s)
+        except DeliveryError as exc:
+            metrics.ERRORS.labels(stage, "delivery").inc()
+            log.warning(
+                "delivery failed; retrying", extra={"error": str(exc), "retry_in_s": backoff}
+            )
+            if stop.wait(backoff):
+                return False
+            backoff = min(backoff * 2, 10.0)
+            continue
+        for output in outputs:
+            metrics.MESSAGES_OUT.labels(stage, output.topic).inc()
+        return True
+
+
+class StageRunner(Generic[T]):
+    def __init__(
+        self,
+        stage: Stage[T],
+        bus: Bus,
+        health: Health,
+        dead_letter_topic: str,
+        max_batch: int = 64,
+        poll_timeout_s: float = 0.5,
+    ) -> None:
+        self.stage = stage
+        self.bus = bus
+        self.health = health
+        self.dead_letter_topic = dead_letter_topic
+        self.max_batch = max_batch
+        self.poll_timeout_s = poll_timeout_s
+        self.frame_rate = metrics.FrameRate(stage.name)
+
+    def _handle_one(self, message: Message) -> list[Output]:
+        name = self.stage.name
+        metrics.MESSAGES_IN.labels(name, message.topic).inc()
+        camera = message.camera_id
+        with for_camera(camera), metrics.PROCESSING_SECONDS.labels(name).time():
+            try:
+                decoded = self.stage.decode(message)
+            except Exception as exc:
+                return [self._reject(message, "decode", exc)]
+            try:
+                outputs = list(self.stage.handle(decoded, message))
+            except Exception as exc:
+                return [self._reject(message, "processing", exc)]
+        if self.stage.counts_frames and camera:
+            self.frame_rate.tick(camera)
+        return outputs
+
+    def _reject(self, message: Message, kind: str, exc: Exception) -> Output:
+        reason = f"{kind}: {type(exc).__name__}: {exc}"
+        metrics.ERRORS.labels(self.stage.name, kind).inc()
+        metrics.DEAD_LETTERS.labels(self.stage.name, message.topic).inc()
+        level = logging.WARNING if isinstance(exc, ValueError) else logging.ERROR
+        log.log(
+            level,
+            "message dead-lettered",
+            extra={"reason": reason, "topic": message.topic, "offset": message.offset},
+            exc_info=level == logging.ERROR,
+        )
+        return dead_letter(message, self.dead_letter_topic, self.stage.name, reason)
+
+    def run(self, stop: threading.Event) -> None:
+        name = self.stage.name
+        subscriber = self.bus.subscriber(self.stage.group_id, self.stage.topics, client_id=name)
+        publisher = self.bus.publisher(client_id=name)
+        self.health.add_check(f"{name}.assigned", subscriber.assigned)
+        for i, check in enumerate(self.stage.extra_ready):
+            self.health.add_check(f"{name}.ready{i}", check)
+        log.info("stage started", extra={"stage": name, "topics": list(self.stage.topics)})
+        try:
+            while not stop.is_set():
+                self.health.beat()
+                batch = subscriber.poll(self.max_batch, self.poll_timeout_s)
+                if not batch:
+                    if self.stage.on_idle is not None:
+                        idle_outputs = self.stage.on_idle()
+                        if idle_outputs and not deliver(publisher, idle_outputs, stop, name):
+                            break
+                    continue
+                outputs: list[Output] = []
+                for message in batch:
+                    outputs.extend(self._handle_one(message))
+                if self.stage.before_commit is not None:
+                    self.stage.before_commit()
+                if not deliver(publisher, outputs, stop, name):
+                    break  # stopped while the broker was away: leave offsets uncommitted
+                subscriber.mark_done(batch)
+        finally:
+            log.info("stage stopping", extra={"stage": name})
+            try:
+                publisher.close()
+            finally:
+                subscriber.close()

@@ -1,0 +1,55 @@
+"""Every topic Vigie uses, with its partition count and configuration, in one place.
+
+Keys are camera ids everywhere, so one camera's messages stay in order on one partition and a
+per-camera stage scales by partitions. Frames are short-lived; what is derived from them is small
+and kept longer. Retention figures are defaults a deployment overrides per site policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MINUTE_MS = 60_000
+HOUR_MS = 60 * MINUTE_MS
+DAY_MS = 24 * HOUR_MS
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    purpose: str
+    config: dict[str, str] = field(default_factory=dict)
+
+
+FRAMES = "vigie.frames.v1"
+DETECTIONS = "vigie.detections.v1"
+TRACKS = "vigie.tracks.v1"
+EVENTS = "vigie.events.v1"
+ALERTS = "vigie.alerts.v1"
+VERDICTS = "vigie.verdicts.v1"
+DEAD_LETTERS = "vigie.dead-letters.v1"
+
+PARTITIONS = 6
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(
+        FRAMES,
+        PARTITIONS,
+        "JPEG frames from capture",
+        {"retention.ms": str(10 * MINUTE_MS), "max.message.bytes": str(8 * 1024 * 1024)},
+    ),
+    TopicSpec(DETECTIONS, PARTITIONS, "detections per frame", {"retention.ms": str(HOUR_MS)}),
+    TopicSpec(TRACKS, PARTITIONS, "confirmed tracks per frame", {"retention.ms": str(DAY_MS)}),
+    TopicSpec(EVENTS, PARTITIONS, "analytics events", {"retention.ms": str(7 * DAY_MS)}),
+    TopicSpec(ALERTS, PARTITIONS, "alerts for operators", {"retention.ms": str(30 * DAY_MS)}),
+    TopicSpec(VERDICTS, PARTITIONS, "operators' verdicts", {"retention.ms": str(365 * DAY_MS)}),
+    TopicSpec(
+        DEAD_LETTERS,
+        1,
+        "messages no stage could process, with the reason in headers",
+        {"retention.ms": str(14 * DAY_MS)},
+    ),
+)
+
+BY_NAME = {spec.name: spec for spec in TOPICS}

@@ -1,0 +1,16 @@
+"""Analytics settings: where the per-camera scene file (zones and lines) lives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from vigie_runtime.settings import HttpSettings, ServiceSettings
+
+
+class AnalyticsSettings(ServiceSettings):
+    group_id: str = "vigie-analytics"
+    http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=9404))
+    # YAML with `cameras: {<camera id>: {zones: [...], lines: [...]}}`; see scenes/*.yaml.
+    scenes: Path | None = None

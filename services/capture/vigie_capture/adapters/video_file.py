@@ -1,0 +1,298 @@
+"""Frames from a video file or stream, read with OpenCV.
+
+Anything ``cv2.VideoCapture`` opens goes through this one path: local files today, rtsp:// and
+http:// camera streams later. The pipeline needs two promises from a source that OpenCV alone
+does not make:
+
+* media time never goes backwards, even when a demo clip loops, because trackers and rules
+  compute speeds and durations from it;
+* a frame that fails to decode is counted, never silently skipped, so a flaky camera shows up
+  in the figures instead of as an unexplained gap.
+
+Media time comes from the container (``CAP_PROP_POS_MSEC``) when it gives a usable value;
+otherwise frames are assumed evenly spaced at ``fps``. When the container reports no usable
+frame rate (live streams often report 0 or a clock rate such as 90000), ``DEFAULT_FPS`` is
+assumed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import cv2
+import numpy as np
+
+DEFAULT_FPS = 25.0
+MAX_PLAUSIBLE_FPS = 240.0
+DEFAULT_MAX_CONSECUTIVE_ERRORS = 25
+
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+_CREDENTIALS = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@")
+
+
+class SourceError(RuntimeError):
+    """The video source cannot be opened or read; the message names it (without credentials)."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RawFrame:
+    """One decoded frame.
+
+    ``index`` counts every frame this source attempted to read, decoded or not, across loops;
+    a gap in it is a frame that failed to decode. ``media_time_s`` is seconds of media time,
+    strictly increasing.
+    """
+
+    index: int
+    media_time_s: float
+    image: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class VideoOptions:
+    """How to replay a source.
+
+    ``loop`` seeks back to ``start_s`` at end of file and carries on, with media time continuing
+    from where the previous pass ended. ``max_frames`` caps the frames yielded in total (across
+    loops). ``max_consecutive_errors`` is how many failed reads in a row end the stream: a
+    single bad frame is survivable, a dead camera or truncated file is not.
+    """
+
+    loop: bool = False
+    start_s: float = 0.0
+    max_frames: int | None = None
+    max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.start_s) or self.start_s < 0:
+            raise ValueError(f"start_s must be a finite number >= 0, got {self.start_s}")
+        if self.max_frames is not None and self.max_frames < 0:
+            raise ValueError(f"max_frames must be >= 0, got {self.max_frames}")
+        if self.max_consecutive_errors < 1:
+            raise ValueError(
+                f"max_consecutive_errors must be >= 1, got {self.max_consecutive_errors}"
+            )
+
+
+def redact(source: str) -> str:
+    """A source fit for logs and error messages: camera URLs often carry a password."""
+    return _CREDENTIALS.sub(r"\1***@", source)
+
+
+def open_video(source: str, options: VideoOptions | None = None) -> VideoSource:
+    """Open a file path or stream URL; raises SourceError naming the source if it will not open."""
+    options = options or VideoOptions()
+    shown = redact(source)
+    if not _URL.match(source) and not Path(source).exists():
+        raise SourceError(f"video source {shown!r} does not exist")
+    capture = cv2.VideoCapture(source)
+    if not capture.isOpened():
+        capture.release()
+        raise SourceError(f"video source {shown!r} could not be opened")
+    return VideoSource(capture, shown, options)
+
+
+def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
+    """JPEG bytes for a BGR frame: the format frames travel in between services."""
+    if not 1 <= quality <= 100:
+        raise ValueError(f"JPEG quality must be 1..100, got {quality}")
+    if not isinstance(image, np.ndarray) or image.size == 0:
+        raise ValueError("cannot encode an empty image")
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ValueError(f"OpenCV could not encode an image of shape {image.shape} as JPEG")
+    return buffer.tobytes()
+
+
+def _plausible_fps(reported: float) -> float:
+    if math.isfinite(reported) and 0.0 < reported <= MAX_PLAUSIBLE_FPS:
+        return reported
+    return DEFAULT_FPS
+
+
+class VideoSource:
+    """An opened source, iterated once for its frames. Not thread-safe; one reader per source."""
+
+    def __init__(self, capture: cv2.VideoCapture, name: str, options: VideoOptions) -> None:
+        self._capture = capture
+        self._name = name
+        self._options = options
+        self._fps = _plausible_fps(capture.get(cv2.CAP_PROP_FPS))
+        count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+        self._frame_count = int(count) if math.isfinite(count) and count > 0 else None
+        self._width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+        self._height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        self._decode_errors = 0
+        self._stopped_on_errors = False
+        self._closed = False
+        self._iterator: Iterator[RawFrame] | None = None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def fps(self) -> float:
+        """Frame rate from the container, or DEFAULT_FPS when it reports nothing plausible."""
+        return self._fps
+
+    @property
+    def frame_count(self) -> int | None:
+        """Frames the container says it holds; None for live streams that cannot know."""
+        return self._frame_count
+
+    @property
+    def width(self) -> int:
+        return self._width
+
+    @property
+    def height(self) -> int:
+        return self._height
+
+    @property
+    def decode_errors(self) -> int:
+        """Reads that failed before the known end of the source (or anywhere, for a stream)."""
+        return self._decode_errors
+
+    @property
+    def stopped_on_errors(self) -> bool:
+        """True when iteration ended because too many reads failed in a row, not at the end."""
+        return self._stopped_on_errors
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._capture.release()
+
+    def __enter__(self) -> VideoSource:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[RawFrame]:
+        """The one frame iterator of this source: iterating again resumes, it does not restart."""
+        if self._iterator is None:
+            self._iterator = self._frames()
+        return self._iterator
+
+    def _frames(self) -> Iterator[RawFrame]:
+        clock = _MediaClock(self._fps)
+        limit = self._options.max_frames
+        yielded = 0
+        while not self._closed and (limit is None or yielded < limit):
+            if not self._seek_to_start():
+                return
+            for frame in self._one_pass(clock):
+                yield frame
+                yielded += 1
+                if limit is not None and yielded >= limit:
+                    return
+            if self._stopped_on_errors or not self._options.loop or clock.pass_frames == 0:
+                return
+            clock.wrap()
+
+    def _seek_to_start(self) -> bool:
+        """Position at start_s. The first pass of an unseeked source needs no seek at all, which
+        keeps sources that cannot seek (live streams) working when no start is asked for."""
+        start_ms = self._options.start_s * 1000.0
+        position = self._capture.get(cv2.CAP_PROP_POS_FRAMES)
+        if start_ms == 0.0 and position <= 0:
+            return True
+        if start_ms == 0.0:
+            return bool(self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0))
+        # A source that cannot seek is read from where it is; _one_pass skips early frames.
+        self._capture.set(cv2.CAP_PROP_POS_MSEC, start_ms)
+        return True
+
+    def _one_pass(self, clock: _MediaClock) -> Iterator[RawFrame]:
+        """Frames from the current position to the end of the source or until reads keep failing."""
+        consecutive_errors = 0
+        early = self._options.start_s - 0.5 / self._fps
+        while not self._closed:
+            ok, image = self._capture.read()
+            position = self._capture.get(cv2.CAP_PROP_POS_MSEC)
+            clock.reads += 1
+            if not ok or image is None:
+                if self._at_known_end():
+                    return
+                self._decode_errors += 1
+                consecutive_errors += 1
+                clock.missed()
+                if consecutive_errors >= self._options.max_consecutive_errors:
+                    self._stopped_on_errors = True
+                    return
+                continue
+            consecutive_errors = 0
+            file_time = clock.file_time(position)
+            if file_time < early:
+                continue
+            self._width, self._height = image.shape[1], image.shape[0]
+            media_time = clock.media_time(file_time)
+            yield RawFrame(index=clock.reads - 1, media_time_s=media_time, image=image)
+
+    def _at_known_end(self) -> bool:
+        """A failed read at or past the frame count is the end of a file, not a decode error."""
+        if self._frame_count is None:
+            return False
+        return self._capture.get(cv2.CAP_PROP_POS_FRAMES) >= self._frame_count
+
+
+class _MediaClock:
+    """Turns container timestamps into a strictly increasing media time across loops."""
+
+    def __init__(self, fps: float) -> None:
+        self._period = 1.0 / fps
+        self.reads = 0
+        self.pass_frames = 0
+        self._last_file_time: float | None = None
+        self._missed_since_last = 0
+        self._offset = 0.0
+        self._last_media_time: float | None = None
+        self._wrapped = False
+
+    def missed(self) -> None:
+        self._missed_since_last += 1
+
+    def file_time(self, position_ms: float) -> float:
+        """Time of a frame within the file: the container's word if it moves forward, otherwise
+        one frame period per read since the last good frame."""
+        stamp = position_ms / 1000.0
+        last = self._last_file_time
+        usable = math.isfinite(stamp) and stamp >= 0.0 and (last is None or stamp > last)
+        if not usable:
+            reads_before = self._missed_since_last
+            base = last if last is not None else -self._period
+            stamp = base + (reads_before + 1) * self._period
+        self._last_file_time = stamp
+        self._missed_since_last = 0
+        self.pass_frames += 1
+        return stamp
+
+    def media_time(self, file_time: float) -> float:
+        if self._wrapped:
+            # Continue one frame period after the last frame of the previous pass.
+            assert self._last_media_time is not None
+            self._offset = self._last_media_time + self._period - file_time
+            self._wrapped = False
+        value = self._offset + file_time
+        if self._last_media_time is not None and value <= self._last_media_time:
+            value = self._last_media_time + self._period
+        self._last_media_time = value
+        return value
+
+    def wrap(self) -> None:
+        self._wrapped = self._last_media_time is not None
+        self._last_file_time = None
+        self._missed_since_last = 0
+        self.pass_frames = 0

@@ -1,0 +1,522 @@
+"""The embedded archive: one SQLite file, no server to run.
+
+One connection serves the whole process behind a lock: the consumer loop writes batches while
+gRPC threads search, and SQLite serialises writers anyway. WAL lets other processes (a backup, a
+second reader) read while a batch is written; ``synchronous=NORMAL`` is durable across process
+crashes in WAL mode and only risks the last transactions on power loss, which redelivery from the
+broker covers because offsets are committed after the batch is.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from vigie_core.types import (
+    Alert,
+    AlertStatus,
+    Event,
+    EventKind,
+    FrameRef,
+    Severity,
+    TrackSummary,
+    Verdict,
+    VerdictAction,
+)
+from vigie_storage.adapters.migrations import applied_versions, migrate
+from vigie_storage.ports import (
+    ALERT_STATUS_RANK,
+    STATUS_AFTER_VERDICT,
+    Archivable,
+    SearchQuery,
+)
+
+MEMORY = ":memory:"
+BUSY_TIMEOUT_MS = 5_000
+
+Params = dict[str, Any]
+
+
+class SqliteArchive:
+    """The :class:`~vigie_storage.ports.ArchiveStore` on SQLite; ``":memory:"`` for tests."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._lock = threading.RLock()
+        self._closed = False
+        self._conn = _connect(self.path)
+        try:
+            migrate(self._conn)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def save_event(self, event: Event) -> None:
+        self.save_many((event,))
+
+    def save_alert(self, alert: Alert) -> None:
+        self.save_many((alert,))
+
+    def save_verdict(self, verdict: Verdict) -> None:
+        self.save_many((verdict,))
+
+    def save_track_summary(self, summary: TrackSummary) -> None:
+        self.save_many((summary,))
+
+    def save_many(self, items: Iterable[Archivable]) -> int:
+        """One transaction for the whole batch: all of it is stored, or none of it."""
+        written = 0
+        with self._transaction() as conn:
+            for item in items:
+                _writer_for(item)(conn, item)
+                written += 1
+        return written
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def search_events(self, query: SearchQuery) -> list[Event]:
+        where, params = _where(query, start="occurred_at", end="occurred_at", has_zone=True)
+        rows = self._select(
+            f"SELECT * FROM events WHERE {where} ORDER BY occurred_at, event_id LIMIT ?",
+            [*params, query.limit],
+        )
+        return [_event_from(row) for row in rows]
+
+    def search_alerts(self, query: SearchQuery) -> list[Alert]:
+        where, params = _where(query, start="first_seen", end="last_seen", has_zone=True)
+        rows = self._select(
+            f"SELECT * FROM alerts WHERE {where} ORDER BY first_seen, alert_id LIMIT ?",
+            [*params, query.limit],
+        )
+        return [_alert_from(row) for row in rows]
+
+    def search_tracks(self, query: SearchQuery) -> list[TrackSummary]:
+        where, params = _where(query, start="first_seen", end="last_seen", has_zone=False)
+        rows = self._select(
+            f"SELECT * FROM track_summaries WHERE {where} ORDER BY first_seen, track_id LIMIT ?",
+            [*params, query.limit],
+        )
+        return [_track_from(row) for row in rows]
+
+    def verdicts_for(self, alert_id: str) -> list[Verdict]:
+        rows = self._select(
+            "SELECT * FROM verdicts WHERE alert_id = ? ORDER BY decided_at, verdict_id",
+            [alert_id],
+        )
+        return [_verdict_from(row) for row in rows]
+
+    @property
+    def schema_version(self) -> int:
+        """The newest migration applied; for health and admin endpoints."""
+        with self._lock:
+            return max(applied_versions(self._conn), default=0)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Idempotent, so both the service's shutdown hook and a ``with`` block may call it."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                # Refreshes the planner's statistics for the next open; cheap when nothing changed.
+                self._conn.execute("PRAGMA optimize")
+            finally:
+                self._conn.close()
+
+    def __enter__(self) -> SqliteArchive:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; IMMEDIATE takes the write lock up front so a concurrent writer
+        waits on the busy timeout at BEGIN instead of failing halfway through the batch."""
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _select(self, sql: str, params: list[Any]) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    if path != MEMORY:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(
+        path,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
+        check_same_thread=False,  # shared between threads behind SqliteArchive._lock
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def _where(query: SearchQuery, *, start: str, end: str, has_zone: bool) -> tuple[str, list[Any]]:
+    """The filter for one search. A row spanning ``[start, end]`` matches the window
+    ``[since, until)`` when it overlaps it; for events both columns are the same instant."""
+    clauses: list[str] = []
+    params: list[Any] = []
+
+    def add(clause: str, value: object) -> None:
+        clauses.append(clause)
+        params.append(value)
+
+    if query.camera_id is not None:
+        add("camera_id = ?", query.camera_id)
+    if query.since is not None:
+        add(f"{end} >= ?", query.since)
+    if query.until is not None:
+        add(f"{start} < ?", query.until)
+    if has_zone and query.zone is not None:
+        add("zone = ?", query.zone)
+    if query.class_name is not None:
+        add("class_name = ?", query.class_name)
+    return " AND ".join(clauses) or "1", params
+
+
+# -- statements ---------------------------------------------------------------------------------
+
+
+def _upsert(table: str, key: str, columns: tuple[str, ...], updates: Iterable[str]) -> str:
+    placeholders = ", ".join(f":{c}" for c in columns)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
+        f" ON CONFLICT ({key}) DO UPDATE SET {', '.join(updates)}"
+    )
+
+
+def _replace_all(columns: tuple[str, ...], key: str) -> list[str]:
+    """Rows whose id is derived from their content: a second copy is the same row."""
+    return [f"{c} = excluded.{c}" for c in columns if c != key]
+
+
+def _status_rank(column: str) -> str:
+    whens = " ".join(
+        f"WHEN '{status.value}' THEN {rank}" for status, rank in ALERT_STATUS_RANK.items()
+    )
+    return f"(CASE {column} {whens} END)"
+
+
+_EVENT_COLUMNS = (
+    "event_id",
+    "camera_id",
+    "kind",
+    "zone",
+    "class_name",
+    "occurred_at",
+    "frame_sequence",
+    "frame_width",
+    "frame_height",
+    "track_ids",
+    "details",
+)
+_UPSERT_EVENT = _upsert("events", "event_id", _EVENT_COLUMNS, _replace_all(_EVENT_COLUMNS, "event_id"))
+
+_FRAME_COLUMNS = (
+    "frame_camera_id",
+    "frame_sequence",
+    "frame_captured_at",
+    "frame_width",
+    "frame_height",
+)
+_ALERT_COLUMNS = (
+    "alert_id",
+    "camera_id",
+    "kind",
+    "zone",
+    "severity",
+    "status",
+    "first_event_id",
+    "first_seen",
+    "last_seen",
+    "count",
+    "class_name",
+    "track_ids",
+    *_FRAME_COLUMNS,
+    "reason",
+)
+# The copy that has seen the most describes the alert now (the alerting stage grows track_ids).
+_INCOMING_IS_LATEST = "(excluded.last_seen, excluded.count) >= (alerts.last_seen, alerts.count)"
+# What the alert was raised from belongs to the copy that saw it first.
+_INCOMING_IS_EARLIER = "excluded.first_seen < alerts.first_seen"
+
+
+def _alert_updates() -> list[str]:
+    """An alert never moves backwards, whatever order its copies arrive in."""
+
+    def pick(column: str, condition: str) -> str:
+        return f"{column} = CASE WHEN {condition} THEN excluded.{column} ELSE alerts.{column} END"
+
+    advances = f"{_status_rank('excluded.status')} > {_status_rank('alerts.status')}"
+    return [
+        pick("status", advances),
+        "count = max(alerts.count, excluded.count)",
+        "first_seen = min(alerts.first_seen, excluded.first_seen)",
+        "last_seen = max(alerts.last_seen, excluded.last_seen)",
+        *(pick(c, _INCOMING_IS_EARLIER) for c in ("first_event_id", *_FRAME_COLUMNS)),
+        *(pick(c, _INCOMING_IS_LATEST) for c in ("severity", "class_name", "track_ids", "reason")),
+    ]
+
+
+_UPSERT_ALERT = _upsert("alerts", "alert_id", _ALERT_COLUMNS, _alert_updates())
+
+_ADVANCE_STATUS = (
+    f"UPDATE alerts SET status = :status WHERE alert_id = :alert_id"
+    f" AND {_status_rank('status')} < :rank"
+)
+
+_VERDICT_COLUMNS = ("verdict_id", "alert_id", "action", "operator", "reason", "decided_at")
+_UPSERT_VERDICT = _upsert(
+    "verdicts", "verdict_id", _VERDICT_COLUMNS, _replace_all(_VERDICT_COLUMNS, "verdict_id")
+)
+
+_TRACK_COLUMNS = (
+    "track_id",
+    "camera_id",
+    "class_name",
+    "first_seen",
+    "last_seen",
+    "hits",
+    "mean_confidence",
+    "path",
+)
+_UPSERT_TRACK = _upsert(
+    "track_summaries", "track_id", _TRACK_COLUMNS, _replace_all(_TRACK_COLUMNS, "track_id")
+)
+
+
+# -- writers ------------------------------------------------------------------------------------
+
+_Writer = Callable[[sqlite3.Connection, Any], None]
+
+
+def _write_event(conn: sqlite3.Connection, event: Event) -> None:
+    conn.execute(_UPSERT_EVENT, _event_params(event))
+
+
+def _write_alert(conn: sqlite3.Connection, alert: Alert) -> None:
+    conn.execute(_UPSERT_ALERT, _alert_params(alert))
+    # A verdict stored before its alert (they travel on different topics) still counts.
+    for (action,) in conn.execute(
+        "SELECT action FROM verdicts WHERE alert_id = ? ORDER BY decided_at, verdict_id",
+        (alert.alert_id,),
+    ):
+        _advance_status(conn, alert.alert_id, STATUS_AFTER_VERDICT[VerdictAction(action)])
+
+
+def _write_verdict(conn: sqlite3.Connection, verdict: Verdict) -> None:
+    conn.execute(_UPSERT_VERDICT, _verdict_params(verdict))
+    _advance_status(conn, verdict.alert_id, STATUS_AFTER_VERDICT[VerdictAction(verdict.action)])
+
+
+def _write_track(conn: sqlite3.Connection, summary: TrackSummary) -> None:
+    conn.execute(_UPSERT_TRACK, _track_params(summary))
+
+
+def _advance_status(conn: sqlite3.Connection, alert_id: str, status: AlertStatus) -> None:
+    conn.execute(
+        _ADVANCE_STATUS,
+        {"alert_id": alert_id, "status": str(status), "rank": ALERT_STATUS_RANK[status]},
+    )
+
+
+_WRITERS: dict[type, _Writer] = {
+    Event: _write_event,
+    Alert: _write_alert,
+    Verdict: _write_verdict,
+    TrackSummary: _write_track,
+}
+
+
+def _writer_for(item: object) -> _Writer:
+    writer = _WRITERS.get(type(item))
+    if writer is None:
+        raise TypeError(
+            f"cannot archive a {type(item).__name__}: expected Event, Alert, Verdict or"
+            " TrackSummary"
+        )
+    return writer
+
+
+# -- rows <-> types -----------------------------------------------------------------------------
+
+
+def _json(value: object) -> str:
+    # Sorted keys: a replayed item writes byte-identical text whatever its dict order.
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def _event_params(event: Event) -> Params:
+    frame = event.frame
+    return {
+        "event_id": event.event_id,
+        "camera_id": frame.camera_id,
+        "kind": str(event.kind),
+        "zone": event.zone,
+        "class_name": event.class_name,
+        "occurred_at": frame.captured_at,
+        "frame_sequence": frame.sequence,
+        "frame_width": frame.width,
+        "frame_height": frame.height,
+        "track_ids": _json(list(event.track_ids)),
+        "details": _json(dict(event.details)),
+    }
+
+
+def _event_from(row: sqlite3.Row) -> Event:
+    return Event(
+        event_id=row["event_id"],
+        kind=EventKind(row["kind"]),
+        frame=FrameRef(
+            camera_id=row["camera_id"],
+            sequence=row["frame_sequence"],
+            captured_at=row["occurred_at"],
+            width=row["frame_width"],
+            height=row["frame_height"],
+        ),
+        zone=row["zone"],
+        class_name=row["class_name"],
+        track_ids=tuple(json.loads(row["track_ids"])),
+        details=dict(json.loads(row["details"])),
+    )
+
+
+def _frame_params(frame: FrameRef | None) -> Params:
+    if frame is None:
+        return dict.fromkeys(_FRAME_COLUMNS)
+    return {
+        "frame_camera_id": frame.camera_id,
+        "frame_sequence": frame.sequence,
+        "frame_captured_at": frame.captured_at,
+        "frame_width": frame.width,
+        "frame_height": frame.height,
+    }
+
+
+def _frame_from(row: sqlite3.Row) -> FrameRef | None:
+    if row["frame_sequence"] is None:
+        return None
+    return FrameRef(
+        camera_id=row["frame_camera_id"],
+        sequence=row["frame_sequence"],
+        captured_at=row["frame_captured_at"],
+        width=row["frame_width"],
+        height=row["frame_height"],
+    )
+
+
+def _alert_params(alert: Alert) -> Params:
+    return {
+        "alert_id": alert.alert_id,
+        "camera_id": alert.camera_id,
+        "kind": str(alert.kind),
+        "zone": alert.zone,
+        "severity": str(alert.severity),
+        "status": str(alert.status),
+        "first_event_id": alert.first_event_id,
+        "first_seen": alert.first_seen,
+        "last_seen": alert.last_seen,
+        "count": alert.count,
+        "class_name": alert.class_name,
+        "track_ids": _json(list(alert.track_ids)),
+        **_frame_params(alert.frame),
+        "reason": alert.reason,
+    }
+
+
+def _alert_from(row: sqlite3.Row) -> Alert:
+    return Alert(
+        alert_id=row["alert_id"],
+        camera_id=row["camera_id"],
+        kind=EventKind(row["kind"]),
+        zone=row["zone"],
+        severity=Severity(row["severity"]),
+        status=AlertStatus(row["status"]),
+        first_event_id=row["first_event_id"],
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        count=row["count"],
+        class_name=row["class_name"],
+        track_ids=tuple(json.loads(row["track_ids"])),
+        frame=_frame_from(row),
+        reason=row["reason"],
+    )
+
+
+def _verdict_params(verdict: Verdict) -> Params:
+    return {
+        "verdict_id": verdict.verdict_id,
+        "alert_id": verdict.alert_id,
+        "action": str(verdict.action),
+        "operator": verdict.operator,
+        "reason": verdict.reason,
+        "decided_at": verdict.decided_at,
+    }
+
+
+def _verdict_from(row: sqlite3.Row) -> Verdict:
+    return Verdict(
+        verdict_id=row["verdict_id"],
+        alert_id=row["alert_id"],
+        action=VerdictAction(row["action"]),
+        operator=row["operator"],
+        reason=row["reason"],
+        decided_at=row["decided_at"],
+    )
+
+
+def _track_params(summary: TrackSummary) -> Params:
+    return {
+        "track_id": summary.track_id,
+        "camera_id": summary.camera_id,
+        "class_name": summary.class_name,
+        "first_seen": summary.first_seen,
+        "last_seen": summary.last_seen,
+        "hits": summary.hits,
+        "mean_confidence": summary.mean_confidence,
+        "path": _json([list(point) for point in summary.path]),
+    }
+
+
+def _track_from(row: sqlite3.Row) -> TrackSummary:
+    return TrackSummary(
+        track_id=row["track_id"],
+        camera_id=row["camera_id"],
+        class_name=row["class_name"],
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        hits=row["hits"],
+        path=tuple(tuple(point) for point in json.loads(row["path"])),
+        mean_confidence=row["mean_confidence"],
+    )

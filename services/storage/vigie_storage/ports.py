@@ -1,0 +1,117 @@
+"""The archive port: what the storage service and the Archive search API need from a store.
+
+The embedded SQLite adapter is the default; a Cassandra adapter will implement the same port.
+Delivery upstream is at-least-once, so every write is an idempotent upsert keyed by the
+deterministic id the producing stage computed: replaying a batch rewrites the same rows.
+
+Alerts arrive from two places (the alerting stage republishes an alert whenever it merges or a
+verdict moves it, and verdicts arrive on their own topic), in no guaranteed order relative to
+each other. A store therefore never lets an alert move backwards: ``count`` and ``last_seen``
+keep their maximum, ``first_seen`` its minimum, and a status only advances along
+``raised < acknowledged < confirmed | dismissed``. Confirmed and dismissed are both final; once
+one is stored the other does not replace it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Protocol, TypeAlias, runtime_checkable
+
+from vigie_core.types import (
+    Alert,
+    AlertStatus,
+    Event,
+    TrackSummary,
+    Verdict,
+    VerdictAction,
+)
+
+DEFAULT_LIMIT = 500
+MAX_LIMIT = 10_000
+
+Archivable: TypeAlias = Event | Alert | Verdict | TrackSummary
+
+# How far along its life an alert is; equal ranks never replace each other.
+ALERT_STATUS_RANK: Mapping[AlertStatus, int] = {
+    AlertStatus.RAISED: 0,
+    AlertStatus.ACKNOWLEDGED: 1,
+    AlertStatus.CONFIRMED: 2,
+    AlertStatus.DISMISSED: 2,
+}
+
+# The status an alert reaches once a person's verdict is recorded.
+STATUS_AFTER_VERDICT: Mapping[VerdictAction, AlertStatus] = {
+    VerdictAction.ACKNOWLEDGE: AlertStatus.ACKNOWLEDGED,
+    VerdictAction.CONFIRM: AlertStatus.CONFIRMED,
+    VerdictAction.DISMISS: AlertStatus.DISMISSED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """One forensic search; ``None`` means "no filter" for every field.
+
+    The time window is half-open, ``[since, until)``, so consecutive windows never return the same
+    row twice. Events match on when they occurred; alerts and tracks, which span time, match when
+    their ``[first_seen, last_seen]`` overlaps the window. ``limit`` 0 means the default (as in
+    the gRPC request, where 0 is "server default") and is capped so one request cannot pull the
+    whole archive into memory.
+    """
+
+    camera_id: str | None = None
+    since: float | None = None
+    until: float | None = None
+    zone: str | None = None
+    class_name: str | None = None
+    limit: int = DEFAULT_LIMIT
+
+    def __post_init__(self) -> None:
+        if self.limit < 0:
+            raise ValueError(f"limit must be >= 0, got {self.limit}")
+        limit = min(self.limit or DEFAULT_LIMIT, MAX_LIMIT)
+        object.__setattr__(self, "limit", limit)
+
+
+@runtime_checkable
+class ArchiveStore(Protocol):
+    """Durable home of events, alerts, verdicts and ended tracks, searchable by camera and time.
+
+    Searches return rows ordered by time ascending (events by ``occurred_at``, alerts and tracks
+    by ``first_seen``, ties by id so pages are stable), at most ``query.limit`` of them.
+    """
+
+    def save_event(self, event: Event) -> None: ...
+
+    def save_alert(self, alert: Alert) -> None:
+        """Upsert that never moves the stored alert backwards (see the module docstring)."""
+        ...
+
+    def save_verdict(self, verdict: Verdict) -> None:
+        """Record the verdict and advance its alert's status if that alert is already stored."""
+        ...
+
+    def save_track_summary(self, summary: TrackSummary) -> None: ...
+
+    def save_many(self, items: Iterable[Archivable]) -> int:
+        """Write a whole batch atomically and return how many items it held.
+
+        The storage service commits its Kafka offsets only after this returns, so either every
+        item is durable or none is and the batch is redelivered. An item of any other type raises
+        ``TypeError`` and nothing of the batch is kept.
+        """
+        ...
+
+    def search_events(self, query: SearchQuery) -> list[Event]: ...
+
+    def search_alerts(self, query: SearchQuery) -> list[Alert]: ...
+
+    def search_tracks(self, query: SearchQuery) -> list[TrackSummary]:
+        """Tracks carry no zone, so ``query.zone`` does not narrow this search."""
+        ...
+
+    def verdicts_for(self, alert_id: str) -> list[Verdict]:
+        """Every verdict given on one alert, oldest first."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,43 @@
+"""Wiring of the tracking service: one consumer stage, no server."""
+
+from __future__ import annotations
+
+import threading
+
+from vigie_core.tracking import TrackerParams
+from vigie_runtime.bus import Bus
+from vigie_runtime.health import Health
+from vigie_runtime.stage import Stage, StageRunner
+from vigie_runtime.topics import DETECTIONS
+from vigie_tracking.handler import TrackingHandler
+from vigie_tracking.settings import TrackingSettings
+
+
+class TrackingService:
+    def __init__(self, settings: TrackingSettings, bus: Bus, health: Health) -> None:
+        t = settings.tracker
+        params = TrackerParams(
+            min_hits=t.min_hits,
+            lost_buffer_s=t.lost_buffer_s,
+            match_iou=t.match_iou,
+            min_confidence=t.min_confidence,
+        )
+        self.handler = TrackingHandler(params)
+        stage = Stage(
+            name="tracking",
+            topics=[DETECTIONS],
+            group_id=settings.group_id,
+            decode=self.handler.decode,
+            handle=self.handler.handle,
+            counts_frames=True,
+        )
+        self.runner = StageRunner(
+            stage, bus, health, settings.dead_letter_topic, max_batch=settings.max_batch
+        )
+
+    def run(self, stop: threading.Event) -> None:
+        self.runner.run(stop)
+
+
+def build(settings: TrackingSettings, bus: Bus, health: Health) -> TrackingService:
+    return TrackingService(settings, bus, health)
