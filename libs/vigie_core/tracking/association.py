@@ -66,15 +66,14 @@ def associate(
         return Association((), tuple(range(n_tracks)), tuple(range(n_detections)))
 
     iou = iou_matrix(boxes_to_array(track_boxes), boxes_to_array(detection_boxes))
-    same_class = np.asarray(track_classes, dtype=object)[:, None] == np.asarray(
-        detection_classes, dtype=object
-    )[None, :]
+    same_class = (
+        np.asarray(track_classes, dtype=object)[:, None]
+        == np.asarray(detection_classes, dtype=object)[None, :]
+    )
     allowed = same_class & (iou >= min_iou) & (iou > 0.0)
     rows, cols = linear_sum_assignment(np.where(allowed, iou, 0.0), maximize=True)
 
-    matches = tuple(
-        (int(r), int(c)) for r, c in zip(rows, cols, strict=True) if allowed[r, c]
-    )
+    matches = tuple((int(r), int(c)) for r, c in zip(rows, cols, strict=True) if allowed[r, c])
     matched_tracks = {r for r, _ in matches}
     matched_detections = {c for _, c in matches}
     return Association(

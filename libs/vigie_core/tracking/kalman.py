@@ -36,7 +36,7 @@ _ASPECT_MEASURE_STD = 0.10  # x aspect
 # detections over its own prediction. People and vehicles turn and brake, so centre acceleration
 # is generous; size and shape change slowly. Raising these makes the filter react faster to turns
 # but extrapolate worse through missed frames.
-_POSITION_ACCEL_STD = 2.0  # heights / s^2
+_POSITION_ACCEL_STD = 1.0  # heights / s^2
 _HEIGHT_ACCEL_STD = 0.5  # heights / s^2
 _ASPECT_ACCEL_STD = 0.5  # aspects / s^2
 

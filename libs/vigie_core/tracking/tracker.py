@@ -26,7 +26,6 @@ from vigie_core.ids import millis
 from vigie_core.tracking.association import associate
 from vigie_core.tracking.kalman import BoxKalmanFilter
 from vigie_core.types import (
-    Box,
     Detection,
     FrameDetections,
     FrameTracks,
@@ -209,7 +208,7 @@ class _LiveTrack:
 class CameraTracker:
     """Tracks the objects of one camera, one ``FrameDetections`` at a time, in capture order."""
 
-    def __init__(self, camera_id: str, params: TrackerParams = TrackerParams()) -> None:  # noqa: B008 - frozen, safe to share
+    def __init__(self, camera_id: str, params: TrackerParams = TrackerParams()) -> None:
         self._camera_id = camera_id
         self._params = params
         self._tracks: list[_LiveTrack] = []  # in birth order, which is the output order

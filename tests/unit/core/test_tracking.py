@@ -365,7 +365,7 @@ def test_majority_vote_class(votes: list[str], expected: str) -> None:
 
 def test_summary_class_is_the_majority_of_matched_detections() -> None:
     tracker = CameraTracker(CAMERA, TrackerParams(lost_buffer_s=0.2))
-    frames = moving(regular(6), x0=0.3, vx=0.1, cls="car") + [frame(T0 + 1.0)]
+    frames = [*moving(regular(6), x0=0.3, vx=0.1, cls="car"), frame(T0 + 1.0)]
     (summary,) = run(tracker, frames)[-1].ended
     assert summary.class_name == "car"
     assert summary.hits == 6
@@ -376,7 +376,7 @@ def test_summary_class_is_the_majority_of_matched_detections() -> None:
 
 def test_summary_path_is_downsampled_bottom_centre() -> None:
     tracker = CameraTracker(CAMERA, TrackerParams(path_interval_s=0.5, lost_buffer_s=0.5))
-    frames = moving(regular(23), x0=0.1, vx=0.2, y=0.4) + [frame(T0 + 3.0)]
+    frames = [*moving(regular(23), x0=0.1, vx=0.2, y=0.4), frame(T0 + 3.0)]
     (summary,) = run(tracker, frames)[-1].ended
 
     times = [round(t - T0, 6) for t, _, _ in summary.path]
@@ -388,7 +388,7 @@ def test_summary_path_is_downsampled_bottom_centre() -> None:
 
 def test_summary_path_is_capped() -> None:
     params = TrackerParams(path_interval_s=0.1, max_path_points=6, lost_buffer_s=0.5)
-    frames = moving(regular(40), x0=0.1, vx=0.02) + [frame(T0 + 5.0)]
+    frames = [*moving(regular(40), x0=0.1, vx=0.02), frame(T0 + 5.0)]
     (summary,) = run(CameraTracker(CAMERA, params), frames)[-1].ended
     assert 2 <= len(summary.path) <= 6
     assert summary.path[0][0] == T0

@@ -221,25 +221,22 @@ class VideoSource:
         early = self._options.start_s - 0.5 / self._fps
         while not self._closed:
             ok, image = self._capture.read()
-            position = self._capture.get(cv2.CAP_PROP_POS_MSEC)
-            clock.reads += 1
             if not ok or image is None:
                 if self._at_known_end():
                     return
+                clock.on_failed_read()
                 self._decode_errors += 1
                 consecutive_errors += 1
-                clock.missed()
                 if consecutive_errors >= self._options.max_consecutive_errors:
                     self._stopped_on_errors = True
                     return
                 continue
             consecutive_errors = 0
-            file_time = clock.file_time(position)
-            if file_time < early:
+            index, file_time = clock.on_frame(self._capture.get(cv2.CAP_PROP_POS_MSEC))
+            if file_time < early:  # a seek that landed early, or a source that cannot seek
                 continue
-            self._width, self._height = image.shape[1], image.shape[0]
-            media_time = clock.media_time(file_time)
-            yield RawFrame(index=clock.reads - 1, media_time_s=media_time, image=image)
+            self._height, self._width = image.shape[:2]
+            yield RawFrame(index=index, media_time_s=clock.media_time(file_time), image=image)
 
     def _at_known_end(self) -> bool:
         """A failed read at or past the frame count is the end of a file, not a decode error."""
@@ -249,11 +246,12 @@ class VideoSource:
 
 
 class _MediaClock:
-    """Turns container timestamps into a strictly increasing media time across loops."""
+    """Numbers reads and turns container timestamps into a strictly increasing media time,
+    across failed reads and across loops."""
 
     def __init__(self, fps: float) -> None:
         self._period = 1.0 / fps
-        self.reads = 0
+        self._reads = 0
         self.pass_frames = 0
         self._last_file_time: float | None = None
         self._missed_since_last = 0
@@ -261,30 +259,30 @@ class _MediaClock:
         self._last_media_time: float | None = None
         self._wrapped = False
 
-    def missed(self) -> None:
+    def on_failed_read(self) -> None:
+        self._reads += 1
         self._missed_since_last += 1
 
-    def file_time(self, position_ms: float) -> float:
-        """Time of a frame within the file: the container's word if it moves forward, otherwise
-        one frame period per read since the last good frame."""
-        stamp = position_ms / 1000.0
+    def on_frame(self, position_ms: float) -> tuple[int, float]:
+        """Index of a decoded frame and its time within the file: the container's timestamp if it
+        moves forward, otherwise one frame period per read since the last good frame."""
+        index = self._reads
+        self._reads += 1
+        self.pass_frames += 1
+        stamp = round(position_ms / 1000.0, 6)  # containers give ms with float noise
         last = self._last_file_time
-        usable = math.isfinite(stamp) and stamp >= 0.0 and (last is None or stamp > last)
-        if not usable:
-            reads_before = self._missed_since_last
+        if not (math.isfinite(stamp) and stamp >= 0.0 and (last is None or stamp > last)):
             base = last if last is not None else -self._period
-            stamp = base + (reads_before + 1) * self._period
+            stamp = base + (self._missed_since_last + 1) * self._period
         self._last_file_time = stamp
         self._missed_since_last = 0
-        self.pass_frames += 1
-        return stamp
+        return index, stamp
 
     def media_time(self, file_time: float) -> float:
-        if self._wrapped:
-            # Continue one frame period after the last frame of the previous pass.
-            assert self._last_media_time is not None
+        if self._wrapped and self._last_media_time is not None:
+            # The new pass starts one frame period after the last frame of the previous one.
             self._offset = self._last_media_time + self._period - file_time
-            self._wrapped = False
+        self._wrapped = False
         value = self._offset + file_time
         if self._last_media_time is not None and value <= self._last_media_time:
             value = self._last_media_time + self._period
@@ -292,7 +290,7 @@ class _MediaClock:
         return value
 
     def wrap(self) -> None:
-        self._wrapped = self._last_media_time is not None
+        self._wrapped = True
         self._last_file_time = None
         self._missed_since_last = 0
         self.pass_frames = 0

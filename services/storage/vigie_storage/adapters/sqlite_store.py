@@ -328,10 +328,11 @@ def _write_event(conn: sqlite3.Connection, event: Event) -> None:
 def _write_alert(conn: sqlite3.Connection, alert: Alert) -> None:
     conn.execute(_UPSERT_ALERT, _alert_params(alert))
     # A verdict stored before its alert (they travel on different topics) still counts.
-    for (action,) in conn.execute(
+    earlier = conn.execute(
         "SELECT action FROM verdicts WHERE alert_id = ? ORDER BY decided_at, verdict_id",
         (alert.alert_id,),
-    ):
+    ).fetchall()
+    for (action,) in earlier:
         _advance_status(conn, alert.alert_id, STATUS_AFTER_VERDICT[VerdictAction(action)])
 
 

@@ -1,0 +1,142 @@
+"""The runtime against the real development broker: topics, the stage loop, dead letters and
+at-least-once delivery."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+from confluent_kafka.admin import NewTopic
+
+from vigie_runtime.admin import LagProbe, admin_client, ensure_topics
+from vigie_runtime.bus import Message, Output
+from vigie_runtime.health import Health
+from vigie_runtime.kafka import KafkaBus
+from vigie_runtime.settings import KafkaSettings
+from vigie_runtime.stage import Reject, Stage, StageRunner
+from vigie_runtime.topics import DEAD_LETTERS, TOPICS
+
+pytestmark = pytest.mark.integration
+
+
+def settings(bootstrap: str) -> KafkaSettings:
+    return KafkaSettings(
+        bootstrap_servers=bootstrap,
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=500,
+        single_record_batches=True,
+    )
+
+
+def make_topics(bootstrap: str, *names: str) -> None:
+    admin = admin_client(bootstrap)
+    for future in admin.create_topics([NewTopic(n, 2, 1) for n in names]).values():
+        future.result()
+
+
+def read_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 20) -> list[Message]:
+    bus = KafkaBus(settings(bootstrap))
+    sub = bus.subscriber(f"reader-{uuid.uuid4().hex[:6]}", [topic], "reader")
+    got: list[Message] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(got) < expected and time.monotonic() < deadline:
+            got.extend(sub.poll(100, 0.5))
+    finally:
+        sub.close()
+    return got
+
+
+def test_topics_are_created_once_with_their_partitions(bootstrap: str, kcat: list[str]) -> None:
+    admin = admin_client(bootstrap)
+    again = ensure_topics(admin)
+    assert all(line.startswith("exists") for line in again), again
+    metadata = admin.list_topics(timeout=5).topics
+    for spec in TOPICS:
+        assert len(metadata[spec.name].partitions) == spec.partitions
+    listing = subprocess.run(
+        [*kcat, "-b", bootstrap, "-L"], capture_output=True, text=True, timeout=30, check=True
+    ).stdout
+    for spec in TOPICS:
+        assert f'topic "{spec.name}"' in listing
+
+
+def test_stage_delivers_outputs_and_dead_letters_bad_input(bootstrap: str) -> None:
+    source, target = f"in-{uuid.uuid4().hex[:6]}", f"out-{uuid.uuid4().hex[:6]}"
+    make_topics(bootstrap, source, target)
+    bus = KafkaBus(settings(bootstrap))
+    producer = bus.publisher("test")
+    for i in range(5):
+        producer.publish(Output(source, f"cam-{i % 2}", f"frame {i}".encode()))
+    producer.publish(Output(source, "cam-1", b"\xff\xfe not text"))
+    producer.flush(10)
+
+    def decode(message: Message) -> str:
+        try:
+            return message.value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Reject(f"not UTF-8: {exc.reason}") from exc
+
+    def handle(text: str, message: Message) -> list[Output]:
+        return [Output(target, message.camera_id or "", text.upper().encode())]
+
+    group = f"stage-{uuid.uuid4().hex[:6]}"
+    stage = Stage("upper", [source], group, decode, handle)
+    stop = threading.Event()
+    runner = StageRunner(stage, bus, Health(), DEAD_LETTERS)
+    thread = threading.Thread(target=runner.run, args=(stop,))
+    thread.start()
+    try:
+        outputs = read_all(bootstrap, target, 5)
+        assert sorted(m.value for m in outputs) == [f"FRAME {i}".encode() for i in range(5)]
+        letters = [
+            m for m in read_all(bootstrap, DEAD_LETTERS, 1) if m.headers["vigie.stage"] == b"upper"
+        ]
+        assert len(letters) == 1
+        assert letters[0].value == b"\xff\xfe not text"  # original bytes, untouched
+        assert letters[0].headers["vigie.reason"].startswith(b"decode: Reject: not UTF-8")
+        assert letters[0].headers["vigie.source.topic"] == source.encode()
+        assert letters[0].key == b"cam-1"
+        # Every input is committed, the bad one included: the stage went on.
+        probe = LagProbe(bootstrap)
+        deadline = time.monotonic() + 15
+        while probe.lag(group, [source]) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert probe.lag(group, [source]) == 0
+        probe.close()
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive()
+
+
+def test_unfinished_messages_are_delivered_again(bootstrap: str) -> None:
+    """At-least-once: what was polled but not marked done comes back to the next member."""
+    topic = f"alo-{uuid.uuid4().hex[:6]}"
+    make_topics(bootstrap, topic)
+    bus = KafkaBus(settings(bootstrap))
+    producer = bus.publisher("test")
+    for i in range(6):
+        producer.publish(Output(topic, "cam", str(i).encode()))
+    producer.flush(10)
+    group = f"alo-{uuid.uuid4().hex[:6]}"
+
+    first = bus.subscriber(group, [topic], "first")
+    got: list[Message] = []
+    deadline = time.monotonic() + 20
+    while len(got) < 6 and time.monotonic() < deadline:
+        got.extend(first.poll(10, 0.5))
+    assert len(got) == 6
+    first.mark_done(got[:2])  # only the first two were finished when "the process died"
+    first.close()
+
+    second = bus.subscriber(group, [topic], "second")
+    again: list[Message] = []
+    deadline = time.monotonic() + 20
+    while len(again) < 4 and time.monotonic() < deadline:
+        again.extend(second.poll(10, 0.5))
+    second.close()
+    assert [m.value for m in again] == [b"2", b"3", b"4", b"5"]
