@@ -12,9 +12,10 @@ represent (non-finite times, negative or oversized integers).
 
 Precision, by design of the contracts:
 
-* Times are ``google.protobuf.Timestamp`` (seconds + nanos), converted with integer arithmetic,
-  never through ``FromSeconds`` on a float. For epoch-scale times (anything after early 1970)
-  a float survives the round trip bit for bit; smaller values are kept to the nanosecond.
+* Times are ``google.protobuf.Timestamp`` (seconds + nanos), converted with exact decimal and
+  integer arithmetic, never through ``FromSeconds`` on a float. A time written to the
+  microsecond is sent as exactly that many microseconds, and any epoch-scale time (from
+  1e7 s, April 1970, on) comes back as the very same float; smaller ones keep the nanosecond.
 * Boxes, confidences, velocities and path coordinates are ``float`` (32-bit) on the wire: a
   decoded value is the original rounded to float32 (relative error at most 2**-24, about 6e-8).
   Encoding an already-decoded value again is exact, so re-publishing never drifts.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -80,6 +82,8 @@ __all__ = [
     "frame_ref_from_proto",
     "frame_ref_of",
     "frame_ref_to_proto",
+    "time_from_proto",
+    "time_to_proto",
     "track_summary_from_proto",
     "track_summary_to_proto",
     "tracks_from_proto",
@@ -178,14 +182,16 @@ _MAX_TIMESTAMP_SECONDS = 253_402_300_799
 
 
 def _timestamp(t: float, what: str) -> Timestamp:
-    """Split on the float's own integer part so no precision is spent on the epoch offset."""
+    """Go through the float's shortest decimal form (``repr``), not its binary value.
+
+    That decimal is the one the float was written as (1700000000.123456 gives nanos 123456000,
+    not 123456001 from binary noise), and it is by definition the closest to that float, so
+    :func:`_seconds` gets the very same float back.
+    """
     if not math.isfinite(t):
         raise ValueError(f"{what}: time {t!r} is not finite")
-    seconds = math.floor(t)
-    # Exact: removing the integer part of a float loses no bits of its fraction.
-    nanos = round((t - seconds) * _NANOS_PER_SECOND)
-    if nanos == _NANOS_PER_SECOND:
-        seconds, nanos = seconds + 1, 0
+    total_nanos = int(Decimal(repr(t)).scaleb(9).to_integral_value(ROUND_HALF_EVEN))
+    seconds, nanos = divmod(total_nanos, _NANOS_PER_SECOND)  # nanos >= 0 before the epoch too
     if not _MIN_TIMESTAMP_SECONDS <= seconds <= _MAX_TIMESTAMP_SECONDS:
         raise ValueError(f"{what}: time {t!r} is outside the Timestamp range")
     return Timestamp(seconds=seconds, nanos=nanos)
@@ -198,6 +204,17 @@ def _seconds(ts: Timestamp, path: str) -> float:
     if not _MIN_TIMESTAMP_SECONDS <= ts.seconds <= _MAX_TIMESTAMP_SECONDS:
         raise DecodeError(f"{path}.seconds {ts.seconds} is outside the Timestamp range")
     return (ts.seconds * _NANOS_PER_SECOND + ts.nanos) / _NANOS_PER_SECOND
+
+
+def time_to_proto(t: float) -> Timestamp:
+    """For adapters that build messages themselves (capture's frames) and must stamp them the
+    same way as everything else; ``FromNanoseconds(round(t * 1e9))`` is off by up to ~128 ns at
+    epoch scale, because the float product cannot hold that many digits."""
+    return _timestamp(t, "time")
+
+
+def time_from_proto(ts: Timestamp) -> float:
+    return _seconds(ts, "time")
 
 
 def _required_time(parent: pb_message.Message, name: str, path: str) -> float:

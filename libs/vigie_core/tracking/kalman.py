@@ -134,6 +134,16 @@ class BoxKalmanFilter:
         return measurement_to_box(self._mean)
 
     @property
+    def state(self) -> np.ndarray:
+        """A copy of ``[cx, cy, a, h, vcx, vcy, va, vh]``."""
+        return self._mean.copy()
+
+    @property
+    def covariance(self) -> np.ndarray:
+        """A copy of the state covariance."""
+        return self._cov.copy()
+
+    @property
     def velocity(self) -> tuple[float, float]:
         """Box-centre velocity, normalised units per second."""
         return (float(self._mean[_MEASURE_DIM + _CX]), float(self._mean[_MEASURE_DIM + _CY]))

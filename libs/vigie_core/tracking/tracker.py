@@ -1,9 +1,10 @@
 """Per-camera multi-object tracking: detections in, identities over time out.
 
 A SORT-class tracker: each object is a constant-velocity Kalman filter over its box, predicted
-to every frame's capture time and matched to that frame's detections by IoU (one optimal
-assignment, never across classes). Everything is a function of the input frames: no clock, no
-global counter, so replaying a stream gives the same tracks with the same ids.
+to every frame's capture time and matched to that frame's detections by IoU (optimal
+assignment, confirmed tracks before tentative ones, never across classes). Everything is a
+function of the input frames: no clock, no global counter, so replaying a stream gives the same
+tracks with the same ids.
 
 Lifecycle of a track:
 
@@ -130,7 +131,8 @@ def track_id_for(camera_id: str, first_seen: float, detection_index: int) -> str
 
 
 class _LiveTrack:
-    """Mutable bookkeeping of one track inside a ``CameraTracker``."""
+    """Mutable bookkeeping of one track inside a ``CameraTracker``. Hashed by identity, so it
+    can key the per-frame state table even if two tracks ever shared an id."""
 
     __slots__ = (
         "confidence_sum",
@@ -175,6 +177,7 @@ class _LiveTrack:
         self.votes[detection.class_name] += 1
         self.confidence_sum += detection.confidence
         self.last_confidence = detection.confidence
+        # The filtered box, not the raw detection: steadier, and the box this frame publishes.
         self.path.add(t, *self.filter.box.bottom_centre)
         newly_confirmed = not self.confirmed and self.hits >= min_hits
         self.confirmed = self.confirmed or newly_confirmed
@@ -316,8 +319,8 @@ class CameraTracker:
             if track.match(detection, t, min_hits):
                 states[track] = TrackState.NEW
 
-        survivors = {id(track) for track, _ in tentative_pairs}
-        self._tracks = [tr for tr in self._tracks if tr.confirmed or id(tr) in survivors]
+        survivors = {track for track, _ in tentative_pairs}
+        self._tracks = [tr for tr in self._tracks if tr.confirmed or tr in survivors]
         return states, list(detections)
 
     def _pair(

@@ -15,7 +15,13 @@ import uuid
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from vigie.v1 import frames_pb2
-from vigie_capture.adapters.video_file import SourceError, encode_jpeg, open_video
+from vigie_capture.adapters.video_file import (
+    SourceError,
+    VideoOptions,
+    encode_jpeg,
+    open_video,
+    redact,
+)
 from vigie_capture.settings import CameraSource, CaptureSettings
 from vigie_runtime import metrics
 from vigie_runtime.bus import Bus, Output, Publisher
@@ -88,15 +94,17 @@ class CaptureService:
         realtime = self.settings.pacing == "realtime"
         pending: list[Output] = []
         sequence = 0
-        with open_video(
-            camera.source,
-            loop=camera.on_end == "loop",
-            start_s=camera.start_s,
-            max_frames=camera.max_frames,
-        ) as video:
+        options = VideoOptions(
+            loop=camera.on_end == "loop", start_s=camera.start_s, max_frames=camera.max_frames
+        )
+        with open_video(camera.source, options) as video:
             log.info(
                 "camera opened",
-                extra={"source": camera.source, "fps": video.fps, "frames": video.frame_count},
+                extra={
+                    "source": redact(camera.source),
+                    "fps": video.fps,
+                    "frames": video.frame_count,
+                },
             )
             started = time.time()
             first_media: float | None = None

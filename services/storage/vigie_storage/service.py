@@ -17,7 +17,6 @@ from vigie_storage.settings import StorageSettings
 
 class StorageService:
     def __init__(self, settings: StorageSettings, bus: Bus, health: Health) -> None:
-        settings.database.parent.mkdir(parents=True, exist_ok=True)
         self.store = SqliteArchive(settings.database)
         self.handler = StorageHandler(self.store)
         stage = Stage(
@@ -36,7 +35,7 @@ class StorageService:
             [
                 Registration(
                     services_pb2_grpc.add_ArchiveServicer_to_server,
-                    ArchiveServicer(SqliteArchive(settings.database)),
+                    ArchiveServicer(self.store),  # thread-safe: one connection, locked
                     "vigie.v1.Archive",
                 )
             ],

@@ -6,7 +6,7 @@ Photos checked by eye (COCO val2017 ids in ../shared/data/coco-street):
   181542  woman crossing a road between motorbike riders, a bus and a pickup behind
   277005  tram stop with many pedestrians, a cyclist on the left, a white van
   334371  three buses in a row, one pedestrian in pink, a car on the right
-  373353  city street: pedestrians on a crossing, a yellow taxi, a red double-decker bus, parked cars
+  373353  city street: pedestrians crossing, a yellow taxi, a red double-decker bus, parked cars
   414673  youth baseball game, batter, coach and seated spectators
   215245  zebras on a savannah, no people and no vehicles
 """
@@ -151,7 +151,9 @@ def test_boxes_mirror_with_the_frame(detector: YoloOpenCvDetector) -> None:
 @needs_photos
 def test_class_filter_keeps_only_requested_classes(files: ModelFiles) -> None:
     everything = YoloOpenCvDetector(files, confidence=CONFIDENCE)
-    vehicles_and_people = YoloOpenCvDetector(files, confidence=CONFIDENCE, classes=PERSON_AND_VEHICLES)
+    vehicles_and_people = YoloOpenCvDetector(
+        files, confidence=CONFIDENCE, classes=PERSON_AND_VEHICLES
+    )
     people = YoloOpenCvDetector(files, confidence=CONFIDENCE, classes=frozenset({"person"}))
     for path in PHOTOS:
         image = cv2.imread(str(path))
@@ -288,7 +290,9 @@ def matched(wanted: Detection, pool: tuple[Detection, ...] | list[Detection]) ->
 
 
 @needs_photos
-def test_agrees_with_opencv_detection_model(files: ModelFiles, detector: YoloOpenCvDetector) -> None:
+def test_agrees_with_opencv_detection_model(
+    files: ModelFiles, detector: YoloOpenCvDetector
+) -> None:
     net = cv2.dnn.readNetFromDarknet(str(files.cfg), str(files.weights))
     model = cv2.dnn_DetectionModel(net)
     model.setInputParams(scale=1 / 255, size=(SIZE, SIZE), swapRB=True, crop=False)

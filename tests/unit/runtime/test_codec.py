@@ -21,7 +21,6 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from vigie.v1 import (
     alerts_pb2,
     common_pb2,
-    detections_pb2,
     events_pb2,
     frames_pb2,
     tracks_pb2,
@@ -403,10 +402,14 @@ ENUM_FIELDS: list[tuple[str, Any, Callable[[], Any], Callable[[Any, int], None],
     ),
 ]
 
-
-@pytest.mark.parametrize(
-    ("name", "wrapper", "build", "set_value", "decode"), ENUM_FIELDS, ids=[f[0] for f in ENUM_FIELDS]
+over_enum_fields = pytest.mark.parametrize(
+    ("name", "wrapper", "build", "set_value", "decode"),
+    ENUM_FIELDS,
+    ids=[f[0] for f in ENUM_FIELDS],
 )
+
+
+@over_enum_fields
 def test_every_wire_enum_value_decodes(
     name: str, wrapper: Any, build: Callable, set_value: Callable, decode: Callable
 ) -> None:
@@ -418,9 +421,7 @@ def test_every_wire_enum_value_decodes(
         decode(msg.SerializeToString())  # must not raise
 
 
-@pytest.mark.parametrize(
-    ("name", "wrapper", "build", "set_value", "decode"), ENUM_FIELDS, ids=[f[0] for f in ENUM_FIELDS]
-)
+@over_enum_fields
 def test_unspecified_and_unknown_enum_values_are_rejected(
     name: str, wrapper: Any, build: Callable, set_value: Callable, decode: Callable
 ) -> None:
@@ -483,6 +484,14 @@ def test_nanosecond_timestamps_from_other_producers_decode_to_the_nearest_float(
     msg = codec.frame_ref_to_proto(frame_ref())
     msg.captured_at.CopyFrom(Timestamp(seconds=1_700_000_000, nanos=123_456_789))
     assert codec.frame_ref_from_proto(msg).captured_at == 1_700_000_000.123456789
+
+
+def test_public_time_helpers_match_the_message_fields() -> None:
+    ts = codec.time_to_proto(T0)
+    assert ts == codec.frame_ref_to_proto(frame_ref()).captured_at
+    assert codec.time_from_proto(ts) == T0
+    with pytest.raises(DecodeError, match=r"^time\.nanos -5 is outside"):
+        codec.time_from_proto(Timestamp(seconds=1, nanos=-5))
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 1e20])
@@ -845,7 +854,7 @@ def test_frame_ref_of() -> None:
 
 
 def test_frame_ref_of_checks_the_reference_fields() -> None:
-    with pytest.raises(DecodeError, match="^missing captured_at$"):
+    with pytest.raises(DecodeError, match=r"^missing captured_at$"):
         codec.frame_ref_of(frame_pb(captured_at=None))
 
 
@@ -916,9 +925,8 @@ def r_detections(rng: random.Random) -> FrameDetections:
 def r_summary(rng: random.Random) -> TrackSummary:
     first = r_time(rng)
     last = first + rng.uniform(0, 600)
-    path = tuple(
-        sorted((rng.uniform(first, last), rng.random(), rng.random()) for _ in range(rng.randint(0, 5)))
-    )
+    times = sorted(rng.uniform(first, last) for _ in range(rng.randint(0, 5)))
+    path = tuple((t, rng.random(), rng.random()) for t in times)
     return TrackSummary(
         track_id=r_str(rng),
         camera_id=r_str(rng),

@@ -241,7 +241,9 @@ _EVENT_COLUMNS = (
     "track_ids",
     "details",
 )
-_UPSERT_EVENT = _upsert("events", "event_id", _EVENT_COLUMNS, _replace_all(_EVENT_COLUMNS, "event_id"))
+_UPSERT_EVENT = _upsert(
+    "events", "event_id", _EVENT_COLUMNS, _replace_all(_EVENT_COLUMNS, "event_id")
+)
 
 _FRAME_COLUMNS = (
     "frame_camera_id",
