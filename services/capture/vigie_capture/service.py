@@ -12,8 +12,6 @@ import threading
 import time
 import uuid
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from vigie.v1 import frames_pb2
 from vigie_capture.adapters.video_file import (
     SourceError,
@@ -23,7 +21,7 @@ from vigie_capture.adapters.video_file import (
     redact,
 )
 from vigie_capture.settings import CameraSource, CaptureSettings
-from vigie_runtime import metrics
+from vigie_runtime import codec, metrics
 from vigie_runtime.bus import Bus, Output, Publisher
 from vigie_runtime.health import Health
 from vigie_runtime.logs import for_camera
@@ -37,12 +35,10 @@ def frame_message(
     camera: CameraSource, session_id: str, sequence: int, captured_at: float, image: object
 ) -> frames_pb2.Frame:
     height, width = image.shape[:2]  # type: ignore[attr-defined]
-    stamp = Timestamp()
-    stamp.FromNanoseconds(round(captured_at * 1e9))
     return frames_pb2.Frame(
         camera_id=camera.id,
         sequence=sequence,
-        captured_at=stamp,
+        captured_at=codec.time_to_proto(captured_at),
         width=width,
         height=height,
         jpeg=encode_jpeg(image, camera.jpeg_quality),  # type: ignore[arg-type]

@@ -117,7 +117,7 @@ def test_jpeg_round_trip_keeps_the_frame_size() -> None:
 
 def test_missing_path_raises_source_error_naming_it(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.mp4"
-    with pytest.raises(SourceError, match=r"nowhere\.mp4"):
+    with pytest.raises(SourceError, match=r"nowhere\.mp4.*does not exist"):
         open_video(str(missing))
 
 
@@ -130,7 +130,12 @@ def test_unreadable_file_raises_source_error(tmp_path: Path) -> None:
 
 def test_credentials_never_reach_error_messages() -> None:
     assert redact("rtsp://admin:s3cret@10.0.0.7:554/live") == "rtsp://***@10.0.0.7:554/live"
+    assert redact("rtsp://admin:p@ss@cam.local/s1") == "rtsp://***@cam.local/s1"
+    assert redact("http://cam.local/a@b.mjpg") == "http://cam.local/a@b.mjpg"
     assert redact("/data/clip.mp4") == "/data/clip.mp4"
+    with pytest.raises(SourceError) as caught:
+        open_video("rtsp://admin:s3cret@127.0.0.1:1/none")
+    assert "s3cret" not in str(caught.value)
 
 
 def test_truncated_file_yields_fewer_frames_without_hanging(tmp_path: Path) -> None:

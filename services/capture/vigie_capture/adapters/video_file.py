@@ -32,7 +32,8 @@ MAX_PLAUSIBLE_FPS = 240.0
 DEFAULT_MAX_CONSECUTIVE_ERRORS = 25
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
-_CREDENTIALS = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@")
+# Greedy up to the last "@" of the authority, so an unescaped "@" in a password is hidden too.
+_CREDENTIALS = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/]*@")
 
 
 class SourceError(RuntimeError):
@@ -88,12 +89,13 @@ def open_video(source: str, options: VideoOptions | None = None) -> VideoSource:
     """Open a file path or stream URL; raises SourceError naming the source if it will not open."""
     options = options or VideoOptions()
     shown = redact(source)
-    if not _URL.match(source) and not Path(source).exists():
-        raise SourceError(f"video source {shown!r} does not exist")
     capture = cv2.VideoCapture(source)
     if not capture.isOpened():
         capture.release()
-        raise SourceError(f"video source {shown!r} could not be opened")
+        # Checked only after a failed open, so image-sequence patterns ("img_%04d.jpg") still work.
+        missing = not _URL.match(source) and not Path(source).exists()
+        reason = "does not exist" if missing else "could not be opened"
+        raise SourceError(f"video source {shown!r} {reason}")
     return VideoSource(capture, shown, options)
 
 
@@ -116,7 +118,7 @@ def _plausible_fps(reported: float) -> float:
 
 
 class VideoSource:
-    """An opened source, iterated once for its frames. Not thread-safe; one reader per source."""
+    """An opened source and its single stream of frames. Not thread-safe: one reader per source."""
 
     def __init__(self, capture: cv2.VideoCapture, name: str, options: VideoOptions) -> None:
         self._capture = capture

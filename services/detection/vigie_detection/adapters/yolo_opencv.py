@@ -206,7 +206,7 @@ class YoloOpenCvDetector:
             xywh.tolist(),
             confidences.astype(float).tolist(),
             class_ids.astype(int).tolist(),
-            self._confidence,
+            0.0,  # already thresholded; NMS compares with ">" and would drop ties at the threshold
             self._nms,
         )
         return [int(i) for i in np.asarray(indices).reshape(-1)]
