@@ -103,9 +103,16 @@ class LocalPipeline:
             self.start(name)
 
     def start_capture(
-        self, source: str, camera_id: str, fast: bool = False, loop: bool = False
+        self,
+        source: str,
+        camera_id: str,
+        fast: bool = False,
+        loop: bool = False,
+        max_frames: int | None = None,
     ) -> subprocess.Popen[bytes]:
         args = ["--source", source, "--camera-id", camera_id]
+        if max_frames is not None:
+            args += ["--max-frames", str(max_frames)]
         if fast:
             args.append("--as-fast-as-possible")
         if loop:

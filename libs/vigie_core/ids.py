@@ -18,4 +18,4 @@ def stable_id(*parts: object) -> str:
 
 def millis(t: float) -> int:
     """Seconds to whole milliseconds: ids built from times must not depend on float noise."""
-    return int(round(t * 1000.0))
+    return round(t * 1000.0)

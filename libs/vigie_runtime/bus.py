@@ -20,6 +20,8 @@ class Message:
     key: bytes | None
     value: bytes
     headers: Mapping[str, bytes] = field(default_factory=dict)
+    # When the producer created the record (ms since epoch): what latency is measured against.
+    timestamp_ms: int = 0
 
     @property
     def camera_id(self) -> str | None:

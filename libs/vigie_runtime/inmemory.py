@@ -8,6 +8,7 @@ at-least-once behaviour as the real broker, without one.
 from __future__ import annotations
 
 import threading
+import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -65,7 +66,15 @@ class InMemoryBus:
             part = topic.partitions[index]
             headers = {k: v.encode() for k, v in output.headers.items()}
             part.append(
-                Message(output.topic, index, len(part), output.key.encode(), output.value, headers)
+                Message(
+                    output.topic,
+                    index,
+                    len(part),
+                    output.key.encode(),
+                    output.value,
+                    headers,
+                    int(time.time() * 1000),
+                )
             )
             self._cond.notify_all()
 

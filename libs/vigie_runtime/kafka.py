@@ -146,8 +146,17 @@ class KafkaSubscriber:
                 log.warning("consumer error", extra={"error": err.str()})
                 continue
             headers = {k: (v or b"") for k, v in (m.headers() or [])}
+            _, timestamp_ms = m.timestamp()
             messages.append(
-                Message(m.topic(), m.partition(), m.offset(), m.key(), m.value() or b"", headers)
+                Message(
+                    m.topic(),
+                    m.partition(),
+                    m.offset(),
+                    m.key(),
+                    m.value() or b"",
+                    headers,
+                    max(timestamp_ms, 0),
+                )
             )
         return messages
 

@@ -18,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", help="a single camera's source (file path or URL)")
     parser.add_argument("--camera-id", help="camera id for --source (default: the file's stem)")
     parser.add_argument("--loop", action="store_true", help="with --source: loop at end of file")
+    parser.add_argument("--max-frames", type=int, help="with --source: stop after this many frames")
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -29,7 +30,12 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
 
         camera_id = args.camera_id or Path(args.source).stem.replace(" ", "-")[:64]
         values["cameras"] = [
-            {"id": camera_id, "source": args.source, "on_end": "loop" if args.loop else "stop"}
+            {
+                "id": camera_id,
+                "source": args.source,
+                "on_end": "loop" if args.loop else "stop",
+                "max_frames": args.max_frames,
+            }
         ]
     return values
 

@@ -1,0 +1,128 @@
+"""What a camera's analytics watch for: zones and counting lines, validated once at load.
+
+Plain frozen dataclasses so the pure core has no dependency on the configuration format; the
+analytics service converts its YAML models into these. Names are the operator's vocabulary: they
+end up in ``Event.zone`` and in alerts, so they must be unique within a camera.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+from vigie_core.geometry import Line, Polygon
+
+
+def _check_name(name: str, what: str) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"{what} name must be a non-empty string, got {name!r}")
+
+
+def _check_non_negative(value: float, what: str) -> None:
+    if not (math.isfinite(value) and value >= 0.0):
+        raise ValueError(f"{what} must be a finite number >= 0, got {value}")
+
+
+def _classes(classes: frozenset[str] | set[str] | tuple[str, ...] | list[str]) -> frozenset[str]:
+    if isinstance(classes, str):
+        # frozenset("person") would be a set of letters that never matches anything.
+        raise ValueError(f"classes must be a collection of names, not the string {classes!r}")
+    result = frozenset(classes)
+    for name in result:
+        _check_name(name, "class")
+    return result
+
+
+class CountDirection(StrEnum):
+    """Which crossings of a line are raised and counted.
+
+    ``FORWARD`` is a crossing from the right side of a->b to its left side (``Line.side`` goes
+    from negative to positive); ``BACKWARD`` the opposite. For a line drawn left to right across
+    the image, forward is moving up the image.
+    """
+
+    BOTH = "both"
+    FORWARD = "forward"
+    BACKWARD = "backward"
+
+    def counts(self, direction: CountDirection) -> bool:
+        return self is CountDirection.BOTH or self is direction
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneSpec:
+    """A floor area; a track whose ground anchor stays in it for ``min_dwell_s`` intrudes.
+
+    ``classes`` empty means every class: a zone is usually about "anything in here", and listing
+    every class a detector knows would be both tedious and fragile.
+    """
+
+    name: str
+    polygon: Polygon
+    classes: frozenset[str] = frozenset()
+    min_dwell_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "zone")
+        object.__setattr__(self, "classes", _classes(self.classes))
+        _check_non_negative(self.min_dwell_s, f"zone {self.name!r} min_dwell_s")
+
+    def applies_to(self, class_name: str) -> bool:
+        return not self.classes or class_name in self.classes
+
+
+@dataclass(frozen=True, slots=True)
+class LineSpec:
+    """A counting line; crossings of the segment (not of its extension) are raised and counted.
+
+    ``hysteresis`` is the normalised distance an anchor must reach on each side before a side
+    change is believed, so that someone standing on the line, whose box jitters by a few pixels,
+    is not counted over and over.
+    """
+
+    name: str
+    line: Line
+    classes: frozenset[str] = frozenset()
+    count_direction: CountDirection = CountDirection.BOTH
+    hysteresis: float = 0.01
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "line")
+        object.__setattr__(self, "classes", _classes(self.classes))
+        object.__setattr__(self, "count_direction", CountDirection(self.count_direction))
+        _check_non_negative(self.hysteresis, f"line {self.name!r} hysteresis")
+        if self.hysteresis >= 0.5:
+            # Half the frame on each side: no anchor could ever get far enough to count.
+            raise ValueError(
+                f"line {self.name!r} hysteresis must be < 0.5 (normalised), got {self.hysteresis}"
+            )
+
+    def applies_to(self, class_name: str) -> bool:
+        return not self.classes or class_name in self.classes
+
+
+@dataclass(frozen=True, slots=True)
+class SceneSpec:
+    """Every zone and line of one camera.
+
+    A zone and a line may not share a name either: both end up in ``Event.zone``, and an
+    operator reading "door" must know which rule fired without decoding the event kind.
+    """
+
+    camera_id: str
+    zones: tuple[ZoneSpec, ...] = ()
+    lines: tuple[LineSpec, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_name(self.camera_id, "camera")
+        object.__setattr__(self, "zones", tuple(self.zones))
+        object.__setattr__(self, "lines", tuple(self.lines))
+        seen: set[str] = set()
+        for rule in (*self.zones, *self.lines):
+            if rule.name in seen:
+                raise ValueError(
+                    f"camera {self.camera_id!r}: name {rule.name!r} is used more than once; "
+                    "zone and line names must be unique within a camera"
+                )
+            seen.add(rule.name)

@@ -1,0 +1,247 @@
+"""The whole pipeline as six processes on the real broker, replaying a real clip.
+
+Ground truth (labelled by eye for this test, frame numbers at 10 fps): in
+`one-by-one-person-detection.mp4` six people, one at a time, walk to the table, stand at it and
+leave. They stand at the table during frames ~70-185, ~240-435, ~520-690, ~760-855, ~940-1180
+and ~1255-1340. Each visit must raise exactly one `zone_intrusion` alert in zone `table`, raised
+while that person is there, and nothing else may be raised.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import struct
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from tests.conftest import SAMPLE_CLIP
+from vigie.v1 import services_pb2, services_pb2_grpc
+from vigie_cli.pipeline import LocalPipeline, PipelinePlan
+from vigie_cli.samples import example_scenes
+from vigie_core.types import Alert, AlertStatus, EventKind
+from vigie_runtime import codec
+from vigie_runtime.broker import free_port
+from vigie_runtime.bus import Output
+from vigie_runtime.kafka import KafkaBus
+from vigie_runtime.settings import KafkaSettings
+from vigie_runtime.topics import (
+    ALERTS,
+    DEAD_LETTERS,
+    DETECTIONS,
+    EVENTS,
+    FRAMES,
+    TRACKS,
+    VERDICTS,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
+
+FPS = 10.0
+CAMERA = "one-by-one"
+VISITS = [(70, 185), (240, 435), (520, 690), (760, 855), (940, 1180), (1255, 1340)]
+# An alert may be raised a little after the person arrives (confirmation + dwell) but must
+# fall inside the visit.
+SLACK_FRAMES = 15
+
+
+@pytest.fixture()
+def broker_bootstrap() -> Iterator[str]:
+    """A fresh broker per test: both runs must start from empty topics and groups."""
+    from vigie_runtime.admin import admin_client, ensure_topics
+    from vigie_runtime.broker import start_broker
+
+    if not SAMPLE_CLIP.exists():
+        pytest.skip(f"sample clip not available: {SAMPLE_CLIP}")
+    broker = start_broker(free_port())
+    try:
+        ensure_topics(admin_client(broker.bootstrap))
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+def plan_for(bootstrap: str, work_dir: Path) -> PipelinePlan:
+    names = ("capture", "detection", "tracking", "analytics", "alerting", "storage")
+    return PipelinePlan(
+        bootstrap=bootstrap,
+        work_dir=work_dir,
+        scenes=example_scenes(),
+        http_ports={n: free_port() for n in names},
+        grpc_ports={n: free_port() for n in ("detection", "alerting", "storage")},
+        session_timeout_ms=2000,
+        extra_env={"VIGIE_COOLDOWN_S": "15"},
+    )
+
+
+def read_with_kcat(kcat: list[str], bootstrap: str, topic: str) -> list[bytes]:
+    """Values on ``topic`` as read by kcat, an independent Kafka client (length-prefixed)."""
+    raw = subprocess.run(
+        [*kcat, "-b", bootstrap, "-C", "-t", topic, "-e", "-q", "-f", "%R%s"],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    values, i = [], 0
+    while i < len(raw):
+        (size,) = struct.unpack(">i", raw[i : i + 4])
+        values.append(raw[i + 4 : i + 4 + size])
+        i += 4 + size
+    return values
+
+
+def latest_alerts(values: list[bytes]) -> dict[str, Alert]:
+    latest: dict[str, Alert] = {}
+    for value in values:
+        alert = codec.decode_alert(value)
+        latest[alert.alert_id] = alert
+    return latest
+
+
+def assert_one_alert_per_visit(alerts: dict[str, Alert]) -> None:
+    frames = sorted(a.frame.sequence for a in alerts.values() if a.frame is not None)
+    assert len(frames) == len(alerts)
+    for alert in alerts.values():
+        assert alert.camera_id == CAMERA
+        assert alert.kind == EventKind.ZONE_INTRUSION
+        assert alert.zone == "table"
+        assert alert.class_name == "person"
+    matched = []
+    for start, end in VISITS:
+        inside = [f for f in frames if start - SLACK_FRAMES <= f <= end]
+        matched.append(inside)
+    assert all(len(m) == 1 for m in matched), f"alert frames {frames} vs visits {VISITS}"
+    assert len(frames) == len(VISITS), f"alert frames {frames} vs visits {VISITS}"
+
+
+def run_clip(pipeline: LocalPipeline, kill_tracking_at: int | None = None) -> None:
+    pipeline.start_consumers()
+    pipeline.wait_ready()
+    pipeline.start_capture(str(SAMPLE_CLIP), CAMERA, fast=True)
+    if kill_tracking_at is not None:
+        wait_for_tracks(pipeline.plan.bootstrap, kill_tracking_at)
+        pipeline.kill("tracking")
+        time.sleep(1.0)
+        pipeline.start("tracking")
+        pipeline.wait_ready(("tracking",))
+    assert pipeline.wait_drained(timeout_s=900), "pipeline did not drain"
+
+
+def wait_for_tracks(bootstrap: str, count: int, timeout_s: float = 600) -> None:
+    """Block until ``count`` track messages exist: the tracker is then mid-clip."""
+    from vigie_runtime.admin import LagProbe
+
+    probe = LagProbe(bootstrap)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            if probe.lag("nobody-reads-this", [TRACKS]) >= count:
+                return
+            time.sleep(0.2)
+    finally:
+        probe.close()
+    raise TimeoutError(f"fewer than {count} track messages after {timeout_s}s")
+
+
+def publish_garbage(bootstrap: str) -> None:
+    bus = KafkaBus(KafkaSettings(bootstrap_servers=bootstrap, single_record_batches=True))
+    publisher = bus.publisher("garbage")
+    for topic in (FRAMES, DETECTIONS, TRACKS, EVENTS, ALERTS, VERDICTS):
+        publisher.publish(Output(topic, CAMERA, b"\x08\x96\x01 this is not a vigie message"))
+    publisher.flush(10)
+
+
+def test_clip_raises_one_alert_per_visit_end_to_end(
+    broker_bootstrap: str, tmp_path: Path, kcat: list[str]
+) -> None:
+    pipeline = LocalPipeline(plan_for(broker_bootstrap, tmp_path))
+    try:
+        publish_garbage(broker_bootstrap)
+        run_clip(pipeline)
+
+        alerts = latest_alerts(read_with_kcat(kcat, broker_bootstrap, ALERTS))
+        assert_one_alert_per_visit(alerts)
+
+        # Every malformed message ended on the dead-letter topic with its reason; the stages
+        # went on (the clip above was processed after them).
+        letters = read_with_kcat_headers(kcat, broker_bootstrap)
+        stages = {stage for stage, _ in letters}
+        assert {"detection", "tracking", "analytics", "alerting", "storage"} <= stages
+        assert all(reason.startswith("decode: DecodeError") for _, reason in letters), letters
+
+        # An operator dismisses one alert through AlertDesk; the verdict reaches the topic
+        # and the archive, and the archive holds every alert.
+        target = sorted(alerts.values(), key=lambda a: a.first_seen)[0]
+        desk_port = pipeline.plan.grpc_ports["alerting"]
+        with grpc.insecure_channel(f"127.0.0.1:{desk_port}") as channel:
+            desk = services_pb2_grpc.AlertDeskStub(channel)
+            listed = desk.ListAlerts(services_pb2.ListAlertsRequest(camera_id=CAMERA))
+            assert {a.alert_id for a in listed.alerts} == set(alerts)
+            with pytest.raises(grpc.RpcError) as refused:
+                desk.Dismiss(services_pb2.VerdictRequest(alert_id=target.alert_id, operator="op1"))
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            dismissed = desk.Dismiss(
+                services_pb2.VerdictRequest(
+                    alert_id=target.alert_id, operator="op1", reason="staff member at the table"
+                )
+            )
+            assert codec.alert_from_proto(dismissed).status == AlertStatus.DISMISSED
+        assert pipeline.wait_drained(timeout_s=60)
+        verdicts = [
+            codec.decode_verdict(v) for v in read_with_kcat(kcat, broker_bootstrap, VERDICTS)
+        ]
+        assert [(v.alert_id, v.operator, v.reason) for v in verdicts if v.operator == "op1"] == [
+            (target.alert_id, "op1", "staff member at the table")
+        ]
+
+        with sqlite3.connect(pipeline.plan.database) as db:
+            stored = dict(db.execute("SELECT alert_id, status FROM alerts").fetchall())
+            assert set(stored) == set(alerts)
+            assert stored[target.alert_id] == "dismissed"
+            assert db.execute("SELECT count(*) FROM events").fetchone()[0] >= len(VISITS)
+            assert db.execute("SELECT count(*) FROM track_summaries").fetchone()[0] >= len(VISITS)
+            assert db.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 1
+        with grpc.insecure_channel(f"127.0.0.1:{pipeline.plan.grpc_ports['storage']}") as channel:
+            archive = services_pb2_grpc.ArchiveStub(channel)
+            found = archive.SearchAlerts(services_pb2.SearchRequest(camera_id=CAMERA))
+            assert {a.alert_id for a in found.alerts} == set(alerts)
+    finally:
+        codes = pipeline.stop_all()
+    assert all(code == 0 for code in codes.values()), codes
+
+
+def read_with_kcat_headers(kcat: list[str], bootstrap: str) -> list[tuple[str, str]]:
+    out = subprocess.run(
+        [*kcat, "-b", bootstrap, "-C", "-t", DEAD_LETTERS, "-e", "-q", "-f", "%h\n"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    letters = []
+    for line in out.splitlines():
+        # Header values may hold commas; every header name starts with "vigie.".
+        pairs = re.split(r",(?=vigie\.)", line)
+        headers = dict(p.split("=", 1) for p in pairs if "=" in p)
+        letters.append((headers.get("vigie.stage", ""), headers.get("vigie.reason", "")))
+    return letters
+
+
+def test_killing_tracking_mid_clip_loses_and_duplicates_no_alert(
+    broker_bootstrap: str, tmp_path: Path, kcat: list[str]
+) -> None:
+    pipeline = LocalPipeline(plan_for(broker_bootstrap, tmp_path))
+    try:
+        run_clip(pipeline, kill_tracking_at=600)
+        alerts = latest_alerts(read_with_kcat(kcat, broker_bootstrap, ALERTS))
+        assert_one_alert_per_visit(alerts)
+        with sqlite3.connect(pipeline.plan.database) as db:
+            stored = {row[0] for row in db.execute("SELECT alert_id FROM alerts")}
+        assert stored == set(alerts)
+    finally:
+        pipeline.stop_all()
