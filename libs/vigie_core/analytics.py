@@ -69,9 +69,7 @@ class SceneAnalyzer:
     clock, so replaying a stream raises the same events with the same ids.
     """
 
-    def __init__(
-        self, scene: SceneSpec, forget_after_s: float = DEFAULT_FORGET_AFTER_S
-    ) -> None:
+    def __init__(self, scene: SceneSpec, forget_after_s: float = DEFAULT_FORGET_AFTER_S) -> None:
         if not forget_after_s > 0:
             raise ValueError(f"forget_after_s must be > 0, got {forget_after_s}")
         self._scene = scene

@@ -20,7 +20,7 @@ Point = tuple[float, float]
 _EPS = 1e-9
 
 
-def _check_point(point: Point, what: str) -> Point:
+def check_point(point: Sequence[float], what: str) -> Point:
     """Reject points a person could not have drawn on the frame (outside it, NaN, infinite)."""
     if len(point) != 2:
         raise ValueError(f"{what} must be an (x, y) pair, got {point!r}")
@@ -90,12 +90,11 @@ class Polygon:
     points: tuple[Point, ...]
 
     def __post_init__(self) -> None:
-        points = tuple(_check_point(p, f"polygon point {i}") for i, p in enumerate(self.points))
+        points = tuple(check_point(p, f"polygon point {i}") for i, p in enumerate(self.points))
         object.__setattr__(self, "points", points)
         if len(points) < 3:
             raise ValueError(f"a polygon needs at least 3 points, got {len(points)}")
-        if abs(self.area) <= _EPS:
-            raise ValueError("polygon has no area: its points are all on one line")
+        # Crossing first: a symmetric bow-tie has zero signed area and would be misreported.
         crossing = self._first_self_crossing()
         if crossing is not None:
             i, j = crossing
@@ -103,6 +102,8 @@ class Polygon:
                 f"polygon edges {i}-{(i + 1) % len(points)} and {j}-{(j + 1) % len(points)} "
                 "cross each other; list the points in order around the outline"
             )
+        if self.area <= _EPS:
+            raise ValueError("polygon has no area: its points are all on one line")
 
     @classmethod
     def of(cls, points: Iterable[Sequence[float]]) -> Polygon:
@@ -165,8 +166,8 @@ class Line:
     b: Point
 
     def __post_init__(self) -> None:
-        a = _check_point(self.a, "line point a")
-        b = _check_point(self.b, "line point b")
+        a = check_point(self.a, "line point a")
+        b = check_point(self.b, "line point b")
         object.__setattr__(self, "a", a)
         object.__setattr__(self, "b", b)
         if math.dist(a, b) <= _EPS:
