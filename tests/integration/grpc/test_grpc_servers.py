@@ -1,0 +1,176 @@
+"""The three gRPC servers on loopback, with real servicers: health, reflection, errors."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from tests.conftest import shared_data
+from vigie.v1 import services_pb2, services_pb2_grpc
+from vigie_alerting.grpc_api import AlertDeskServicer, Outbox
+from vigie_core.alerting import AlertBook, AlertRules
+from vigie_core.ids import stable_id
+from vigie_core.types import (
+    AlertStatus,
+    Event,
+    EventKind,
+    FrameRef,
+    Severity,
+    TrackSummary,
+)
+from vigie_detection.adapters.yolo_opencv import YoloOpenCvDetector
+from vigie_detection.grpc_api import DetectorServicer
+from vigie_detection.model_files import locate_yolov4_tiny
+from vigie_runtime import codec
+from vigie_runtime.grpc_server import GrpcServer, Registration
+from vigie_runtime.inmemory import InMemoryBus
+from vigie_runtime.settings import GrpcSettings
+from vigie_runtime.topics import ALERTS, VERDICTS
+from vigie_storage.adapters.sqlite_store import SqliteArchive
+from vigie_storage.grpc_api import ArchiveServicer
+
+pytestmark = pytest.mark.integration
+
+LOOPBACK = GrpcSettings(host="127.0.0.1", port=0, grace_s=1)
+
+
+@pytest.fixture()
+def serve() -> Iterator[object]:
+    servers: list[GrpcServer] = []
+
+    def start(registration: Registration) -> grpc.Channel:
+        server = GrpcServer(LOOPBACK, [registration]).start()
+        servers.append(server)
+        return grpc.insecure_channel(f"127.0.0.1:{server.port}")
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def reflected_services(channel: grpc.Channel) -> set[str]:
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    request = reflection_pb2.ServerReflectionRequest(list_services="")
+    reply = next(stub.ServerReflectionInfo(iter([request])))
+    return {s.name for s in reply.list_services_response.service}
+
+
+def assert_healthy(channel: grpc.Channel, name: str) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+    for service in (name, ""):
+        status = health.Check(health_pb2.HealthCheckRequest(service=service)).status
+        assert status == health_pb2.HealthCheckResponse.SERVING
+    assert name in reflected_services(channel)
+
+
+def test_detector_finds_people_and_refuses_bad_images(serve: object) -> None:
+    detector = YoloOpenCvDetector(locate_yolov4_tiny(), classes=frozenset({"person"}))
+    registration = Registration(
+        services_pb2_grpc.add_DetectorServicer_to_server,
+        DetectorServicer(detector),
+        "vigie.v1.Detector",
+    )
+    channel = serve(registration)  # type: ignore[operator]
+    assert_healthy(channel, "vigie.v1.Detector")
+    stub = services_pb2_grpc.DetectorStub(channel)
+    image = cv2.imread(str(shared_data("coco-street/000000005001.jpg")))
+    ok, jpeg = cv2.imencode(".jpg", image)
+    assert ok
+    reply = stub.Detect(services_pb2.DetectRequest(camera_id="cam-1", image=jpeg.tobytes()))
+    found = codec.detections_from_proto(reply)
+    assert found.frame.camera_id == "cam-1"
+    assert found.detections and {d.class_name for d in found.detections} == {"person"}
+    assert (found.frame.width, found.frame.height) == (image.shape[1], image.shape[0])
+    for bad in (b"", b"not an image at all"):
+        with pytest.raises(grpc.RpcError) as error:
+            stub.Detect(services_pb2.DetectRequest(image=bad), timeout=10)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def _intrusion(camera: str, t: float, track: str) -> Event:
+    frame = FrameRef(camera, int(t * 10), t, 768, 432)
+    return Event(
+        stable_id(camera, t, track), EventKind.ZONE_INTRUSION, frame, "table", "person", (track,)
+    )
+
+
+def test_alert_desk_records_verdicts_as_events(serve: object) -> None:
+    book = AlertBook(AlertRules({EventKind.ZONE_INTRUSION: Severity.HIGH}, cooldown_s=30))
+    alert = book.on_event(_intrusion("cam-1", 1000.0, "cam-1/a-0")).alert
+    assert alert is not None
+    bus = InMemoryBus()
+    desk = AlertDeskServicer(
+        book, threading.Lock(), bus.publisher("desk"), Outbox(), clock=lambda: 2000.0
+    )
+    channel = serve(  # type: ignore[operator]
+        Registration(services_pb2_grpc.add_AlertDeskServicer_to_server, desk, "vigie.v1.AlertDesk")
+    )
+    assert_healthy(channel, "vigie.v1.AlertDesk")
+    stub = services_pb2_grpc.AlertDeskStub(channel)
+
+    listed = stub.ListAlerts(services_pb2.ListAlertsRequest())
+    assert [a.alert_id for a in listed.alerts] == [alert.alert_id]
+
+    with pytest.raises(grpc.RpcError) as error:
+        stub.Confirm(services_pb2.VerdictRequest(alert_id=alert.alert_id, operator="ana"))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as error:
+        stub.Acknowledge(services_pb2.VerdictRequest(alert_id="nope", operator="ana"))
+    assert error.value.code() == grpc.StatusCode.NOT_FOUND
+
+    acked = stub.Acknowledge(services_pb2.VerdictRequest(alert_id=alert.alert_id, operator="ana"))
+    assert codec.alert_from_proto(acked).status == AlertStatus.ACKNOWLEDGED
+    confirmed = stub.Confirm(
+        services_pb2.VerdictRequest(alert_id=alert.alert_id, operator="ana", reason="seen on site")
+    )
+    assert codec.alert_from_proto(confirmed).status == AlertStatus.CONFIRMED
+    with pytest.raises(grpc.RpcError) as error:
+        stub.Dismiss(
+            services_pb2.VerdictRequest(alert_id=alert.alert_id, operator="bo", reason="late")
+        )
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+    verdicts = [codec.decode_verdict(m.value) for m in bus.messages(VERDICTS)]
+    assert [(v.action.value, v.operator, v.reason) for v in verdicts] == [
+        ("acknowledge", "ana", ""),
+        ("confirm", "ana", "seen on site"),
+    ]
+    states = [codec.decode_alert(m.value).status for m in bus.messages(ALERTS)]
+    assert states == [AlertStatus.ACKNOWLEDGED, AlertStatus.CONFIRMED]
+    assert not stub.ListAlerts(services_pb2.ListAlertsRequest()).alerts  # closed: not listed
+    assert len(stub.ListAlerts(services_pb2.ListAlertsRequest(include_closed=True)).alerts) == 1
+
+
+def test_archive_searches_by_camera_and_time(serve: object, tmp_path: Path) -> None:
+    store = SqliteArchive(tmp_path / "archive.sqlite")
+    events = [_intrusion(cam, t, f"{cam}/x-0") for cam in ("cam-1", "cam-2") for t in (10.0, 20.0)]
+    store.save_many([*events, TrackSummary("cam-1/x-0", "cam-1", "person", 9.0, 21.0, 30)])
+    channel = serve(  # type: ignore[operator]
+        Registration(
+            services_pb2_grpc.add_ArchiveServicer_to_server,
+            ArchiveServicer(store),
+            "vigie.v1.Archive",
+        )
+    )
+    assert_healthy(channel, "vigie.v1.Archive")
+    stub = services_pb2_grpc.ArchiveStub(channel)
+    since, until = codec.time_to_proto(15.0), codec.time_to_proto(25.0)
+    found = stub.SearchEvents(
+        services_pb2.SearchRequest(camera_id="cam-1", since=since, until=until)
+    )
+    assert [codec.event_from_proto(e) for e in found.events] == [events[1]]
+    everything = stub.SearchEvents(services_pb2.SearchRequest())
+    assert len(everything.events) == 4
+    tracks = stub.SearchTracks(services_pb2.SearchRequest(camera_id="cam-1", since=since))
+    assert [t.track_id for t in tracks.tracks] == ["cam-1/x-0"]
+    with pytest.raises(grpc.RpcError) as error:
+        stub.SearchEvents(services_pb2.SearchRequest(since=until, until=since))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    store.close()
