@@ -15,7 +15,8 @@ from enum import StrEnum
 
 @dataclass(frozen=True, slots=True)
 class Box:
-    """Axis-aligned box in normalised image coordinates (x1 < x2, y1 < y2)."""
+    """Axis-aligned box in normalised image coordinates (x1 <= x2, y1 <= y2; a prediction
+    clipped at the frame edge may have no area)."""
 
     x1: float
     y1: float

@@ -48,6 +48,8 @@ VISITS = [(70, 185), (240, 435), (520, 690), (760, 855), (940, 1180), (1255, 134
 # An alert may be raised a little after the person arrives (confirmation + dwell) but must
 # fall inside the visit.
 SLACK_FRAMES = 15
+# Published on every input topic before the clip: must end on the dead-letter topic.
+GARBAGE = b"\x08\x96\x01 this is not a vigie message"
 
 
 @pytest.fixture()
@@ -98,6 +100,8 @@ def read_with_kcat(kcat: list[str], bootstrap: str, topic: str) -> list[bytes]:
 def latest_alerts(values: list[bytes]) -> dict[str, Alert]:
     latest: dict[str, Alert] = {}
     for value in values:
+        if value == GARBAGE:
+            continue
         alert = codec.decode_alert(value)
         latest[alert.alert_id] = alert
     return latest
@@ -152,7 +156,7 @@ def publish_garbage(bootstrap: str) -> None:
     bus = KafkaBus(KafkaSettings(bootstrap_servers=bootstrap, single_record_batches=True))
     publisher = bus.publisher("garbage")
     for topic in (FRAMES, DETECTIONS, TRACKS, EVENTS, ALERTS, VERDICTS):
-        publisher.publish(Output(topic, CAMERA, b"\x08\x96\x01 this is not a vigie message"))
+        publisher.publish(Output(topic, CAMERA, GARBAGE))
     publisher.flush(10)
 
 
