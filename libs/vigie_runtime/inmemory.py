@@ -93,21 +93,16 @@ class InMemoryBus:
             return sub
 
     def _rebalance(self, group: _Group) -> None:
-        """Round-robin partitions over the group's members, resuming at committed offsets."""
-        pairs = sorted(
-            {
-                (t, i)
-                for m in group.members
-                for t in m.topics
-                for i in range(len(self._topic(t).partitions))
-            }
-        )
+        """Deal each topic's partitions round-robin over the members subscribed to that topic,
+        resuming at committed offsets (as Kafka's range/round-robin assignors do)."""
         for member in group.members:
             member.positions = {}
-        for n, pair in enumerate(pairs):
-            if group.members:
-                member = group.members[n % len(group.members)]
-                member.positions[pair] = group.committed.get(pair, 0)
+        topics = sorted({t for m in group.members for t in m.topics})
+        for topic in topics:
+            subscribed = [m for m in group.members if topic in m.topics]
+            for i in range(len(self._topic(topic).partitions)):
+                member = subscribed[i % len(subscribed)]
+                member.positions[(topic, i)] = group.committed.get((topic, i), 0)
 
     def _leave(self, sub: InMemorySubscriber) -> None:
         with self._cond:

@@ -9,6 +9,7 @@ silently ignored, and every error names the file, line and key.
 from __future__ import annotations
 
 import contextvars
+import os
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -93,6 +94,18 @@ class ServiceSettings(BaseSettings):
         return (init_settings, env_settings, _YamlSource(settings_cls))
 
 
+def _environment_origins(cls: type[ServiceSettings]) -> dict[Location, str]:
+    """Key paths set by ``VIGIE_*`` variables, so their errors name the variable, not a line."""
+    prefix = str(cls.model_config.get("env_prefix", "")).upper()
+    delimiter = str(cls.model_config.get("env_nested_delimiter") or "__")
+    origins: dict[Location, str] = {}
+    for name in os.environ:
+        if prefix and name.upper().startswith(prefix) and name.upper() != f"{prefix}CONFIG":
+            path = tuple(part.lower() for part in name[len(prefix) :].split(delimiter))
+            origins[path] = f"environment {name}"
+    return origins
+
+
 def load_settings(cls: type[S], path: Path | None = None, **overrides: Any) -> S:
     """Build ``cls`` from the YAML file (if any), the environment and explicit overrides."""
     data: dict[str, Any] = {}
@@ -103,6 +116,8 @@ def load_settings(cls: type[S], path: Path | None = None, **overrides: Any) -> S
     try:
         return cls(**overrides)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, path, lines)) from None
+        origins = _environment_origins(cls)
+        origins.update({(key,): "command line" for key in overrides})
+        raise ConfigError(format_validation_error(exc, path, lines, origins)) from None
     finally:
         _yaml_data.reset(token)

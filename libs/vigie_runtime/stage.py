@@ -72,6 +72,7 @@ def deliver(
     stop: threading.Event,
     stage: str,
     timeout_s: float = 30.0,
+    health: Health | None = None,
 ) -> bool:
     """Publish and wait for acknowledgement, retrying with back-off until done or stopped.
 
@@ -89,6 +90,8 @@ def deliver(
             log.warning(
                 "delivery failed; retrying", extra={"error": str(exc), "retry_in_s": backoff}
             )
+            if health is not None:
+                health.beat()  # waiting for the broker is not being stuck: stay alive
             if stop.wait(backoff):
                 return False
             backoff = min(backoff * 2, 10.0)
@@ -161,7 +164,9 @@ class StageRunner(Generic[T]):
                 if not batch:
                     if self.stage.on_idle is not None:
                         idle_outputs = self.stage.on_idle()
-                        if idle_outputs and not deliver(publisher, idle_outputs, stop, name):
+                        if idle_outputs and not deliver(
+                            publisher, idle_outputs, stop, name, health=self.health
+                        ):
                             break
                     continue
                 outputs: list[Output] = []
@@ -169,7 +174,7 @@ class StageRunner(Generic[T]):
                     outputs.extend(self._handle_one(message))
                 if self.stage.before_commit is not None:
                     self.stage.before_commit()
-                if not deliver(publisher, outputs, stop, name):
+                if not deliver(publisher, outputs, stop, name, health=self.health):
                     break  # stopped while the broker was away: leave offsets uncommitted
                 subscriber.mark_done(batch)
         finally:

@@ -41,6 +41,10 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], dict[Location, int]]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read configuration: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: cannot read configuration: not UTF-8 text (byte {exc.start})"
+        ) from exc
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -68,16 +72,34 @@ def line_of(loc: Sequence[str | int], lines: dict[Location, int]) -> int | None:
     return None
 
 
+def _origin_of(loc: Location, origins: dict[Location, str]) -> str | None:
+    for end in range(len(loc), 0, -1):
+        origin = origins.get(tuple(loc[:end]))
+        if origin is not None:
+            return origin
+    return None
+
+
 def format_validation_error(
-    exc: ValidationError, path: Path | None, lines: dict[Location, int]
+    exc: ValidationError,
+    path: Path | None,
+    lines: dict[Location, int],
+    origins: dict[Location, str] | None = None,
 ) -> str:
-    """One line per problem: ``file:line: dotted.key: message``."""
+    """One line per problem: ``file:line: dotted.key: message``.
+
+    ``origins`` names where values that did not come from the file came from (an environment
+    variable, the command line): an error there must not be blamed on a line of the file.
+    """
     messages = []
     for err in exc.errors():
         loc = tuple(err["loc"])
         dotted = ".".join(str(p) for p in loc) or "(root)"
+        origin = _origin_of(loc, origins or {})
         line = line_of(loc, lines) if path is not None else None
-        if path is None:
+        if origin is not None:
+            where = f"{origin}: "
+        elif path is None:
             where = ""
         elif line is None:
             where = f"{path}: "

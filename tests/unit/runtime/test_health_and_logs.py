@@ -9,6 +9,7 @@ import re
 import threading
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -322,6 +323,11 @@ def test_exceptions_are_in_the_same_line(json_log: tuple[logging.Logger, io.Stri
 # -- FrameRate ------------------------------------------------------------------------------------
 
 
+def unique(name: str) -> str:
+    """A stage name of its own, so the process-wide metrics start from zero for this test."""
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
 def fps(stage: str, camera: str) -> float | None:
     return REGISTRY.get_sample_value("vigie_camera_fps", {"stage": stage, "camera": camera})
 
@@ -333,15 +339,16 @@ def frames(stage: str, camera: str) -> float | None:
 
 
 def test_a_single_frame_has_no_rate_yet() -> None:
-    rate = metrics.FrameRate("fr-single")
+    stage = unique("fr-single")
+    rate = metrics.FrameRate(stage)
     rate.tick("cam-1", now=50.0)
-    assert fps("fr-single", "cam-1") == 0.0
-    assert frames("fr-single", "cam-1") == 1
+    assert fps(stage, "cam-1") == 0.0
+    assert frames(stage, "cam-1") == 1
 
 
 @pytest.mark.parametrize("per_second", [1, 5, 12.5, 25, 30])
 def test_a_steady_stream_gives_its_frame_rate(per_second: float) -> None:
-    stage = f"fr-steady-{per_second}"
+    stage = unique("fr-steady")
     rate = metrics.FrameRate(stage)
     count = int(4 * per_second) + 1
     for i in range(count):
@@ -351,7 +358,7 @@ def test_a_steady_stream_gives_its_frame_rate(per_second: float) -> None:
 
 
 def test_only_the_window_counts() -> None:
-    stage = "fr-window"
+    stage = unique("fr-window")
     rate = metrics.FrameRate(stage, window_s=10.0)
     for i in range(251):  # 25 frames/s for 10 s
         rate.tick("cam-1", now=i / 25)
@@ -363,7 +370,7 @@ def test_only_the_window_counts() -> None:
 
 
 def test_after_a_gap_longer_than_the_window_the_rate_starts_over() -> None:
-    stage = "fr-gap"
+    stage = unique("fr-gap")
     rate = metrics.FrameRate(stage, window_s=10.0)
     for i in range(51):
         rate.tick("cam-1", now=i / 10)
@@ -372,7 +379,7 @@ def test_after_a_gap_longer_than_the_window_the_rate_starts_over() -> None:
 
 
 def test_cameras_have_their_own_rates() -> None:
-    stage = "fr-cameras"
+    stage = unique("fr-cameras")
     rate = metrics.FrameRate(stage)
     for i in range(41):  # 4 s: cam-a at 10 frames/s, cam-b at 2 frames/s
         t = i / 10

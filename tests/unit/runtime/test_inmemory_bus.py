@@ -243,11 +243,6 @@ def test_poll_wakes_up_when_a_message_arrives_from_another_thread() -> None:
     assert elapsed < 5, "poll slept through the notification"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="rebalance hands a member partitions of topics it did not subscribe to",
-)
 def test_members_only_get_partitions_of_the_topics_they_subscribed_to() -> None:
     bus = InMemoryBus(default_partitions=2)
     on_topic = bus.subscriber("g", [TOPIC], "on-topic")

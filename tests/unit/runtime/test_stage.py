@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -49,6 +50,11 @@ def values(bus: InMemoryBus, topic: str) -> list[bytes]:
 
 def lag(bus: InMemoryBus) -> int:
     return bus.lag(GROUP, [IN])
+
+
+def unique(name: str) -> str:
+    """A stage name of its own, so the process-wide metrics start from zero for this test."""
+    return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
 def sample(name: str, labels: dict[str, str]) -> float:
@@ -201,7 +207,7 @@ def test_outputs_are_published_and_inputs_marked_done() -> None:
 
 
 def test_frames_are_counted_per_camera_when_the_stage_asks() -> None:
-    name = "counting-frames"
+    name = unique("counting-frames")
     bus = InMemoryBus()
     publish(bus, "cam-1", b"a", b"b", b"c")
     publish(bus, "cam-2", b"d")
@@ -215,14 +221,23 @@ def test_frames_are_counted_per_camera_when_the_stage_asks() -> None:
 # -- dead letters ---------------------------------------------------------------------------------
 
 
-def _fail_on_bad(exc: Exception) -> Callable[..., Any]:
-    def fail(value: Any, *rest: Any) -> Any:
-        raw = value.value if isinstance(value, Message) else value
-        if raw.startswith(b"\xff"):
-            raise exc
-        return raw if isinstance(value, Message) else upper(value, *rest)
+BAD = b"\xff\x00 raw bytes \xfe"
 
-    return fail
+
+def failing(where: str, exc: Exception) -> dict[str, Callable[..., Any]]:
+    """A ``decode`` or ``handle`` that raises ``exc`` for the message ``BAD`` only."""
+
+    def decode(message: Message) -> bytes:
+        if message.value == BAD:
+            raise exc
+        return message.value
+
+    def handle(value: bytes, message: Message) -> list[Output]:
+        if value == BAD:
+            raise exc
+        return upper(value, message)
+
+    return {"decode": decode} if where == "decode" else {"handle": handle}
 
 
 @pytest.mark.parametrize(
@@ -237,19 +252,18 @@ def _fail_on_bad(exc: Exception) -> Callable[..., Any]:
 def test_a_failing_message_is_dead_lettered_and_later_ones_processed(
     where: str, exc: Exception, kind: str
 ) -> None:
-    name = f"dead-letters-{where}-{type(exc).__name__}"
+    name = unique(f"dead-letters-{where}")
     bus = InMemoryBus()
-    bad = b"\xff\x00 raw bytes \xfe"
-    publish(bus, "cam-7", b"ok-1", bad, b"ok-2")
+    publish(bus, "cam-7", b"ok-1", BAD, b"ok-2")
     source = bus.messages(IN)[1]
-    stage = make_stage(name, **{where: _fail_on_bad(exc)})
+    stage = make_stage(name, **failing(where, exc))
 
     with running(make_runner(stage, bus)):
         wait_until(lambda: lag(bus) == 0)
 
     assert values(bus, OUT) == [b"OK-1", b"OK-2"]
     [dead] = bus.messages(DLQ)
-    assert dead.value == bad
+    assert dead.value == BAD
     assert dead.key == b"cam-7"
     reason = dead.headers["vigie.reason"].decode()
     assert reason.startswith(f"{kind}:"), reason
@@ -332,7 +346,7 @@ def test_before_commit_runs_once_per_batch_before_the_offsets_are_committed() ->
 
 
 def test_failed_deliveries_are_retried_and_inputs_committed_only_after_success() -> None:
-    name = "flaky-broker"
+    name = unique("flaky-broker")
     bus = InMemoryBus()
     publish(bus, "cam-1", b"a", b"b", b"c")
     recording = RecordingBus(bus, failures=2)
