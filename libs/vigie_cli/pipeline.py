@@ -166,6 +166,14 @@ class LocalPipeline:
         order = ("capture", *CONSUMERS)
         return {name: self.stop(name) for name in order if name in self.processes}
 
+    def failed(self) -> list[str]:
+        """Consumers that exited although nobody asked them to stop."""
+        return [
+            f"{name} exited with code {p.returncode}; see {self.plan.log_path(name)}"
+            for name, p in self.processes.items()
+            if name != "capture" and p.poll() is not None
+        ]
+
     def capturing(self) -> bool:
         capture = self.processes.get("capture")
         return capture is not None and capture.poll() is None

@@ -25,6 +25,10 @@ from vigie_runtime.settings import KafkaSettings
 from vigie_runtime.topics import ALERTS
 
 
+class ServiceFailed(RuntimeError):
+    pass
+
+
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("run", help="run the whole pipeline as processes on a clip")
     p.add_argument("--source", help="clip path or URL (default: $SOURCE, then the sample clip)")
@@ -69,6 +73,7 @@ def main(args: argparse.Namespace) -> int:
     pipeline = LocalPipeline(PipelinePlan(bootstrap, args.work_dir, clip.scenes))
     seen: dict[str, Alert] = {}
     started = time.monotonic()
+    status = 0
     try:
         print("starting detection, tracking, analytics, alerting, storage ...")
         pipeline.start_consumers()
@@ -81,12 +86,15 @@ def main(args: argparse.Namespace) -> int:
         _follow(pipeline, watcher, seen)
     except KeyboardInterrupt:
         print("\nstopping ...")
+    except (ServiceFailed, RuntimeError, TimeoutError) as exc:
+        print(f"\nvigie run: {exc}", file=sys.stderr)
+        status = 1
     finally:
         pipeline.stop_all()
         if broker is not None:
             broker.stop()
         print(summary(seen.values(), pipeline.captured_frames(), time.monotonic() - started))
-    return 0
+    return status
 
 
 def _follow(pipeline: LocalPipeline, watcher: KafkaSubscriber, seen: dict[str, Alert]) -> None:
@@ -100,6 +108,8 @@ def _follow(pipeline: LocalPipeline, watcher: KafkaSubscriber, seen: dict[str, A
                 if alert.alert_id not in seen:
                     print(alert_line(alert), flush=True)
                 seen[alert.alert_id] = alert
+            if failures := pipeline.failed():
+                raise ServiceFailed("\n".join(failures))
             if pipeline.capturing():
                 continue
             if pipeline.lag(probe) == 0:

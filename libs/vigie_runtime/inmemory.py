@@ -49,6 +49,9 @@ class InMemoryBus:
         with self._cond:
             return [m for part in self._topic(topic).partitions for m in part]
 
+    def read_all(self, topic: str, timeout_s: float = 30.0) -> list[Message]:
+        return self.messages(topic)
+
     def lag(self, group_id: str, topics: Sequence[str]) -> int:
         with self._cond:
             group = self._groups.get(group_id, _Group())

@@ -11,10 +11,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 
 from vigie_runtime.bus import DeliveryError, Message, Output
 from vigie_runtime.settings import KafkaSettings
@@ -188,6 +196,49 @@ class KafkaBus:
 
     def subscriber(self, group_id: str, topics: Sequence[str], client_id: str) -> KafkaSubscriber:
         return KafkaSubscriber(self.settings, group_id, topics, client_id)
+
+    def read_all(self, topic: str, timeout_s: float = 30.0) -> list[Message]:
+        """Read ``topic`` from the beginning to the high-watermarks seen at the start.
+
+        Needs correct watermarks: on the development broker, producers of such topics must
+        send single-record batches (``kafka.single_record_batches``).
+        """
+        config = consumer_config(self.settings, f"vigie-reader-{uuid.uuid4().hex}", "reader")
+        config.update({"enable.auto.commit": False, "enable.partition.eof": True})
+        consumer = Consumer(config)
+        try:
+            metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+            if metadata is None or metadata.error is not None:
+                return []
+            ends: dict[int, int] = {}
+            for p in metadata.partitions:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                if high > low:
+                    ends[p] = high
+            if not ends:
+                return []
+            consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+            messages: list[Message] = []
+            deadline = time.monotonic() + timeout_s
+            while ends and time.monotonic() < deadline:
+                for m in consumer.consume(500, 0.5):
+                    if m.error() is not None:
+                        if m.error().code() == KafkaError._PARTITION_EOF:
+                            ends.pop(m.partition(), None)
+                        continue
+                    headers = {k: (v or b"") for k, v in (m.headers() or [])}
+                    messages.append(
+                        Message(
+                            topic, m.partition(), m.offset(), m.key(), m.value() or b"", headers
+                        )
+                    )
+                    if m.offset() + 1 >= ends.get(m.partition(), 0):
+                        ends.pop(m.partition(), None)
+            if ends:
+                raise TimeoutError(f"could not read {topic} to its end within {timeout_s:.0f}s")
+            return messages
+        finally:
+            consumer.close()
 
 
 def wait_for_broker(settings: KafkaSettings, timeout_s: float = 30.0) -> None:

@@ -35,8 +35,9 @@ class Stage(Generic[T]):
     """What a service plugs into the loop. ``decode`` and ``handle`` are pure of Kafka.
 
     ``handle`` returns the outputs for one input; ``before_commit`` runs once per batch after
-    every input is handled (a database transaction commits there); ``on_idle`` lets time-based
-    logic run when no message arrives.
+    every input is handled and before delivery (a database transaction commits there; a state
+    snapshot is returned there, delivered with the batch's outputs); ``on_idle`` lets
+    time-based logic run when no message arrives.
     """
 
     name: str
@@ -44,7 +45,7 @@ class Stage(Generic[T]):
     group_id: str
     decode: Callable[[Message], T]
     handle: Callable[[T, Message], Sequence[Output]]
-    before_commit: Callable[[], None] | None = None
+    before_commit: Callable[[], Sequence[Output] | None] | None = None
     on_idle: Callable[[], Sequence[Output]] | None = None
     counts_frames: bool = False
     extra_ready: list[Callable[[], bool]] = field(default_factory=list)
@@ -173,7 +174,7 @@ class StageRunner(Generic[T]):
                 for message in batch:
                     outputs.extend(self._handle_one(message))
                 if self.stage.before_commit is not None:
-                    self.stage.before_commit()
+                    outputs.extend(self.stage.before_commit() or ())
                 if not deliver(publisher, outputs, stop, name, health=self.health):
                     break  # stopped while the broker was away: leave offsets uncommitted
                 subscriber.mark_done(batch)

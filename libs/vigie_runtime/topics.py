@@ -29,6 +29,9 @@ EVENTS = "vigie.events.v1"
 ALERTS = "vigie.alerts.v1"
 VERDICTS = "vigie.verdicts.v1"
 DEAD_LETTERS = "vigie.dead-letters.v1"
+# Internal to the tracking service: the latest tracker state per camera (JSON, versioned), so a
+# restarted or rebalanced replica resumes a camera's tracks with the same ids.
+TRACKER_STATE = "vigie.tracker-state.v1"
 
 PARTITIONS = 6
 
@@ -44,6 +47,12 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(EVENTS, PARTITIONS, "analytics events", {"retention.ms": str(7 * DAY_MS)}),
     TopicSpec(ALERTS, PARTITIONS, "alerts for operators", {"retention.ms": str(30 * DAY_MS)}),
     TopicSpec(VERDICTS, PARTITIONS, "operators' verdicts", {"retention.ms": str(365 * DAY_MS)}),
+    TopicSpec(
+        TRACKER_STATE,
+        PARTITIONS,
+        "latest tracker state per camera (compacted)",
+        {"cleanup.policy": "compact", "retention.ms": str(DAY_MS)},
+    ),
     TopicSpec(
         DEAD_LETTERS,
         1,
