@@ -140,3 +140,65 @@ def test_unfinished_messages_are_delivered_again(bootstrap: str) -> None:
         again.extend(second.poll(10, 0.5))
     second.close()
     assert [m.value for m in again] == [b"2", b"3", b"4", b"5"]
+
+
+def test_read_all_returns_every_message_to_the_end(bootstrap: str) -> None:
+    topic = f"state-{uuid.uuid4().hex[:6]}"
+    make_topics(bootstrap, topic)
+    bus = KafkaBus(settings(bootstrap))
+    producer = bus.publisher("test")
+    for i in range(9):
+        producer.publish(Output(topic, f"cam-{i % 3}", str(i).encode()))
+    producer.flush(10)
+    messages = bus.read_all(topic, timeout_s=20)
+    assert sorted(int(m.value) for m in messages) == list(range(9))
+    assert bus.read_all(f"absent-{uuid.uuid4().hex[:6]}") == []
+
+
+def test_stage_survives_the_broker_going_away_and_coming_back() -> None:
+    """The memory-only broker loses everything on restart: the stage must neither crash nor
+    stop being alive while it is away, and must work again once topics are back."""
+    from vigie_runtime.broker import free_port, start_broker
+
+    broker = start_broker(free_port())
+    source, target = "away-in", "away-out"
+    try:
+        make_topics(broker.bootstrap, source, target)
+        bus = KafkaBus(settings(broker.bootstrap))
+
+        def handle(value: bytes, message: Message) -> list[Output]:
+            return [Output(target, message.camera_id or "", value)]
+
+        health = Health()
+        stage = Stage("echo", [source], "away-group", lambda m: m.value, handle)
+        runner = StageRunner(stage, bus, health, DEAD_LETTERS)
+        stop = threading.Event()
+        thread = threading.Thread(target=runner.run, args=(stop,))
+        thread.start()
+        try:
+            producer = bus.publisher("test")
+            producer.publish(Output(source, "cam", b"before"))
+            producer.flush(10)
+            assert [m.value for m in read_all(broker.bootstrap, target, 1)] == [b"before"]
+
+            broker.stop()
+            time.sleep(4)
+            assert thread.is_alive() and health.alive()
+
+            broker.restart()
+            make_topics(broker.bootstrap, source, target)
+            deadline = time.monotonic() + 60
+            delivered: list[Message] = []
+            while not delivered and time.monotonic() < deadline:
+                producer.publish(Output(source, "cam", b"after"))
+                producer.flush(10)
+                delivered = [
+                    m for m in read_all(broker.bootstrap, target, 1, 5) if m.value == b"after"
+                ]
+            assert delivered, "the stage did not resume after the broker came back"
+        finally:
+            stop.set()
+            thread.join(60)
+        assert not thread.is_alive()
+    finally:
+        broker.stop()
