@@ -7,9 +7,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed-stamp
 PROTO_STAMP := gen/vigie/v1/.generated-stamp
 PROTOS := $(wildcard protos/vigie/v1/*.proto)
-VAR := var
 BROKER_PORT ?= 19092
-export VIGIE_BROKER_DIR := $(abspath $(VAR))/broker
 
 .PHONY: install protos broker broker-stop topics run demo test test-unit test-integration test-e2e \
         lint fmt bench-e2e clean
@@ -78,4 +76,4 @@ bench-e2e: install
 	$(PY) -m bench.bench_e2e
 
 clean:
-	rm -rf gen $(VENV) $(VAR) .pytest_cache .ruff_cache
+	rm -rf gen $(VENV) var .pytest_cache .ruff_cache
