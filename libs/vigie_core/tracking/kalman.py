@@ -19,6 +19,7 @@ from vigie_core.types import Box
 
 _STATE_DIM = 8
 _MEASURE_DIM = 4
+STATE_DIM = _STATE_DIM  # for callers that store and restore the state
 _CX, _CY, _A, _H = 0, 1, 2, 3
 
 # Smallest width, height or aspect the filter accepts: keeps degenerate detections and boxes
@@ -127,6 +128,37 @@ class BoxKalmanFilter:
             ]
         )
         self._cov = np.diag(std**2)
+
+    @classmethod
+    def from_state(cls, mean: np.ndarray, covariance: np.ndarray) -> BoxKalmanFilter:
+        """A filter resumed at a stored estimate, e.g. after a restart: predicting and updating
+        it goes on exactly as the filter that produced the estimate would have.
+
+        Raises ``ValueError`` for an estimate this filter could never have reached (wrong
+        shape, non-finite, sizes below the floor, a covariance that is not symmetric or has a
+        negative variance): the stored copy is untrusted and a bad one would poison every
+        later prediction.
+        """
+        mean = np.array(mean, dtype=float)
+        cov = np.array(covariance, dtype=float)
+        if mean.shape != (_STATE_DIM,):
+            raise ValueError(f"state must have {_STATE_DIM} values, got shape {mean.shape}")
+        if cov.shape != (_STATE_DIM, _STATE_DIM):
+            raise ValueError(f"covariance must be {_STATE_DIM}x{_STATE_DIM}, got shape {cov.shape}")
+        if not (np.isfinite(mean).all() and np.isfinite(cov).all()):
+            raise ValueError("state and covariance must be finite")
+        if mean[_A] < _MIN_SIZE or mean[_H] < _MIN_SIZE:
+            raise ValueError(f"aspect and height must be at least {_MIN_SIZE}")
+        if (np.diag(cov) < 0).any():
+            raise ValueError("covariance has a negative variance")
+        # Prediction is not symmetrised, so a genuine covariance may differ from its transpose
+        # in the last bits; anything beyond rounding means the numbers are not a covariance.
+        if not np.allclose(cov, cov.T, rtol=0.0, atol=1e-9 * max(1.0, float(np.abs(cov).max()))):
+            raise ValueError("covariance is not symmetric")
+        kf = cls.__new__(cls)
+        kf._mean = mean
+        kf._cov = cov
+        return kf
 
     @property
     def box(self) -> Box:

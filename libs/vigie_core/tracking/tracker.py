@@ -14,18 +14,39 @@ Lifecycle of a track:
 * while confirmed it is ``TRACKED`` on frames where it matched and ``LOST`` (box = prediction)
   on frames where it did not, until it has gone unmatched for more than ``lost_buffer_s``;
   then it *ends* and a ``TrackSummary`` is emitted once.
+
+The whole state can be taken as a JSON-ready ``snapshot`` and rebuilt with ``restore``: a
+restarted service, or the replica a camera's partition moved to, resumes the camera's tracks
+under the same ids, and the resumed tracker answers every later frame exactly as the original
+would have.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from vigie_core.ids import millis
 from vigie_core.tracking.association import associate
-from vigie_core.tracking.kalman import BoxKalmanFilter
+from vigie_core.tracking.kalman import STATE_DIM, BoxKalmanFilter
+from vigie_core.tracking.state import (
+    SNAPSHOT_VERSION,
+    as_bool,
+    as_float,
+    as_floats,
+    as_int,
+    as_list,
+    as_mapping,
+    as_matrix,
+    as_str,
+    field,
+    invalid,
+)
 from vigie_core.types import (
     Detection,
     FrameDetections,
@@ -38,6 +59,13 @@ from vigie_core.types import (
 # Frame times are floats: a point 0.5 s after the last one may compute as 0.49999999. This slack
 # keeps the path sampling on the intended grid without affecting any real interval.
 _TIME_SLACK_S = 1e-6
+
+# A path halves at most once per ``max_path_points / 2`` points, so even a track lasting years
+# stays far below this; a larger count in a snapshot is corruption (and 2.0**count would
+# overflow).
+_MAX_PATH_DOUBLINGS = 64
+
+Point = tuple[float, float, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +128,48 @@ class PathSampler:
     doubles: memory stays bounded on tracks that last for hours.
     """
 
-    __slots__ = ("_interval_s", "_kept", "_latest", "_max_points")
+    __slots__ = ("_doublings", "_interval_s", "_kept", "_latest", "_max_points")
 
     def __init__(self, interval_s: float, max_points: int) -> None:
         self._interval_s = interval_s
         self._max_points = max_points
-        self._kept: list[tuple[float, float, float]] = []
-        self._latest: tuple[float, float, float] | None = None
+        self._doublings = 0
+        self._kept: list[Point] = []
+        self._latest: Point | None = None
+
+    @classmethod
+    def resume(
+        cls,
+        interval_s: float,
+        max_points: int,
+        doublings: int,
+        kept: Sequence[Point],
+        latest: Point | None,
+    ) -> PathSampler:
+        """A sampler continuing from stored state (see ``state``). The interval is rebuilt from
+        the configured one and the number of doublings, so it follows the current settings;
+        if those now allow fewer points, the path is thinned as ``add`` would have."""
+        sampler = cls(interval_s * 2.0**doublings, max_points)
+        sampler._doublings = doublings
+        sampler._kept = list(kept)
+        # No stored latest point means it is the last kept one, and ``points`` relies on that
+        # being the same object.
+        sampler._latest = latest if latest is not None else (kept[-1] if kept else None)
+        while len(sampler._kept) >= max_points:
+            sampler._halve()
+        return sampler
+
+    def state(self) -> dict[str, Any]:
+        """JSON-ready state; ``latest`` is only written when it differs from the last kept
+        point, which is what ``points`` distinguishes."""
+        latest = self._latest
+        if latest is not None and self._kept and self._kept[-1] is latest:
+            latest = None
+        return {
+            "doublings": self._doublings,
+            "kept": [[float(v) for v in p] for p in self._kept],
+            "latest": None if latest is None else [float(v) for v in latest],
+        }
 
     def add(self, t: float, x: float, y: float) -> None:
         point = (t, x, y)
@@ -115,10 +178,14 @@ class PathSampler:
             return
         self._kept.append(point)
         if len(self._kept) >= self._max_points:  # leave room for the latest point
-            self._kept = self._kept[::2]
-            self._interval_s *= 2.0
+            self._halve()
 
-    def points(self) -> tuple[tuple[float, float, float], ...]:
+    def _halve(self) -> None:
+        self._kept = self._kept[::2]
+        self._interval_s *= 2.0
+        self._doublings += 1
+
+    def points(self) -> tuple[Point, ...]:
         if self._latest is None or (self._kept and self._kept[-1] is self._latest):
             return tuple(self._kept)
         return (*self._kept, self._latest)
@@ -161,6 +228,63 @@ class _LiveTrack:
         self.last_confidence = 0.0
         self.path = PathSampler(params.path_interval_s, params.max_path_points)
         self._record(detection, t, params.min_hits)
+
+    @classmethod
+    def resume(
+        cls, state: Mapping[str, Any], where: str, last_time: float, params: TrackerParams
+    ) -> _LiveTrack:
+        """Rebuilds a track from ``to_state``'s output, checking every field (see
+        ``CameraTracker.restore``)."""
+        track = cls.__new__(cls)
+        track.track_id = as_str(field(state, "track_id", where), f"{where}.track_id")
+        track.confirmed = as_bool(field(state, "confirmed", where), f"{where}.confirmed")
+        track.first_seen = as_float(field(state, "first_seen", where), f"{where}.first_seen")
+        track.last_seen = as_float(field(state, "last_seen", where), f"{where}.last_seen")
+        if not track.first_seen <= track.last_seen <= last_time:
+            raise invalid(
+                where,
+                f"times out of order: first_seen {track.first_seen!r}, last_seen "
+                f"{track.last_seen!r}, tracker last_time {last_time!r}",
+            )
+        track.hits = as_int(field(state, "hits", where), f"{where}.hits", minimum=1)
+        track.votes = _resume_votes(field(state, "votes", where), f"{where}.votes")
+        if track.votes.total() != track.hits:
+            raise invalid(f"{where}.votes", f"{track.votes.total()} votes for {track.hits} hits")
+        track.confidence_sum = as_float(
+            field(state, "confidence_sum", where), f"{where}.confidence_sum"
+        )
+        track.last_confidence = as_float(
+            field(state, "last_confidence", where), f"{where}.last_confidence"
+        )
+        mean = as_floats(field(state, "mean", where), f"{where}.mean", STATE_DIM)
+        cov = as_matrix(
+            field(state, "covariance", where), f"{where}.covariance", STATE_DIM, STATE_DIM
+        )
+        try:
+            track.filter = BoxKalmanFilter.from_state(np.array(mean), np.array(cov))
+        except ValueError as exc:
+            raise invalid(f"{where}.mean/covariance", str(exc)) from exc
+        track.path = _resume_path(field(state, "path", where), f"{where}.path", params)
+        return track
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything ``update`` reads, as plain JSON values. Floats go out at full precision
+        (JSON writes the shortest exact repr), which is what makes the resumed track identical
+        rather than merely close."""
+        return {
+            "track_id": self.track_id,
+            "confirmed": self.confirmed,
+            "first_seen": float(self.first_seen),
+            "last_seen": float(self.last_seen),
+            "hits": self.hits,
+            # Pairs in insertion order, not an object: the order breaks ties in the class vote.
+            "votes": [[name, count] for name, count in self.votes.items()],
+            "confidence_sum": float(self.confidence_sum),
+            "last_confidence": float(self.last_confidence),
+            "mean": self.filter.state.tolist(),
+            "covariance": self.filter.covariance.tolist(),
+            "path": self.path.state(),
+        }
 
     @property
     def class_name(self) -> str:
@@ -208,6 +332,45 @@ class _LiveTrack:
         )
 
 
+def _resume_votes(value: Any, where: str) -> Counter[str]:
+    votes: Counter[str] = Counter()
+    pairs = as_list(value, where)
+    if not pairs:
+        raise invalid(where, "a track has at least one class vote")
+    for i, pair in enumerate(pairs):
+        entry = as_list(pair, f"{where}[{i}]")
+        if len(entry) != 2:
+            raise invalid(f"{where}[{i}]", f"expected [class, count], got {len(entry)} items")
+        name = as_str(entry[0], f"{where}[{i}][0]")
+        if name in votes:
+            raise invalid(f"{where}[{i}]", f"class {name!r} listed twice")
+        votes[name] = as_int(entry[1], f"{where}[{i}][1]", minimum=1)
+    return votes
+
+
+def _resume_point(value: Any, where: str) -> Point:
+    x = as_floats(value, where, 3)
+    return (x[0], x[1], x[2])
+
+
+def _resume_path(value: Any, where: str, params: TrackerParams) -> PathSampler:
+    state = as_mapping(value, where)
+    doublings = as_int(
+        field(state, "doublings", where), f"{where}.doublings", 0, _MAX_PATH_DOUBLINGS
+    )
+    kept = [
+        _resume_point(p, f"{where}.kept[{i}]")
+        for i, p in enumerate(as_list(field(state, "kept", where), f"{where}.kept"))
+    ]
+    raw_latest = field(state, "latest", where)
+    latest = None if raw_latest is None else _resume_point(raw_latest, f"{where}.latest")
+    if not kept and latest is None:
+        raise invalid(where, "a track's path has at least one point")
+    return PathSampler.resume(
+        params.path_interval_s, params.max_path_points, doublings, kept, latest
+    )
+
+
 class CameraTracker:
     """Tracks the objects of one camera, one ``FrameDetections`` at a time, in capture order."""
 
@@ -229,6 +392,80 @@ class CameraTracker:
     def last_time(self) -> float | None:
         """Capture time of the last frame processed, or None before the first (or after reset)."""
         return self._last_time
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything later frames depend on, as plain JSON values (``json.dumps`` takes it
+        as is), for the service to store after each batch so another process can ``restore``
+        the camera and carry on with the same ids. Parameters are left out: they belong to the
+        service's settings, not to the camera. The result shares nothing with the tracker.
+
+        Keys: ``version``, ``camera_id``, ``last_time`` (null before the first frame) and
+        ``tracks``, every live track (tentative ones too) in birth order with ``track_id``,
+        ``confirmed``, ``first_seen``, ``last_seen``, ``hits``, ``votes`` ([class, count]
+        pairs), ``confidence_sum``, ``last_confidence``, the Kalman ``mean`` (8 numbers) and
+        ``covariance`` (8x8), and ``path`` (``doublings``, ``kept`` points, ``latest``).
+        """
+        return {
+            "version": SNAPSHOT_VERSION,
+            "camera_id": self._camera_id,
+            "last_time": None if self._last_time is None else float(self._last_time),
+            "tracks": [track.to_state() for track in self._tracks],
+        }
+
+    @classmethod
+    def restore(
+        cls, state: Mapping[str, Any], params: TrackerParams | None = None
+    ) -> CameraTracker:
+        """The tracker a ``snapshot`` was taken of, run with ``params`` (default
+        ``TrackerParams()``): fed the same later frames, it gives the same tracks.
+
+        Raises ``ValueError`` naming the faulty field for anything it cannot replay faithfully
+        (missing keys, another version, wrong types, non-finite numbers, a malformed filter
+        state): the snapshot comes from a topic and may be corrupt or from another release,
+        and the caller's safe answer to that is a fresh tracker, not a wrong one.
+        """
+        params = TrackerParams() if params is None else params
+        root = as_mapping(state, "snapshot")
+        version = field(root, "version", "snapshot")
+        if isinstance(version, bool) or version != SNAPSHOT_VERSION:
+            raise invalid(
+                "version", f"got {version!r}, this tracker reads version {SNAPSHOT_VERSION}"
+            )
+        tracker = cls(as_str(field(root, "camera_id", "snapshot"), "camera_id"), params)
+        raw_time = field(root, "last_time", "snapshot")
+        raw_tracks = as_list(field(root, "tracks", "snapshot"), "tracks")
+        if raw_time is None:
+            if raw_tracks:
+                raise invalid("tracks", "live tracks without a last_time")
+            return tracker
+        last_time = as_float(raw_time, "last_time")
+        tracker._last_time = last_time
+        tracker._tracks = [
+            _LiveTrack.resume(as_mapping(raw, f"tracks[{i}]"), f"tracks[{i}]", last_time, params)
+            for i, raw in enumerate(raw_tracks)
+        ]
+        return tracker
+
+    def flush(self, now: float | None = None) -> tuple[TrackSummary, ...]:
+        """Ends every live track and returns the summaries of the confirmed ones, in birth
+        order: at shutdown, tracks still open would otherwise never be summarised. Tentative
+        tracks end silently, as on a miss.
+
+        The clock is kept, or moved to ``now`` (the capture time the stream stopped at, not
+        before the last frame), so frames from before the flush are still refused afterwards.
+        """
+        if now is not None:
+            if not math.isfinite(now):
+                raise ValueError(f"camera {self._camera_id!r}: flush time {now!r} is not finite")
+            if self._last_time is not None and now < self._last_time:
+                raise ValueError(
+                    f"camera {self._camera_id!r}: flush time {now!r} is before the last "
+                    f"frame ({self._last_time!r})"
+                )
+            self._last_time = now
+        summaries = tuple(tr.summary(self._camera_id) for tr in self._tracks if tr.confirmed)
+        self._tracks = []
+        return summaries
 
     def reset(self) -> None:
         """Forgets every track and the clock, e.g. after the stream restarted. Open tracks end

@@ -28,6 +28,8 @@ class AlertingService:
             group_id=settings.group_id,
             decode=handler.decode,
             handle=handler.handle,
+            # Verdicts whose delivery failed go out with the next batch, or when idle.
+            before_commit=self.outbox.drain,
             on_idle=self.outbox.drain,
         )
         self.runner = StageRunner(

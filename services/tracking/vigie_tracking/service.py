@@ -8,8 +8,8 @@ from vigie_core.tracking import TrackerParams
 from vigie_runtime.bus import Bus
 from vigie_runtime.health import Health
 from vigie_runtime.stage import Stage, StageRunner
-from vigie_runtime.topics import DETECTIONS
-from vigie_tracking.handler import TrackingHandler
+from vigie_runtime.topics import DETECTIONS, TRACKER_STATE
+from vigie_tracking.handler import TrackingHandler, latest_states
 from vigie_tracking.settings import TrackingSettings
 
 
@@ -22,13 +22,16 @@ class TrackingService:
             match_iou=t.match_iou,
             min_confidence=t.min_confidence,
         )
-        self.handler = TrackingHandler(params)
+        self.handler = TrackingHandler(
+            params, read_states=lambda: latest_states(bus.read_all(TRACKER_STATE))
+        )
         stage = Stage(
             name="tracking",
             topics=[DETECTIONS],
             group_id=settings.group_id,
             decode=self.handler.decode,
             handle=self.handler.handle,
+            before_commit=self.handler.snapshots,
             counts_frames=True,
         )
         self.runner = StageRunner(

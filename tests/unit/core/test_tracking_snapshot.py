@@ -1,0 +1,427 @@
+"""Unit tests of tracker snapshots (restart and rebalance resume) and of ``flush``."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+
+from vigie_core.tracking import CameraTracker, TrackerParams
+from vigie_core.types import (
+    Box,
+    Detection,
+    FrameDetections,
+    FrameRef,
+    FrameTracks,
+    TrackState,
+)
+
+CAMERA = "cam-1"
+T0 = 1_700_000_000.0
+CLASSES = ("person", "car", "bicycle")
+
+
+# --- builders -----------------------------------------------------------------------------------
+
+
+def det(cx: float, cy: float, cls: str = "person", conf: float = 0.9, w: float = 0.1) -> Detection:
+    h = 2 * w
+    return Detection(Box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), cls, conf)
+
+
+def frame(t: float, *detections: Detection, seq: int = 0) -> FrameDetections:
+    return FrameDetections(FrameRef(CAMERA, seq, t), tuple(detections))
+
+
+def run(tracker: CameraTracker, frames: Sequence[FrameDetections]) -> list[FrameTracks]:
+    return [tracker.update(f) for f in frames]
+
+
+def through_json(tracker: CameraTracker, params: TrackerParams | None = None) -> CameraTracker:
+    """What the service does: snapshot, bytes on a topic, parse, restore."""
+    wire = json.dumps(tracker.snapshot(), allow_nan=False)
+    return CameraTracker.restore(json.loads(wire), params)
+
+
+def random_scene(seed: int, n_frames: int = 150) -> list[FrameDetections]:
+    """Several objects crossing the frame with box noise, missed detections, occlusions both
+    shorter and longer than the lost buffer, weak and spurious detections, the odd wrong class,
+    shuffled detection order and irregular frame intervals (dropped frames, jitter)."""
+    rng = random.Random(seed)
+    objects = []
+    for _ in range(rng.randint(4, 7)):
+        start = rng.randint(0, n_frames // 2)
+        gap_start = rng.randint(start, n_frames)
+        objects.append(
+            {
+                "start": start,
+                "end": rng.randint(start + 5, n_frames + 20),
+                "gap": (gap_start, gap_start + rng.choice([0, 3, 8, 12, 25])),
+                "x": rng.uniform(0.1, 0.9),
+                "y": rng.uniform(0.2, 0.8),
+                "vx": rng.uniform(-0.15, 0.15),
+                "vy": rng.uniform(-0.05, 0.05),
+                "w": rng.uniform(0.05, 0.15),
+                "cls": rng.choice(CLASSES),
+            }
+        )
+    frames, t = [], T0
+    for i in range(n_frames):
+        t += rng.choice([0.04, 0.1, 0.1, 0.1, 0.2, 0.35]) * rng.uniform(0.8, 1.2)
+        detections = []
+        for ob in objects:
+            if not ob["start"] <= i < ob["end"] or ob["gap"][0] <= i < ob["gap"][1]:
+                continue
+            if rng.random() < 0.1:  # missed detection
+                continue
+            age = t - T0
+            cls = rng.choice(CLASSES) if rng.random() < 0.05 else ob["cls"]
+            detections.append(
+                det(
+                    ob["x"] + ob["vx"] * age + rng.gauss(0, 0.004),
+                    ob["y"] + ob["vy"] * age + rng.gauss(0, 0.004),
+                    cls,
+                    conf=rng.uniform(0.2, 1.0),
+                    w=ob["w"] * rng.uniform(0.95, 1.05),
+                )
+            )
+        if rng.random() < 0.15:  # spurious
+            detections.append(det(rng.random(), rng.random(), rng.choice(CLASSES), conf=0.5))
+        rng.shuffle(detections)
+        frames.append(frame(t, *detections, seq=i))
+    return frames
+
+
+def assert_resumes_identically(
+    frames: Sequence[FrameDetections], ks: Sequence[int], params: TrackerParams | None = None
+) -> list[FrameTracks]:
+    """For each k: a tracker restored after frame k answers frames k+1.. exactly like the one
+    that never stopped. Returns the uninterrupted outputs."""
+    params = params or TrackerParams()
+    original = CameraTracker(CAMERA, params)
+    outputs, snapshots = [], {}
+    for i, f in enumerate(frames):
+        outputs.append(original.update(f))
+        if i in ks:
+            snapshots[i] = json.dumps(original.snapshot(), allow_nan=False)
+    for k, wire in snapshots.items():
+        resumed = CameraTracker.restore(json.loads(wire), params)
+        assert resumed.last_time == frames[k].frame.captured_at
+        # exact equality: JSON carries floats at full precision, so nothing may drift
+        assert run(resumed, frames[k + 1 :]) == outputs[k + 1 :], f"diverged after k={k}"
+    return outputs
+
+
+# --- round trip ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_resumed_tracker_gives_identical_outputs_on_a_random_scene(seed: int) -> None:
+    frames = random_scene(seed)
+    probe = run(CameraTracker(CAMERA), frames)
+    lost = [i for i, out in enumerate(probe) if any(t.state == TrackState.LOST for t in out.tracks)]
+    new = [i for i, out in enumerate(probe) if any(t.state == TrackState.NEW for t in out.tracks)]
+    assert lost and new, "scene must exercise LOST gaps and confirmations"
+    ks = sorted({0, 1, 2, 5, 40, 75, 110, len(frames) - 2, *lost[::4], *new[::2]})
+    outputs = assert_resumes_identically(frames, ks)
+    assert any(out.ended for out in outputs[min(ks) + 1 :])
+
+
+@pytest.mark.parametrize("k", range(0, 50))
+def test_resume_at_every_frame_of_a_lost_gap_and_around_confirmation(k: int) -> None:
+    # seen for 1 s at 10 fps (confirmed at frame 2), unseen for 1.2 s (LOST, frames 10..21),
+    # back under the same id, then gone for good (ends some 1.5 s after frame 29)
+    frames = [
+        frame(T0 + 0.1 * i, *([det(0.2 + 0.01 * i, 0.5)] if i < 10 or 22 <= i < 30 else []))
+        for i in range(50)
+    ]
+    outputs = assert_resumes_identically(frames, [k])
+    track_id = outputs[2].tracks[0].track_id
+    assert outputs[2].tracks[0].state == TrackState.NEW
+    assert [t.state for t in outputs[15].tracks] == [TrackState.LOST]
+    assert [(t.track_id, t.state) for t in outputs[22].tracks] == [(track_id, TrackState.TRACKED)]
+    assert [s.track_id for out in outputs[:45] for s in out.ended] == []
+    assert [s.track_id for out in outputs[45:] for s in out.ended] == [track_id]
+
+
+def test_path_sampler_state_survives_including_halving() -> None:
+    # a tiny path budget halves the path several times before and after the snapshot
+    params = TrackerParams(path_interval_s=0.1, max_path_points=4, lost_buffer_s=0.3)
+    frames = [
+        frame(T0 + 0.1 * i, *([det(0.1 + 0.02 * i, 0.5)] if i < 35 else [])) for i in range(40)
+    ]
+    for k in (3, 7, 16, 20, 34):
+        outputs = assert_resumes_identically(frames, [k], params)
+    (summary,) = [s for out in outputs for s in out.ended]
+    assert len(summary.path) <= 4
+    assert summary.path[-1][0] == pytest.approx(T0 + 3.4)
+
+
+@pytest.mark.parametrize("first", ["car", "truck"])
+def test_class_vote_order_is_kept_so_ties_resolve_the_same(first: str) -> None:
+    # Matching is gated by class, so a live track only collects one class today; the order is
+    # still part of the state, as majority_class breaks ties by it.
+    params = TrackerParams(min_hits=1, lost_buffer_s=0.2)
+    tracker = CameraTracker(CAMERA, params)
+    run(tracker, [frame(T0, det(0.5, 0.5, "car")), frame(T0 + 0.1, det(0.5, 0.5, "car"))])
+    snapshot = json.loads(json.dumps(tracker.snapshot()))
+    assert snapshot["tracks"][0]["votes"] == [["car", 2]]
+    other = "truck" if first == "car" else "car"
+    snapshot["tracks"][0]["votes"] = [[first, 1], [other, 1]]
+    resumed = CameraTracker.restore(snapshot, params)
+    assert resumed.snapshot()["tracks"][0]["votes"] == [[first, 1], [other, 1]]
+    (summary,) = resumed.update(frame(T0 + 1.0)).ended
+    assert summary.class_name == first
+
+
+def test_fresh_tracker_snapshot_restores_fresh() -> None:
+    snapshot = CameraTracker(CAMERA).snapshot()
+    assert snapshot == {"version": 1, "camera_id": CAMERA, "last_time": None, "tracks": []}
+    resumed = through_json(CameraTracker(CAMERA))
+    assert resumed.camera_id == CAMERA and resumed.last_time is None
+    frames = random_scene(3, n_frames=40)
+    assert run(resumed, frames) == run(CameraTracker(CAMERA), frames)
+
+
+def test_restored_clock_refuses_earlier_frames() -> None:
+    tracker = CameraTracker(CAMERA)
+    run(tracker, [frame(T0 + 0.1 * i, det(0.5, 0.5)) for i in range(4)])
+    resumed = through_json(tracker)
+    with pytest.raises(ValueError, match="strictly increase"):
+        resumed.update(frame(T0 + 0.3, det(0.5, 0.5)))
+
+
+# --- format -------------------------------------------------------------------------------------
+
+
+def _plain_json(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain_json(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain_json(v) for v in value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or type(value) in (str, int, bool)
+
+
+def _busy_tracker() -> CameraTracker:
+    tracker = CameraTracker(CAMERA)
+    run(tracker, random_scene(1)[:60])
+    return tracker
+
+
+def test_snapshot_is_plain_json_with_the_documented_keys() -> None:
+    tracker = _busy_tracker()
+    snapshot = tracker.snapshot()
+    assert _plain_json(snapshot)
+    assert set(snapshot) == {"version", "camera_id", "last_time", "tracks"}
+    assert snapshot["version"] == 1
+    assert {tr["confirmed"] for tr in snapshot["tracks"]} == {True, False}  # tentative kept too
+    for tr in snapshot["tracks"]:
+        assert set(tr) == {
+            "track_id",
+            "confirmed",
+            "first_seen",
+            "last_seen",
+            "hits",
+            "votes",
+            "confidence_sum",
+            "last_confidence",
+            "mean",
+            "covariance",
+            "path",
+        }
+        assert len(tr["mean"]) == 8
+        assert [len(row) for row in tr["covariance"]] == [8] * 8
+        assert set(tr["path"]) == {"doublings", "kept", "latest"}
+
+
+def test_snapshot_shares_nothing_with_the_tracker() -> None:
+    tracker = _busy_tracker()
+    snapshot = tracker.snapshot()
+    kept = copy.deepcopy(snapshot)
+    tracker.update(frame(tracker.last_time + 0.1))  # type: ignore[operator]
+    assert snapshot == kept
+    snapshot["tracks"][0]["mean"][0] = 0.0
+    snapshot["tracks"][0]["path"]["kept"].clear()
+    assert tracker.snapshot()["tracks"][0]["mean"][0] != 0.0
+
+
+def test_params_come_from_the_caller_not_the_snapshot() -> None:
+    tracker = CameraTracker(CAMERA, TrackerParams(lost_buffer_s=5.0))
+    run(tracker, [frame(T0 + 0.1 * i, det(0.5, 0.5)) for i in range(5)])
+    assert through_json(tracker).params == TrackerParams()
+    short = through_json(tracker, TrackerParams(lost_buffer_s=0.2))
+    assert short.params.lost_buffer_s == 0.2
+    assert len(short.update(frame(T0 + 1.0)).ended) == 1  # would still be LOST at 5 s
+
+
+def test_restore_under_a_smaller_path_budget_thins_the_path() -> None:
+    tracker = CameraTracker(CAMERA, TrackerParams(path_interval_s=0.1, lost_buffer_s=0.2))
+    run(tracker, [frame(T0 + 0.1 * i, det(0.1 + 0.01 * i, 0.5)) for i in range(30)])
+    assert len(tracker.snapshot()["tracks"][0]["path"]["kept"]) == 30
+    resumed = through_json(tracker, TrackerParams(max_path_points=8, lost_buffer_s=0.2))
+    (summary,) = resumed.update(frame(T0 + 5.0)).ended
+    assert 2 <= len(summary.path) <= 8
+    assert summary.path[0][0] == T0 and summary.path[-1][0] == pytest.approx(T0 + 2.9)
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+Mutation = Callable[[dict[str, Any]], Any]
+
+
+def _set(path: str, value: Any) -> Mutation:
+    """Sets a dotted path (list indices as numbers) in the snapshot."""
+
+    def mutate(snapshot: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node: Any = snapshot
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+
+    return mutate
+
+
+def _delete(path: str) -> Mutation:
+    def mutate(snapshot: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node: Any = snapshot
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        del node[last]
+
+    return mutate
+
+
+def _asymmetric(snapshot: dict[str, Any]) -> None:
+    snapshot["tracks"][0]["covariance"][0][5] += 1.0
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (_delete("version"), "missing key 'version'"),
+        (_set("version", 2), "version: got 2"),
+        (_set("version", "1"), "version: got '1'"),
+        (_set("version", True), "version: got True"),
+        (_delete("camera_id"), "missing key 'camera_id'"),
+        (_set("camera_id", 7), r"camera_id: expected a non-empty string"),
+        (_set("camera_id", ""), r"camera_id: expected a non-empty string"),
+        (_delete("last_time"), "missing key 'last_time'"),
+        (_set("last_time", None), "live tracks without a last_time"),
+        (_set("last_time", "soon"), "last_time: expected a number"),
+        (_set("last_time", math.nan), "last_time: expected a finite number"),
+        (_set("last_time", T0), r"tracks\[0\]: times out of order"),
+        (_set("tracks", {}), "tracks: expected a list"),
+        (_set("tracks.0", "track"), r"tracks\[0\]: expected an object"),
+        (_delete("tracks.0.hits"), r"tracks\[0\]: missing key 'hits'"),
+        (_delete("tracks.0.covariance"), r"tracks\[0\]: missing key 'covariance'"),
+        (_set("tracks.0.track_id", None), r"tracks\[0\]\.track_id"),
+        (_set("tracks.0.confirmed", 1), r"tracks\[0\]\.confirmed: expected true or false"),
+        (_set("tracks.0.hits", True), r"tracks\[0\]\.hits: expected an integer"),
+        (_set("tracks.0.hits", 0), r"tracks\[0\]\.hits: expected an integer >= 1"),
+        (_set("tracks.0.hits", 2.0), r"tracks\[0\]\.hits: expected an integer"),
+        (_set("tracks.0.first_seen", T0 + 1e6), r"tracks\[0\]: times out of order"),
+        (_set("tracks.0.votes", []), r"tracks\[0\]\.votes: a track has at least one"),
+        (_set("tracks.0.votes", {"car": 3}), r"tracks\[0\]\.votes: expected a list"),
+        (_set("tracks.0.votes", [["car", 1]]), r"tracks\[0\]\.votes: 1 votes for"),
+        (_set("tracks.0.votes.0", ["car"]), r"votes\[0\]: expected \[class, count\]"),
+        (_set("tracks.0.confidence_sum", math.inf), r"confidence_sum: expected a finite"),
+        (_set("tracks.0.mean", [0.5] * 7), r"tracks\[0\]\.mean: expected 8 numbers, got 7"),
+        (_set("tracks.0.mean", "0.5"), r"tracks\[0\]\.mean: expected a list"),
+        (_set("tracks.0.mean.2", math.nan), r"tracks\[0\]\.mean\[2\]: expected a finite"),
+        (_set("tracks.0.mean.3", -0.1), "aspect and height must be at least"),
+        (_set("tracks.0.covariance.7", [0.0] * 9), r"covariance\[7\]: expected 8 numbers"),
+        (_set("tracks.0.covariance", [[0.0] * 8] * 7), r"covariance: expected a 8x8 matrix"),
+        (_set("tracks.0.covariance.1.1", -1.0), "negative variance"),
+        (_set("tracks.0.covariance.4.4", "big"), r"covariance\[4\]\[4\]: expected a number"),
+        (_set("tracks.0.covariance.0.0", math.inf), r"covariance\[0\]\[0\]: expected a finite"),
+        (_asymmetric, "covariance is not symmetric"),
+        (_delete("tracks.0.path"), r"tracks\[0\]: missing key 'path'"),
+        (_set("tracks.0.path.doublings", -1), r"path\.doublings: expected an integer within"),
+        (_set("tracks.0.path.doublings", 10_000), r"path\.doublings: expected an integer within"),
+        (_set("tracks.0.path.kept", [[T0, 0.5]]), r"path\.kept\[0\]: expected 3 numbers"),
+        (_set("tracks.0.path.latest", [T0, None, 0.5]), r"path\.latest\[1\]: expected a number"),
+        (_set("tracks.0.path.kept", []), "at least one point"),
+    ],
+)
+def test_unusable_snapshots_are_refused_with_the_faulty_field(
+    mutate: Mutation, message: str
+) -> None:
+    snapshot = json.loads(json.dumps(_busy_tracker().snapshot()))
+    mutate(snapshot)
+    with pytest.raises(ValueError, match=message):
+        CameraTracker.restore(snapshot)
+
+
+@pytest.mark.parametrize("state", [None, [], "{}", 3])
+def test_a_snapshot_that_is_not_an_object_is_refused(state: Any) -> None:
+    with pytest.raises(ValueError, match="snapshot: expected an object"):
+        CameraTracker.restore(state)
+
+
+def test_unknown_extra_keys_are_ignored_and_whole_numbers_accepted() -> None:
+    tracker = CameraTracker(CAMERA, TrackerParams(min_hits=1))
+    tracker.update(frame(T0, det(0.5, 0.5)))
+    snapshot = json.loads(json.dumps(tracker.snapshot()))
+    snapshot["written_by"] = "a later release"
+    snapshot["last_time"] = int(T0)  # a writer that drops ".0"
+    resumed = CameraTracker.restore(snapshot, tracker.params)
+    assert resumed.last_time == T0 and isinstance(resumed.last_time, float)
+
+
+# --- flush --------------------------------------------------------------------------------------
+
+
+def test_flush_summarises_confirmed_tracks_and_ends_them() -> None:
+    tracker = CameraTracker(CAMERA)
+    frames = [frame(T0 + 0.1 * i, det(0.2, 0.3), det(0.7, 0.6, "car")) for i in range(6)]
+    frames.append(frame(T0 + 0.6, det(0.2, 0.3), det(0.7, 0.6, "car"), det(0.5, 0.9)))
+    outs = run(tracker, frames)  # the third detection is a tentative track
+    open_ids = [t.track_id for t in outs[-1].tracks]
+
+    summaries = tracker.flush()
+    assert [s.track_id for s in summaries] == open_ids
+    assert [(s.class_name, s.hits, s.last_seen) for s in summaries] == [
+        ("person", 7, T0 + 0.6),
+        ("car", 7, T0 + 0.6),
+    ]
+    assert all(s.path[-1][0] == T0 + 0.6 for s in summaries)
+    assert tracker.last_time == T0 + 0.6  # the clock stays
+    assert tracker.snapshot()["tracks"] == []
+    assert tracker.flush() == ()
+    out = tracker.update(frame(T0 + 0.7, det(0.2, 0.3)))
+    assert not out.tracks and not out.ended  # anything seen again is a new tentative track
+
+
+def test_flush_summary_equals_the_one_a_lost_buffer_would_have_given() -> None:
+    frames = [frame(T0 + 0.1 * i, det(0.2 + 0.01 * i, 0.4)) for i in range(12)]
+    flushed = CameraTracker(CAMERA)
+    run(flushed, frames)
+    ended = CameraTracker(CAMERA)
+    run(ended, frames)
+    assert flushed.flush() == ended.update(frame(T0 + 5.0)).ended
+
+
+def test_flush_now_moves_the_clock_and_is_checked() -> None:
+    tracker = CameraTracker(CAMERA)
+    run(tracker, [frame(T0 + 0.1 * i, det(0.5, 0.5)) for i in range(4)])
+    with pytest.raises(ValueError, match="before the last frame"):
+        tracker.flush(now=T0)
+    with pytest.raises(ValueError, match="not finite"):
+        tracker.flush(now=math.nan)
+    assert len(tracker.flush(now=T0 + 10.0)) == 1
+    assert tracker.last_time == T0 + 10.0
+    with pytest.raises(ValueError, match="strictly increase"):
+        tracker.update(frame(T0 + 9.0))
+    assert CameraTracker(CAMERA).flush() == ()
