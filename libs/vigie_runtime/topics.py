@@ -51,7 +51,12 @@ TOPICS: tuple[TopicSpec, ...] = (
         TRACKER_STATE,
         PARTITIONS,
         "latest tracker state per camera (compacted)",
-        {"cleanup.policy": "compact", "retention.ms": str(DAY_MS)},
+        # A camera with many long tracks carries ~20 kB of path per track.
+        {
+            "cleanup.policy": "compact",
+            "retention.ms": str(DAY_MS),
+            "max.message.bytes": str(8 * 1024 * 1024),
+        },
     ),
     TopicSpec(
         DEAD_LETTERS,
