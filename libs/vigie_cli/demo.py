@@ -16,7 +16,7 @@ from typing import Any
 
 from vigie_cli.console import alert_line, summary
 from vigie_cli.pipeline import GROUP_TOPICS
-from vigie_cli.samples import NoSource, resolve_clip
+from vigie_cli.samples import NoSource, add_clip_arguments, resolve_clip
 from vigie_core.types import Alert
 from vigie_runtime import codec
 from vigie_runtime.health import Health
@@ -27,9 +27,7 @@ from vigie_runtime.topics import ALERTS
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("demo", help="run the whole pipeline in one process (no broker)")
-    p.add_argument("--source", help="clip path or URL (default: $SOURCE, then the sample clip)")
-    p.add_argument("--camera-id")
-    p.add_argument("--scenes", type=Path)
+    add_clip_arguments(p)
     p.add_argument("--realtime", action="store_true", help="pace the clip in real time")
     p.add_argument("--max-frames", type=int, default=None)
     p.set_defaults(func=main)

@@ -15,7 +15,7 @@ from typing import Any
 
 from vigie_cli.console import alert_line, summary
 from vigie_cli.pipeline import LocalPipeline, PipelinePlan
-from vigie_cli.samples import NoSource, resolve_clip
+from vigie_cli.samples import NoSource, add_clip_arguments, resolve_clip
 from vigie_core.types import Alert
 from vigie_runtime import codec
 from vigie_runtime.admin import LagProbe, admin_client, ensure_topics
@@ -31,9 +31,7 @@ class ServiceFailed(RuntimeError):
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("run", help="run the whole pipeline as processes on a clip")
-    p.add_argument("--source", help="clip path or URL (default: $SOURCE, then the sample clip)")
-    p.add_argument("--camera-id", help="camera id for the clip")
-    p.add_argument("--scenes", type=Path, help="zone file (default: the example for the sample)")
+    add_clip_arguments(p)
     p.add_argument("--broker-port", type=int, default=19092)
     p.add_argument("--fast", action="store_true", help="replay as fast as possible")
     p.add_argument("--work-dir", type=Path, default=Path("var/run"))

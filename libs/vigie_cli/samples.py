@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from dataclasses import dataclass
 from importlib import resources
@@ -24,6 +25,15 @@ class Clip:
     source: str
     camera_id: str
     scenes: Path | None
+
+
+def add_clip_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every command that replays a clip takes."""
+    parser.add_argument("--source", help="clip path or URL (default: $SOURCE, then the sample)")
+    parser.add_argument("--camera-id", help="camera id for the clip (default: the file's stem)")
+    parser.add_argument(
+        "--scenes", type=Path, help="zone file (default: the example for the sample clip)"
+    )
 
 
 def default_samples_dir() -> Path:

@@ -61,6 +61,12 @@ class GrpcServer:
         log.info("gRPC listening", extra={"grpc_port": self.port, "services": self._names})
         return self
 
+    def __enter__(self) -> GrpcServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         """Report NOT_SERVING first so balancers drain, then let calls in flight finish."""
         self.health.enter_graceful_shutdown()

@@ -20,6 +20,7 @@ from vigie_runtime import metrics
 from vigie_runtime.bus import Bus, DeliveryError, Message, Output, Publisher
 from vigie_runtime.health import Health
 from vigie_runtime.logs import for_camera
+from vigie_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,13 @@ class StageRunner(Generic[T]):
         self.max_batch = max_batch
         self.poll_timeout_s = poll_timeout_s
         self.frame_rate = metrics.FrameRate(stage.name)
+
+    @classmethod
+    def for_service(
+        cls, stage: Stage[T], bus: Bus, health: Health, settings: ServiceSettings
+    ) -> StageRunner[T]:
+        """The runner with the service's dead-letter topic and batch size."""
+        return cls(stage, bus, health, settings.dead_letter_topic, max_batch=settings.max_batch)
 
     def _handle_one(self, message: Message) -> list[Output]:
         name = self.stage.name

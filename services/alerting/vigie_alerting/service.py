@@ -32,9 +32,7 @@ class AlertingService:
             before_commit=self.outbox.drain,
             on_idle=self.outbox.drain,
         )
-        self.runner = StageRunner(
-            stage, bus, health, settings.dead_letter_topic, max_batch=settings.max_batch
-        )
+        self.runner = StageRunner.for_service(stage, bus, health, settings)
         desk = AlertDeskServicer(self.book, lock, bus.publisher("alerting-desk"), self.outbox)
         self.grpc = GrpcServer(
             settings.grpc,
@@ -46,11 +44,8 @@ class AlertingService:
         )
 
     def run(self, stop: threading.Event) -> None:
-        self.grpc.start()
-        try:
+        with self.grpc:
             self.runner.run(stop)
-        finally:
-            self.grpc.stop()
 
 
 def build(settings: AlertingSettings, bus: Bus, health: Health) -> AlertingService:

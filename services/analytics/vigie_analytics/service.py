@@ -31,9 +31,7 @@ class AnalyticsService:
             handle=self.handler.handle,
             counts_frames=True,
         )
-        self.runner = StageRunner(
-            stage, bus, health, settings.dead_letter_topic, max_batch=settings.max_batch
-        )
+        self.runner = StageRunner.for_service(stage, bus, health, settings)
 
     def run(self, stop: threading.Event) -> None:
         self.runner.run(stop)

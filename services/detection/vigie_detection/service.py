@@ -37,9 +37,7 @@ class DetectionService:
             handle=handler.handle,
             counts_frames=True,
         )
-        self.runner = StageRunner(
-            stage, bus, health, settings.dead_letter_topic, max_batch=settings.max_batch
-        )
+        self.runner = StageRunner.for_service(stage, bus, health, settings)
         self.grpc = GrpcServer(
             settings.grpc,
             [
@@ -52,11 +50,8 @@ class DetectionService:
         )
 
     def run(self, stop: threading.Event) -> None:
-        self.grpc.start()
-        try:
+        with self.grpc:
             self.runner.run(stop)
-        finally:
-            self.grpc.stop()
 
 
 def build(settings: DetectionSettings, bus: Bus, health: Health) -> DetectionService:

@@ -27,9 +27,7 @@ class StorageService:
             handle=self.handler.handle,
             before_commit=self.handler.flush,
         )
-        self.runner = StageRunner(
-            stage, bus, health, settings.dead_letter_topic, max_batch=settings.max_batch
-        )
+        self.runner = StageRunner.for_service(stage, bus, health, settings)
         self.grpc = GrpcServer(
             settings.grpc,
             [
@@ -42,11 +40,8 @@ class StorageService:
         )
 
     def run(self, stop: threading.Event) -> None:
-        self.grpc.start()
-        try:
+        with self.grpc:
             self.runner.run(stop)
-        finally:
-            self.grpc.stop()
             self.store.close()
 
 

@@ -34,9 +34,7 @@ class TrackingService:
             before_commit=self.handler.snapshots,
             counts_frames=True,
         )
-        self.runner = StageRunner(
-            stage, bus, health, settings.dead_letter_topic, max_batch=settings.max_batch
-        )
+        self.runner = StageRunner.for_service(stage, bus, health, settings)
 
     def run(self, stop: threading.Event) -> None:
         self.runner.run(stop)
