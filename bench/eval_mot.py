@@ -85,7 +85,8 @@ def parse_params(items: Sequence[str]) -> TrackerParams:
         try:
             values[key] = kinds[key](raw.strip())
         except ValueError as exc:
-            raise ValueError(f"--params {key}: {raw!r} is not a {kinds[key].__name__}") from exc
+            kind = kinds[key].__name__
+            raise ValueError(f"--params {key}: {raw!r} is not of type {kind}") from exc
     return dataclasses.replace(defaults, **values)
 
 

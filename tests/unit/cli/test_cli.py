@@ -1,0 +1,85 @@
+"""The `vigie` command's own logic: clip resolution and configuration checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vigie_cli.main import main
+from vigie_cli.samples import SAMPLE_CAMERA, NoSource, example_scenes, resolve_clip
+
+
+def test_a_missing_sample_folder_says_how_to_point_at_a_clip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SOURCE", raising=False)
+    monkeypatch.setenv("VIGIE_SAMPLES", str(tmp_path))
+    with pytest.raises(NoSource) as error:
+        resolve_clip(None)
+    message = str(error.value)
+    assert "SOURCE=" in message and "VIGIE_SAMPLES" in message and str(tmp_path) in message
+
+
+def test_source_wins_and_names_the_camera_after_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = tmp_path / "platform 2.mp4"
+    clip.write_bytes(b"")
+    monkeypatch.setenv("SOURCE", str(clip))
+    resolved = resolve_clip(None)
+    assert (resolved.source, resolved.camera_id, resolved.scenes) == (
+        str(clip),
+        "platform 2",
+        None,
+    )
+
+
+def test_a_missing_source_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(NoSource, match="does not exist"):
+        resolve_clip("/nowhere/clip.mp4")
+
+
+def test_a_url_is_taken_as_it_is() -> None:
+    resolved = resolve_clip("rtsp://camera.local/stream1", camera_id="gate")
+    assert (resolved.source, resolved.camera_id) == ("rtsp://camera.local/stream1", "gate")
+
+
+def test_the_sample_clip_gets_its_example_scene(tmp_path: Path) -> None:
+    clip = tmp_path / "one-by-one-person-detection.mp4"
+    clip.write_bytes(b"")
+    resolved = resolve_clip(str(clip))
+    assert resolved.camera_id == SAMPLE_CAMERA
+    assert resolved.scenes == example_scenes()
+
+
+def test_check_config_accepts_the_example_scene(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", str(example_scenes())]) == 0
+    assert "one-by-one: 1 zone(s), 1 line(s)" in capsys.readouterr().out
+
+
+def test_check_config_points_at_the_bad_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenes = tmp_path / "scenes.yaml"
+    scenes.write_text(
+        "cameras:\n"
+        "  gate:\n"
+        "    zones:\n"
+        "      - name: lawn\n"
+        "        polygon: [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]]\n"
+        "        clases: [person]\n"
+    )
+    assert main(["check-config", str(scenes)]) == 2
+    error = capsys.readouterr().err
+    assert f"{scenes}:6: cameras.gate.zones.0.clases: Extra inputs are not permitted" in error
+
+
+def test_service_check_config_points_at_the_bad_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = tmp_path / "tracking.yaml"
+    settings.write_text("log_level: INFO\ntracker:\n  min_hits: 0\n")
+    assert main(["tracking", "--config", str(settings), "--check-config"]) == 2
+    error = capsys.readouterr().err
+    assert f"{settings}:3: tracker.min_hits: Input should be greater than or equal to 1" in error
