@@ -10,7 +10,7 @@ PROTOS := $(wildcard protos/vigie/v1/*.proto)
 BROKER_PORT ?= 19092
 
 .PHONY: install protos broker broker-stop topics run demo test test-unit test-integration test-e2e \
-        lint fmt bench-e2e clean
+        lint fmt bench-e2e eval-mot bench-track clean
 
 install: $(STAMP) $(PROTO_STAMP)
 
@@ -74,6 +74,12 @@ fmt: install
 
 bench-e2e: install
 	$(PY) -m bench.bench_e2e
+
+eval-mot: install
+	$(PY) -m bench.eval_mot
+
+bench-track: install
+	$(PY) -m bench.bench_track
 
 clean:
 	rm -rf gen $(VENV) var .pytest_cache .ruff_cache
