@@ -17,7 +17,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from vigie_cli.pipeline import LocalPipeline, PipelinePlan
@@ -72,17 +71,8 @@ def grid_scene(path: Path, cells: int = 4) -> Path:
 
 
 def read_topic(bootstrap: str, topic: str) -> list[Message]:
-    settings = KafkaSettings(bootstrap_servers=bootstrap, session_timeout_ms=2000)
-    sub = KafkaBus(settings).subscriber(f"bench-{uuid.uuid4().hex[:6]}", [topic], "bench")
-    got: list[Message] = []
-    idle_since = time.monotonic()
-    while time.monotonic() - idle_since < 3.0:
-        batch = sub.poll(500, 0.5)
-        if batch:
-            got.extend(batch)
-            idle_since = time.monotonic()
-    sub.close()
-    return got
+    settings = KafkaSettings(bootstrap_servers=bootstrap)
+    return KafkaBus(settings).read_all(topic, timeout_s=120)
 
 
 def percentiles(values: list[float]) -> str:

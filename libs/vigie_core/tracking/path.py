@@ -59,14 +59,10 @@ class PathSampler:
         return sampler
 
     @classmethod
-    def read(
-        cls, value: Any, where: str, interval_s: float, max_points: int
-    ) -> PathSampler:
+    def read(cls, value: Any, where: str, interval_s: float, max_points: int) -> PathSampler:
         """Resumes from ``state``'s output, checking every field."""
         state: Mapping[str, Any] = as_mapping(value, where)
-        doublings = as_int(
-            field(state, "doublings", where), f"{where}.doublings", 0, MAX_DOUBLINGS
-        )
+        doublings = as_int(field(state, "doublings", where), f"{where}.doublings", 0, MAX_DOUBLINGS)
         kept = [
             as_point(p, f"{where}.kept[{i}]")
             for i, p in enumerate(as_list(field(state, "kept", where), f"{where}.kept"))
