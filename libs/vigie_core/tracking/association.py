@@ -1,9 +1,8 @@
 """Matching predicted track boxes to a frame's detections.
 
-One optimal assignment (Hungarian, ``scipy.optimize.linear_sum_assignment``) over a similarity
-(IoU, possibly adjusted), gated so that a pair below the IoU threshold or across classes can
-never be chosen: gating first means the solver never trades a good pair for a poor one to raise
-the total.
+One optimal assignment (Hungarian, ``scipy.optimize.linear_sum_assignment``) over IoU, gated so
+that a pair below the IoU threshold or across classes can never be chosen: gating first means the
+solver never trades a good pair for a poor one to raise the total.
 """
 
 from __future__ import annotations
@@ -15,10 +14,6 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from vigie_core.types import Box
-
-# Weight an allowed pair keeps at the least, so an adjustment can never make the solver prefer
-# leaving it unmatched over matching it.
-_MIN_WEIGHT = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,47 +52,6 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(union > 0, inter / union, 0.0)
 
 
-def assign(similarity: np.ndarray, allowed: np.ndarray) -> Association:
-    """Optimal one-to-one matching maximising the total ``similarity`` over ``allowed`` pairs
-    only, both ``(n_tracks, n_detections)``."""
-    n_tracks, n_detections = allowed.shape
-    if n_tracks == 0 or n_detections == 0 or not allowed.any():
-        return Association((), tuple(range(n_tracks)), tuple(range(n_detections)))
-    weights = np.where(allowed, np.maximum(similarity, _MIN_WEIGHT), 0.0)
-    rows, cols = linear_sum_assignment(weights, maximize=True)
-    keep = allowed[rows, cols]
-    rows, cols = rows[keep], cols[keep]
-    track_free = np.ones(n_tracks, dtype=bool)
-    track_free[rows] = False
-    detection_free = np.ones(n_detections, dtype=bool)
-    detection_free[cols] = False
-    return Association(
-        matches=tuple(zip(rows.tolist(), cols.tolist(), strict=True)),
-        unmatched_tracks=tuple(np.flatnonzero(track_free).tolist()),
-        unmatched_detections=tuple(np.flatnonzero(detection_free).tolist()),
-    )
-
-
-def gate(iou: np.ndarray, min_iou: float, same_class: np.ndarray | None) -> np.ndarray:
-    """Pairs that may match: IoU at least ``min_iou`` and above zero (boxes that do not overlap
-    are never the same object here), and of the same class where ``same_class`` is given."""
-    allowed = (iou >= min_iou) & (iou > 0.0)
-    return allowed if same_class is None else allowed & same_class
-
-
-def same_class_matrix(
-    track_classes: Sequence[str], detection_classes: Sequence[str]
-) -> np.ndarray | None:
-    """``(n, m)`` class equality, or None when every track and detection share one class (the
-    common case, which then costs nothing)."""
-    if len(set(track_classes).union(detection_classes)) <= 1:
-        return None
-    return (
-        np.asarray(track_classes, dtype=object)[:, None]
-        == np.asarray(detection_classes, dtype=object)[None, :]
-    )
-
-
 def associate(
     track_boxes: Sequence[Box],
     track_classes: Sequence[str],
@@ -106,8 +60,24 @@ def associate(
     min_iou: float,
 ) -> Association:
     """Optimal one-to-one matching of tracks to detections of the same class with IoU at least
-    ``min_iou`` (and above zero)."""
+    ``min_iou`` (and above zero: boxes that do not overlap are never the same object here)."""
+    n_tracks, n_detections = len(track_boxes), len(detection_boxes)
+    if n_tracks == 0 or n_detections == 0:
+        return Association((), tuple(range(n_tracks)), tuple(range(n_detections)))
+
     iou = iou_matrix(boxes_to_array(track_boxes), boxes_to_array(detection_boxes))
-    if iou.size == 0:
-        return assign(iou, iou > 0)
-    return assign(iou, gate(iou, min_iou, same_class_matrix(track_classes, detection_classes)))
+    same_class = (
+        np.asarray(track_classes, dtype=object)[:, None]
+        == np.asarray(detection_classes, dtype=object)[None, :]
+    )
+    allowed = same_class & (iou >= min_iou) & (iou > 0.0)
+    rows, cols = linear_sum_assignment(np.where(allowed, iou, 0.0), maximize=True)
+
+    matches = tuple((int(r), int(c)) for r, c in zip(rows, cols, strict=True) if allowed[r, c])
+    matched_tracks = {r for r, _ in matches}
+    matched_detections = {c for _, c in matches}
+    return Association(
+        matches=matches,
+        unmatched_tracks=tuple(i for i in range(n_tracks) if i not in matched_tracks),
+        unmatched_detections=tuple(j for j in range(n_detections) if j not in matched_detections),
+    )

@@ -1,27 +1,10 @@
 """Per-camera multi-object tracking: detections in, identities over time out.
 
-Each object is a constant-velocity Kalman filter over its box, predicted to every frame's capture
-time and matched to that frame's detections by IoU (optimal assignment, never across classes).
-Everything is a function of the input frames: no clock, no global counter, so replaying a
-stream gives the same tracks with the same ids.
-
-Association runs in stages, each an optimal assignment over what the earlier ones left:
-
-1. confident detections (``high_confidence`` and up) against every confirmed track, tracked or
-   lost: a confident detection is most likely a real object, so it is offered first;
-2. weaker detections (from ``low_confidence``) against the confirmed tracks that matched on the
-   previous frame and are still unmatched: a partly occluded person scores low, and only a
-   track that was just there vouches for it (with a stricter IoU), so it keeps its id instead
-   of going lost, while a weak detection elsewhere is ignored;
-3. leftover confident detections against the tracks' *last detection* rather than their
-   prediction (``recovery_iou``): an object that stopped while unseen is found where it was
-   last seen, after the prediction has run on without it;
-4. leftover confident detections against tentative tracks;
-5. what is still left, if at least ``birth_confidence``, starts a tentative track.
-
-When a track that missed frames matches again, its filter is rolled back to its last match and
-re-run through a virtual trajectory interpolated between that detection and the new one: the
-velocity then reflects where the object actually went, not how far the prediction coasted.
+A SORT-class tracker: each object is a constant-velocity Kalman filter over its box, predicted
+to every frame's capture time and matched to that frame's detections by IoU (optimal
+assignment, confirmed tracks before tentative ones, never across classes). Everything is a
+function of the input frames: no clock, no global counter, so replaying a stream gives the same
+tracks with the same ids.
 
 Lifecycle of a track:
 
@@ -36,9 +19,6 @@ The whole state can be taken as a JSON-ready ``snapshot`` and rebuilt with ``res
 restarted service, or the replica a camera's partition moved to, resumes the camera's tracks
 under the same ids, and the resumed tracker answers every later frame exactly as the original
 would have.
-
-The filters of all tracks live in stacked arrays (``kalman``), so prediction and correction
-cost one numpy call per frame rather than one per track.
 """
 
 from __future__ import annotations
@@ -52,10 +32,8 @@ from typing import Any
 import numpy as np
 
 from vigie_core.ids import millis
-from vigie_core.tracking import kalman
-from vigie_core.tracking.association import assign, gate, iou_matrix, same_class_matrix
-from vigie_core.tracking.kalman import STATE_DIM
-from vigie_core.tracking.path import PathSampler
+from vigie_core.tracking.association import associate
+from vigie_core.tracking.kalman import STATE_DIM, BoxKalmanFilter
 from vigie_core.tracking.state import (
     SNAPSHOT_VERSION,
     as_bool,
@@ -70,7 +48,6 @@ from vigie_core.tracking.state import (
     invalid,
 )
 from vigie_core.types import (
-    Box,
     Detection,
     FrameDetections,
     FrameTracks,
@@ -79,9 +56,16 @@ from vigie_core.types import (
     TrackSummary,
 )
 
-__all__ = ["CameraTracker", "PathSampler", "TrackerParams", "majority_class", "track_id_for"]
+# Frame times are floats: a point 0.5 s after the last one may compute as 0.49999999. This slack
+# keeps the path sampling on the intended grid without affecting any real interval.
+_TIME_SLACK_S = 1e-6
 
-Pair = tuple[int, int]  # (track row, detection row)
+# A path halves at most once per ``max_path_points / 2`` points, so even a track lasting years
+# stays far below this; a larger count in a snapshot is corruption (and 2.0**count would
+# overflow).
+_MAX_PATH_DOUBLINGS = 64
+
+Point = tuple[float, float, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,37 +82,13 @@ class TrackerParams:
     object that appears where the prediction went. In seconds so it means the same at any
     frame rate."""
 
-    high_confidence: float = 0.6
-    """Detections at least this confident are matched first, against every confirmed track
-    (tracked or lost), and only they can revive a lost track or start a new one. Lower lets
-    more detections compete in the first round, including false ones that can steal a track;
-    higher leaves more real ones to the stricter second round."""
-
-    low_confidence: float = 0.3
-    """Detections below this are ignored. Between this and ``high_confidence`` a detection can
-    only continue a track that matched on the previous frame (second round). Lower keeps
-    tracks alive through partial occlusion, which scores low, at the risk of a track latching
-    onto a nearby false detection."""
-
-    birth_confidence: float = 0.7
-    """Confidence an unclaimed detection needs to start a track (at least
-    ``high_confidence``). Higher keeps false positives from becoming tracks; lower catches
-    objects that are hard to detect from their first frame."""
-
     match_iou: float = 0.3
-    """Minimum IoU between a predicted box and a confident detection to associate them (first
-    round, and tentative tracks). Lower tolerates fast or erratic motion and low frame rates;
-    higher avoids id swaps in crowds."""
+    """Minimum IoU between a predicted box and a detection to associate them. Lower tolerates
+    fast or erratic motion and low frame rates; higher avoids id swaps in crowds."""
 
-    second_match_iou: float = 0.5
-    """Minimum IoU for a weak detection to continue a track (second round). Stricter than
-    ``match_iou``: a weak detection is only believed where the track plainly is."""
-
-    recovery_iou: float = 0.3
-    """Minimum IoU between a track's last detection and a leftover confident detection to
-    re-associate them when the prediction missed (third round). Lower recovers more objects
-    that stopped or turned while unseen; higher avoids reviving a track on a neighbour.
-    1 disables the round."""
+    min_confidence: float = 0.3
+    """Detections below this confidence are ignored. Lower keeps weak detections that bridge
+    hard frames but lets noise start (tentative) tracks."""
 
     path_interval_s: float = 0.5
     """Minimum spacing in time between points of a summary's path. Smaller gives finer paths
@@ -143,22 +103,10 @@ class TrackerParams:
             raise ValueError(f"min_hits must be at least 1, got {self.min_hits}")
         if not self.lost_buffer_s >= 0:
             raise ValueError(f"lost_buffer_s must be >= 0, got {self.lost_buffer_s}")
-        for name in (
-            "high_confidence",
-            "low_confidence",
-            "birth_confidence",
-            "match_iou",
-            "second_match_iou",
-            "recovery_iou",
-        ):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be within [0, 1], got {value}")
-        if not self.low_confidence <= self.high_confidence <= self.birth_confidence:
-            raise ValueError(
-                "expected low_confidence <= high_confidence <= birth_confidence, got "
-                f"{self.low_confidence}, {self.high_confidence}, {self.birth_confidence}"
-            )
+        if not 0.0 <= self.match_iou <= 1.0:
+            raise ValueError(f"match_iou must be within [0, 1], got {self.match_iou}")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be within [0, 1], got {self.min_confidence}")
         if not self.path_interval_s >= 0:
             raise ValueError(f"path_interval_s must be >= 0, got {self.path_interval_s}")
         if self.max_path_points < 2:
@@ -171,108 +119,205 @@ def majority_class(votes: Counter[str]) -> str:
     return votes.most_common(1)[0][0]
 
 
+class PathSampler:
+    """Bounded, time-downsampled record of where a track has been.
+
+    Keeps a point when at least the current interval has passed since the last kept one, and
+    always remembers the latest point, so the path starts at the first sighting and ends at the
+    last one. When the kept points fill the budget, every other one is dropped and the interval
+    doubles: memory stays bounded on tracks that last for hours.
+    """
+
+    __slots__ = ("_doublings", "_interval_s", "_kept", "_latest", "_max_points")
+
+    def __init__(self, interval_s: float, max_points: int) -> None:
+        self._interval_s = interval_s
+        self._max_points = max_points
+        self._doublings = 0
+        self._kept: list[Point] = []
+        self._latest: Point | None = None
+
+    @classmethod
+    def resume(
+        cls,
+        interval_s: float,
+        max_points: int,
+        doublings: int,
+        kept: Sequence[Point],
+        latest: Point | None,
+    ) -> PathSampler:
+        """A sampler continuing from stored state (see ``state``). The interval is rebuilt from
+        the configured one and the number of doublings, so it follows the current settings;
+        if those now allow fewer points, the path is thinned as ``add`` would have."""
+        sampler = cls(interval_s * 2.0**doublings, max_points)
+        sampler._doublings = doublings
+        sampler._kept = list(kept)
+        # No stored latest point means it is the last kept one, and ``points`` relies on that
+        # being the same object.
+        sampler._latest = latest if latest is not None else (kept[-1] if kept else None)
+        while len(sampler._kept) >= max_points:
+            sampler._halve()
+        return sampler
+
+    def state(self) -> dict[str, Any]:
+        """JSON-ready state; ``latest`` is only written when it differs from the last kept
+        point, which is what ``points`` distinguishes."""
+        latest = self._latest
+        if latest is not None and self._kept and self._kept[-1] is latest:
+            latest = None
+        return {
+            "doublings": self._doublings,
+            "kept": [[float(v) for v in p] for p in self._kept],
+            "latest": None if latest is None else [float(v) for v in latest],
+        }
+
+    def add(self, t: float, x: float, y: float) -> None:
+        point = (t, x, y)
+        self._latest = point
+        if self._kept and t - self._kept[-1][0] < self._interval_s - _TIME_SLACK_S:
+            return
+        self._kept.append(point)
+        if len(self._kept) >= self._max_points:  # leave room for the latest point
+            self._halve()
+
+    def _halve(self) -> None:
+        self._kept = self._kept[::2]
+        self._interval_s *= 2.0
+        self._doublings += 1
+
+    def points(self) -> tuple[Point, ...]:
+        if self._latest is None or (self._kept and self._kept[-1] is self._latest):
+            return tuple(self._kept)
+        return (*self._kept, self._latest)
+
+
 def track_id_for(camera_id: str, first_seen: float, detection_index: int) -> str:
     """Namespaced by camera, and a function of the birth detection only (its time and its
     position in the frame's detection tuple): stable across restarts and replays."""
     return f"{camera_id}/{millis(first_seen):x}-{detection_index}"
 
 
-@dataclass(slots=True)
-class _Usable:
-    """The detections of one frame the tracker looks at (confidence at least
-    ``low_confidence``), as parallel columns. ``index`` is each one's position in the frame's
-    tuple, which names the tracks it starts."""
-
-    index: list[int]
-    items: list[Detection]
-    boxes: np.ndarray  # (m, 4) x1, y1, x2, y2
-    confidence: np.ndarray  # (m,)
-
-    @classmethod
-    def of(cls, detections: Sequence[Detection], low_confidence: float) -> _Usable:
-        kept = [(i, d) for i, d in enumerate(detections) if d.confidence >= low_confidence]
-        boxes = np.array(
-            [(d.box.x1, d.box.y1, d.box.x2, d.box.y2) for _, d in kept], dtype=float
-        ).reshape(-1, 4)
-        return cls(
-            index=[i for i, _ in kept],
-            items=[d for _, d in kept],
-            boxes=boxes,
-            confidence=np.array([d.confidence for _, d in kept], dtype=float),
-        )
-
-    def classes(self, rows: Sequence[int]) -> list[str]:
-        return [self.items[j].class_name for j in rows]
-
-
 class _LiveTrack:
-    """Bookkeeping of one track inside a ``CameraTracker`` (its filter lives in the tracker's
-    stacked arrays, at the same row as this object in the track list)."""
+    """Mutable bookkeeping of one track inside a ``CameraTracker``. Hashed by identity, so it
+    can key the per-frame state table even if two tracks ever shared an id."""
 
     __slots__ = (
-        "class_name",
         "confidence_sum",
         "confirmed",
+        "filter",
         "first_seen",
         "hits",
         "last_confidence",
         "last_seen",
-        "missed",
-        "observation",
         "path",
         "track_id",
         "votes",
     )
 
-    track_id: str
-    confirmed: bool
-    first_seen: float
-    last_seen: float
-    hits: int
-    missed: int
-    votes: Counter[str]
-    class_name: str
-    confidence_sum: float
-    last_confidence: float
-    observation: tuple[float, float, float, float]
-    path: PathSampler
+    def __init__(
+        self, track_id: str, detection: Detection, t: float, params: TrackerParams
+    ) -> None:
+        self.track_id = track_id
+        self.filter = BoxKalmanFilter(detection.box)
+        self.first_seen = t
+        self.last_seen = t
+        self.hits = 0
+        self.confirmed = False
+        self.votes: Counter[str] = Counter()
+        self.confidence_sum = 0.0
+        self.last_confidence = 0.0
+        self.path = PathSampler(params.path_interval_s, params.max_path_points)
+        self._record(detection, t, params.min_hits)
 
     @classmethod
-    def born(cls, track_id: str, t: float, params: TrackerParams) -> _LiveTrack:
-        """A track with no match yet; ``record`` its birth detection next."""
+    def resume(
+        cls, state: Mapping[str, Any], where: str, last_time: float, params: TrackerParams
+    ) -> _LiveTrack:
+        """Rebuilds a track from ``to_state``'s output, checking every field (see
+        ``CameraTracker.restore``)."""
         track = cls.__new__(cls)
-        track.track_id = track_id
-        track.confirmed = False
-        track.first_seen = track.last_seen = t
-        track.hits = track.missed = 0
-        track.votes = Counter()
-        track.class_name = ""
-        track.confidence_sum = track.last_confidence = 0.0
-        track.observation = (0.0, 0.0, 0.0, 0.0)
-        track.path = PathSampler(params.path_interval_s, params.max_path_points)
+        track.track_id = as_str(field(state, "track_id", where), f"{where}.track_id")
+        track.confirmed = as_bool(field(state, "confirmed", where), f"{where}.confirmed")
+        track.first_seen = as_float(field(state, "first_seen", where), f"{where}.first_seen")
+        track.last_seen = as_float(field(state, "last_seen", where), f"{where}.last_seen")
+        if not track.first_seen <= track.last_seen <= last_time:
+            raise invalid(
+                where,
+                f"times out of order: first_seen {track.first_seen!r}, last_seen "
+                f"{track.last_seen!r}, tracker last_time {last_time!r}",
+            )
+        track.hits = as_int(field(state, "hits", where), f"{where}.hits", minimum=1)
+        track.votes = _resume_votes(field(state, "votes", where), f"{where}.votes")
+        if track.votes.total() != track.hits:
+            raise invalid(f"{where}.votes", f"{track.votes.total()} votes for {track.hits} hits")
+        track.confidence_sum = as_float(
+            field(state, "confidence_sum", where), f"{where}.confidence_sum"
+        )
+        track.last_confidence = as_float(
+            field(state, "last_confidence", where), f"{where}.last_confidence"
+        )
+        mean = as_floats(field(state, "mean", where), f"{where}.mean", STATE_DIM)
+        cov = as_matrix(
+            field(state, "covariance", where), f"{where}.covariance", STATE_DIM, STATE_DIM
+        )
+        try:
+            track.filter = BoxKalmanFilter.from_state(np.array(mean), np.array(cov))
+        except ValueError as exc:
+            raise invalid(f"{where}.mean/covariance", str(exc)) from exc
+        track.path = _resume_path(field(state, "path", where), f"{where}.path", params)
         return track
 
-    def record(
-        self, detection: Detection, t: float, bottom_centre: tuple[float, float], min_hits: int
-    ) -> bool:
-        """Counts a matched detection (the filter is already corrected); returns True if this
-        match confirmed the track."""
+    def to_state(self) -> dict[str, Any]:
+        """Everything ``update`` reads, as plain JSON values. Floats go out at full precision
+        (JSON writes the shortest exact repr), which is what makes the resumed track identical
+        rather than merely close."""
+        return {
+            "track_id": self.track_id,
+            "confirmed": self.confirmed,
+            "first_seen": float(self.first_seen),
+            "last_seen": float(self.last_seen),
+            "hits": self.hits,
+            # Pairs in insertion order, not an object: the order breaks ties in the class vote.
+            "votes": [[name, count] for name, count in self.votes.items()],
+            "confidence_sum": float(self.confidence_sum),
+            "last_confidence": float(self.last_confidence),
+            "mean": self.filter.state.tolist(),
+            "covariance": self.filter.covariance.tolist(),
+            "path": self.path.state(),
+        }
+
+    @property
+    def class_name(self) -> str:
+        return majority_class(self.votes)
+
+    def match(self, detection: Detection, t: float, min_hits: int) -> bool:
+        """Folds in a matched detection; returns True if this match confirmed the track."""
+        self.filter.update(detection.box)
+        return self._record(detection, t, min_hits)
+
+    def _record(self, detection: Detection, t: float, min_hits: int) -> bool:
         self.hits += 1
-        self.missed = 0
         self.last_seen = t
-        name = detection.class_name
-        self.votes[name] += 1
-        if name != self.class_name:  # a vote for the leader cannot change the majority
-            self.class_name = majority_class(self.votes)
+        self.votes[detection.class_name] += 1
         self.confidence_sum += detection.confidence
         self.last_confidence = detection.confidence
-        box = detection.box
-        self.observation = (box.x1, box.y1, box.x2, box.y2)
         # The filtered box, not the raw detection: steadier, and the box this frame publishes.
-        self.path.add(t, *bottom_centre)
+        self.path.add(t, *self.filter.box.bottom_centre)
         newly_confirmed = not self.confirmed and self.hits >= min_hits
         self.confirmed = self.confirmed or newly_confirmed
         return newly_confirmed
+
+    def snapshot(self, state: TrackState) -> Track:
+        return Track(
+            track_id=self.track_id,
+            class_name=self.class_name,
+            box=self.filter.box,
+            confidence=self.last_confidence,
+            state=state,
+            velocity=self.filter.velocity,
+            first_seen=self.first_seen,
+            hits=self.hits,
+        )
 
     def summary(self, camera_id: str) -> TrackSummary:
         return TrackSummary(
@@ -287,6 +332,45 @@ class _LiveTrack:
         )
 
 
+def _resume_votes(value: Any, where: str) -> Counter[str]:
+    votes: Counter[str] = Counter()
+    pairs = as_list(value, where)
+    if not pairs:
+        raise invalid(where, "a track has at least one class vote")
+    for i, pair in enumerate(pairs):
+        entry = as_list(pair, f"{where}[{i}]")
+        if len(entry) != 2:
+            raise invalid(f"{where}[{i}]", f"expected [class, count], got {len(entry)} items")
+        name = as_str(entry[0], f"{where}[{i}][0]")
+        if name in votes:
+            raise invalid(f"{where}[{i}]", f"class {name!r} listed twice")
+        votes[name] = as_int(entry[1], f"{where}[{i}][1]", minimum=1)
+    return votes
+
+
+def _resume_point(value: Any, where: str) -> Point:
+    x = as_floats(value, where, 3)
+    return (x[0], x[1], x[2])
+
+
+def _resume_path(value: Any, where: str, params: TrackerParams) -> PathSampler:
+    state = as_mapping(value, where)
+    doublings = as_int(
+        field(state, "doublings", where), f"{where}.doublings", 0, _MAX_PATH_DOUBLINGS
+    )
+    kept = [
+        _resume_point(p, f"{where}.kept[{i}]")
+        for i, p in enumerate(as_list(field(state, "kept", where), f"{where}.kept"))
+    ]
+    raw_latest = field(state, "latest", where)
+    latest = None if raw_latest is None else _resume_point(raw_latest, f"{where}.latest")
+    if not kept and latest is None:
+        raise invalid(where, "a track's path has at least one point")
+    return PathSampler.resume(
+        params.path_interval_s, params.max_path_points, doublings, kept, latest
+    )
+
+
 class CameraTracker:
     """Tracks the objects of one camera, one ``FrameDetections`` at a time, in capture order."""
 
@@ -295,12 +379,6 @@ class CameraTracker:
         self._params = params
         self._tracks: list[_LiveTrack] = []  # in birth order, which is the output order
         self._last_time: float | None = None
-        # Row i is track i's filter: its current estimate, and the estimate right after its
-        # last match (what a re-association after a gap rolls back to).
-        self._mean = np.zeros((0, STATE_DIM))
-        self._cov = np.zeros((0, STATE_DIM, STATE_DIM))
-        self._matched_mean = np.zeros((0, STATE_DIM))
-        self._matched_cov = np.zeros((0, STATE_DIM, STATE_DIM))
 
     @property
     def camera_id(self) -> str:
@@ -315,8 +393,6 @@ class CameraTracker:
         """Capture time of the last frame processed, or None before the first (or after reset)."""
         return self._last_time
 
-    # --- state ---------------------------------------------------------------------------------
-
     def snapshot(self) -> dict[str, Any]:
         """Everything later frames depend on, as plain JSON values (``json.dumps`` takes it
         as is), for the service to store after each batch so another process can ``restore``
@@ -327,44 +403,13 @@ class CameraTracker:
         ``tracks``, every live track (tentative ones too) in birth order with ``track_id``,
         ``confirmed``, ``first_seen``, ``last_seen``, ``hits``, ``votes`` ([class, count]
         pairs), ``confidence_sum``, ``last_confidence``, the Kalman ``mean`` (8 numbers) and
-        ``covariance`` (8x8), ``path`` (``doublings``, ``kept`` points, ``latest``),
-        ``observation`` (the last matched detection's box, ``x1, y1, x2, y2``), ``missed``
-        (frames since the last match) and ``at_match``: null when the track matched on the
-        last frame, else the Kalman ``mean`` and ``covariance`` right after its last match.
-        Floats go out at full precision (JSON writes the shortest exact repr), which is what
-        makes the resumed tracker identical rather than merely close.
+        ``covariance`` (8x8), and ``path`` (``doublings``, ``kept`` points, ``latest``).
         """
         return {
             "version": SNAPSHOT_VERSION,
             "camera_id": self._camera_id,
             "last_time": None if self._last_time is None else float(self._last_time),
-            "tracks": [self._track_state(row) for row in range(len(self._tracks))],
-        }
-
-    def _track_state(self, row: int) -> dict[str, Any]:
-        track = self._tracks[row]
-        at_match = None
-        if track.missed:
-            at_match = {
-                "mean": self._matched_mean[row].tolist(),
-                "covariance": self._matched_cov[row].tolist(),
-            }
-        return {
-            "track_id": track.track_id,
-            "confirmed": track.confirmed,
-            "first_seen": float(track.first_seen),
-            "last_seen": float(track.last_seen),
-            "hits": track.hits,
-            # Pairs in insertion order, not an object: the order breaks ties in the class vote.
-            "votes": [[name, count] for name, count in track.votes.items()],
-            "confidence_sum": float(track.confidence_sum),
-            "last_confidence": float(track.last_confidence),
-            "mean": self._mean[row].tolist(),
-            "covariance": self._cov[row].tolist(),
-            "path": track.path.state(),
-            "observation": [float(v) for v in track.observation],
-            "missed": track.missed,
-            "at_match": at_match,
+            "tracks": [track.to_state() for track in self._tracks],
         }
 
     @classmethod
@@ -376,9 +421,8 @@ class CameraTracker:
 
         Raises ``ValueError`` naming the faulty field for anything it cannot replay faithfully
         (missing keys, another version, wrong types, non-finite numbers, a malformed filter
-        state, counters that contradict the times): the snapshot comes from a topic and may be
-        corrupt or from another release, and the caller's safe answer to that is a fresh
-        tracker, not a wrong one.
+        state): the snapshot comes from a topic and may be corrupt or from another release,
+        and the caller's safe answer to that is a fresh tracker, not a wrong one.
         """
         params = TrackerParams() if params is None else params
         root = as_mapping(state, "snapshot")
@@ -396,16 +440,10 @@ class CameraTracker:
             return tracker
         last_time = as_float(raw_time, "last_time")
         tracker._last_time = last_time
-        rows = [
-            _read_track(as_mapping(raw, f"tracks[{i}]"), f"tracks[{i}]", last_time, params)
+        tracker._tracks = [
+            _LiveTrack.resume(as_mapping(raw, f"tracks[{i}]"), f"tracks[{i}]", last_time, params)
             for i, raw in enumerate(raw_tracks)
         ]
-        if rows:
-            tracker._tracks = [row.track for row in rows]
-            tracker._mean = np.stack([row.mean for row in rows])
-            tracker._cov = np.stack([row.cov for row in rows])
-            tracker._matched_mean = np.stack([row.matched_mean for row in rows])
-            tracker._matched_cov = np.stack([row.matched_cov for row in rows])
         return tracker
 
     def flush(self, now: float | None = None) -> tuple[TrackSummary, ...]:
@@ -426,16 +464,14 @@ class CameraTracker:
                 )
             self._last_time = now
         summaries = tuple(tr.summary(self._camera_id) for tr in self._tracks if tr.confirmed)
-        self._keep(np.zeros(len(self._tracks), dtype=bool))
+        self._tracks = []
         return summaries
 
     def reset(self) -> None:
         """Forgets every track and the clock, e.g. after the stream restarted. Open tracks end
         without a summary."""
-        self._keep(np.zeros(len(self._tracks), dtype=bool))
+        self._tracks = []
         self._last_time = None
-
-    # --- one frame -----------------------------------------------------------------------------
 
     def update(self, frame: FrameDetections) -> FrameTracks:
         """Advances every track to this frame's capture time and matches its detections.
@@ -449,14 +485,22 @@ class CameraTracker:
         dt = 0.0 if self._last_time is None else t - self._last_time
         self._last_time = t
 
-        self._mean, self._cov = kalman.predict(self._mean, self._cov, dt)
+        for track in self._tracks:
+            track.filter.predict(dt)
         ended = self._end_expired(t)
 
-        usable = _Usable.of(frame.detections, self._params.low_confidence)
-        pairs, unclaimed = self._associate(usable)
-        states = self._apply(pairs, usable, t)
-        states += self._start_tracks(usable, unclaimed, t)
-        return FrameTracks(frame=frame.frame, tracks=self._publish(states), ended=ended)
+        indexed = [
+            (index, det)
+            for index, det in enumerate(frame.detections)
+            if det.confidence >= self._params.min_confidence
+        ]
+        states, unclaimed = self._match(indexed, t)
+        states.update(self._start_tracks(unclaimed, t))
+
+        published = tuple(
+            track.snapshot(states[track]) for track in self._tracks if track in states
+        )
+        return FrameTracks(frame=frame.frame, tracks=published, ended=ended)
 
     def _check_frame(self, frame: FrameDetections) -> None:
         ref = frame.frame
@@ -473,298 +517,73 @@ class CameraTracker:
                 "time must strictly increase (drop duplicates and reordered frames first)"
             )
 
-    def _keep(self, mask: np.ndarray) -> None:
-        """Keeps the tracks (and their filter rows) where ``mask`` is true, in order."""
-        self._tracks = [tr for tr, keep in zip(self._tracks, mask.tolist(), strict=True) if keep]
-        self._mean = self._mean[mask]
-        self._cov = self._cov[mask]
-        self._matched_mean = self._matched_mean[mask]
-        self._matched_cov = self._matched_cov[mask]
-
     def _end_expired(self, t: float) -> tuple[TrackSummary, ...]:
         """Removes tracks unmatched for longer than the lost buffer, before matching: an object
         back after a longer absence starts a new track rather than reviving the old one.
         (Tentative tracks are never stale here: they are dropped on their first miss.)"""
         buffer_s = self._params.lost_buffer_s
-        alive = np.array([t - tr.last_seen <= buffer_s for tr in self._tracks], dtype=bool)
-        if alive.all():
+        expired = [tr for tr in self._tracks if t - tr.last_seen > buffer_s]
+        if not expired:
             return ()
-        ended = tuple(
-            tr.summary(self._camera_id)
-            for tr, keep in zip(self._tracks, alive.tolist(), strict=True)
-            if tr.confirmed and not keep
-        )
-        self._keep(alive)
-        return ended
+        self._tracks = [tr for tr in self._tracks if t - tr.last_seen <= buffer_s]
+        return tuple(tr.summary(self._camera_id) for tr in expired if tr.confirmed)
 
-    # --- association ---------------------------------------------------------------------------
+    def _match(
+        self, detections: Sequence[tuple[int, Detection]], t: float
+    ) -> tuple[dict[_LiveTrack, TrackState], list[tuple[int, Detection]]]:
+        """Matches live tracks to detections, folds the matches in and drops tentative tracks
+        that missed. Returns the state to publish for each confirmed track, and the detections
+        left over for new tracks.
 
-    def _associate(self, usable: _Usable) -> tuple[list[Pair], list[int]]:
-        """The (track row, detection row) pairs of this frame, round by round (see the module
-        docstring), and the confident detections left unclaimed."""
-        params = self._params
-        confident = usable.confidence >= params.high_confidence
-        high = np.flatnonzero(confident).tolist()
-        low = np.flatnonzero(~confident).tolist()
-        confirmed = [row for row, tr in enumerate(self._tracks) if tr.confirmed]
-        tentative = [row for row, tr in enumerate(self._tracks) if not tr.confirmed]
-        predicted = kalman.states_to_boxes(self._mean)
-
-        first, left, high = self._round(confirmed, high, predicted, usable, params.match_iou)
-        recent = [row for row in left if self._tracks[row].missed == 0]
-        second, _, _ = self._round(recent, low, predicted, usable, params.second_match_iou)
-        taken = {row for row, _ in second}
-        left = [row for row in left if row not in taken]
-        third: list[Pair] = []
-        if left and high and params.recovery_iou < 1.0:
-            seen = np.array([tr.observation for tr in self._tracks], dtype=float)
-            third, _, high = self._round(left, high, seen, usable, params.recovery_iou)
-        fourth, _, high = self._round(tentative, high, predicted, usable, params.match_iou)
-        return first + second + third + fourth, high
-
-    def _round(
-        self,
-        rows: Sequence[int],
-        columns: Sequence[int],
-        track_boxes: np.ndarray,
-        usable: _Usable,
-        min_iou: float,
-    ) -> tuple[list[Pair], list[int], list[int]]:
-        """One optimal assignment between the tracks at ``rows`` (boxes from ``track_boxes``)
-        and the detections at ``columns``; returns the pairs and both leftovers."""
-        if not rows or not columns:
-            return [], list(rows), list(columns)
-        iou = iou_matrix(track_boxes[rows], usable.boxes[columns])
-        classes = same_class_matrix(
-            [self._tracks[row].class_name for row in rows], usable.classes(columns)
-        )
-        result = assign(iou, gate(iou, min_iou, classes))
-        return (
-            [(rows[i], columns[j]) for i, j in result.matches],
-            [rows[i] for i in result.unmatched_tracks],
-            [columns[j] for j in result.unmatched_detections],
-        )
-
-    # --- folding matches in --------------------------------------------------------------------
-
-    def _apply(
-        self, pairs: Sequence[Pair], usable: _Usable, t: float
-    ) -> list[tuple[_LiveTrack, TrackState]]:
-        """Corrects the matched filters, records the matches, marks unmatched confirmed tracks
-        lost and drops unmatched tentative ones. Returns the state of each track to publish."""
-        pairs = sorted(pairs)
-        rows = [row for row, _ in pairs]
-        measurements = kalman.boxes_to_measurements(usable.boxes[[col for _, col in pairs]])
-        self._correct(rows, measurements, t)
-
+        Confirmed tracks choose first and tentative ones share what is left: when a confirmed
+        track drifts off its object for one frame, the detection it missed starts a tentative
+        duplicate, and without this priority the duplicate would keep winning the object and
+        the id would fragment.
+        """
         min_hits = self._params.min_hits
-        boxes = kalman.states_to_boxes(self._mean[rows]).tolist()
-        states: dict[int, TrackState] = {}
-        for (row, col), (x1, _, x2, y2) in zip(pairs, boxes, strict=True):
-            track = self._tracks[row]
-            was_confirmed = track.confirmed
-            if track.record(usable.items[col], t, ((x1 + x2) / 2.0, y2), min_hits):
-                states[row] = TrackState.NEW
-            elif was_confirmed:
-                states[row] = TrackState.TRACKED
+        confirmed = [tr for tr in self._tracks if tr.confirmed]
+        tentative = [tr for tr in self._tracks if not tr.confirmed]
+        confirmed_pairs, detections = self._pair(confirmed, detections)
+        tentative_pairs, detections = self._pair(tentative, detections)
 
-        keep = np.zeros(len(self._tracks), dtype=bool)
-        keep[rows] = True
-        for row, track in enumerate(self._tracks):
-            if track.confirmed and not keep[row]:
-                track.missed += 1
-                states[row] = TrackState.LOST
-                keep[row] = True
-        published = [(self._tracks[row], state) for row, state in states.items()]
-        self._keep(keep)
-        return published
+        states: dict[_LiveTrack, TrackState] = {}
+        for track, detection in confirmed_pairs:
+            track.match(detection, t, min_hits)
+            states[track] = TrackState.TRACKED
+        for track in confirmed:
+            states.setdefault(track, TrackState.LOST)
+        for track, detection in tentative_pairs:
+            if track.match(detection, t, min_hits):
+                states[track] = TrackState.NEW
 
-    def _correct(self, rows: Sequence[int], measurements: np.ndarray, t: float) -> None:
-        """Kalman correction of the matched tracks: one stacked update for those that matched
-        on the previous frame too, a re-run from the last match for those back from a gap."""
-        resumed = [k for k, row in enumerate(rows) if self._tracks[row].missed]
-        steady = [k for k, row in enumerate(rows) if not self._tracks[row].missed]
-        if steady:
-            at = [rows[k] for k in steady]
-            self._mean[at], self._cov[at] = kalman.update(
-                self._mean[at], self._cov[at], measurements[steady]
-            )
-        for k in resumed:
-            self._reupdate(rows[k], measurements[k], t)
-        self._matched_mean[rows] = self._mean[rows]
-        self._matched_cov[rows] = self._cov[rows]
+        survivors = {track for track, _ in tentative_pairs}
+        self._tracks = [tr for tr in self._tracks if tr.confirmed or tr in survivors]
+        return states, list(detections)
 
-    def _reupdate(self, row: int, measurement: np.ndarray, t: float) -> None:
-        """Observation-centric re-update: from the estimate at the last match, predicts and
-        corrects through virtual detections evenly spaced between the last detection and this
-        one, one per frame missed. Coasting carried the old velocity through the gap; this
-        replaces it by the one the two real detections imply."""
-        track = self._tracks[row]
-        steps = track.missed + 1
-        dt = (t - track.last_seen) / steps
-        start = kalman.boxes_to_measurements(np.array(track.observation, dtype=float))[0]
-        mean, cov = self._matched_mean[row : row + 1], self._matched_cov[row : row + 1]
-        for step in range(1, steps + 1):
-            virtual = start + (measurement - start) * (step / steps)
-            mean, cov = kalman.predict(mean, cov, dt)
-            mean, cov = kalman.update(mean, cov, virtual)
-        self._mean[row], self._cov[row] = mean[0], cov[0]
-
-    # --- births and output ---------------------------------------------------------------------
+    def _pair(
+        self, tracks: Sequence[_LiveTrack], detections: Sequence[tuple[int, Detection]]
+    ) -> tuple[list[tuple[_LiveTrack, Detection]], list[tuple[int, Detection]]]:
+        """One association round: the matched (track, detection) pairs and the detections left."""
+        result = associate(
+            [tr.filter.box for tr in tracks],
+            [tr.class_name for tr in tracks],
+            [det.box for _, det in detections],
+            [det.class_name for _, det in detections],
+            self._params.match_iou,
+        )
+        pairs = [(tracks[i], detections[j][1]) for i, j in result.matches]
+        return pairs, [detections[j] for j in result.unmatched_detections]
 
     def _start_tracks(
-        self, usable: _Usable, columns: Sequence[int], t: float
-    ) -> list[tuple[_LiveTrack, TrackState]]:
-        """Starts a tentative track for each unclaimed detection confident enough, named after
-        its index in the frame. Returns those confirmed at birth (only when ``min_hits`` is
-        1)."""
-        columns = [c for c in columns if usable.confidence[c] >= self._params.birth_confidence]
-        if not columns:
-            return []
-        mean, cov = kalman.initiate(kalman.boxes_to_measurements(usable.boxes[columns]))
-        boxes = kalman.states_to_boxes(mean).tolist()
-        born: list[tuple[_LiveTrack, TrackState]] = []
-        for col, (x1, _, x2, y2) in zip(columns, boxes, strict=True):
-            track = _LiveTrack.born(
-                track_id_for(self._camera_id, t, usable.index[col]), t, self._params
-            )
-            if track.record(usable.items[col], t, ((x1 + x2) / 2.0, y2), self._params.min_hits):
-                born.append((track, TrackState.NEW))
+        self, detections: Sequence[tuple[int, Detection]], t: float
+    ) -> dict[_LiveTrack, TrackState]:
+        """Starts a tentative track for each unclaimed detection, named after its index in the
+        frame. Returns those confirmed at birth (only when ``min_hits`` is 1)."""
+        states: dict[_LiveTrack, TrackState] = {}
+        for index, detection in detections:
+            track_id = track_id_for(self._camera_id, t, index)
+            track = _LiveTrack(track_id, detection, t, self._params)
             self._tracks.append(track)
-        self._mean = np.concatenate([self._mean, mean])
-        self._cov = np.concatenate([self._cov, cov])
-        self._matched_mean = np.concatenate([self._matched_mean, mean])
-        self._matched_cov = np.concatenate([self._matched_cov, cov])
-        return born
-
-    def _publish(self, states: Sequence[tuple[_LiveTrack, TrackState]]) -> tuple[Track, ...]:
-        """The tracks with a state on this frame, in birth order."""
-        state_of = {id(track): state for track, state in states}
-        rows = [row for row, tr in enumerate(self._tracks) if id(tr) in state_of]
-        if not rows:
-            return ()
-        boxes = kalman.states_to_boxes(self._mean[rows]).tolist()
-        velocities = self._mean[rows, 4:6].tolist()
-        out = []
-        for row, (x1, y1, x2, y2), (vx, vy) in zip(rows, boxes, velocities, strict=True):
-            track = self._tracks[row]
-            out.append(
-                Track(
-                    track_id=track.track_id,
-                    class_name=track.class_name,
-                    box=Box(x1, y1, x2, y2),
-                    confidence=track.last_confidence,
-                    state=state_of[id(track)],
-                    velocity=(vx, vy),
-                    first_seen=track.first_seen,
-                    hits=track.hits,
-                )
-            )
-        return tuple(out)
-
-
-# --- reading a snapshot -------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _TrackRow:
-    """One track read from a snapshot, with its filter rows."""
-
-    track: _LiveTrack
-    mean: np.ndarray
-    cov: np.ndarray
-    matched_mean: np.ndarray
-    matched_cov: np.ndarray
-
-
-def _read_filter(state: Mapping[str, Any], where: str) -> tuple[np.ndarray, np.ndarray]:
-    mean = as_floats(field(state, "mean", where), f"{where}.mean", STATE_DIM)
-    cov = as_matrix(field(state, "covariance", where), f"{where}.covariance", STATE_DIM, STATE_DIM)
-    try:
-        return kalman.check_state(np.array(mean), np.array(cov))
-    except ValueError as exc:
-        raise invalid(f"{where}.mean/covariance", str(exc)) from exc
-
-
-def _read_track(
-    state: Mapping[str, Any], where: str, last_time: float, params: TrackerParams
-) -> _TrackRow:
-    """Rebuilds a track from ``CameraTracker._track_state``'s output, checking every field and
-    that the fields agree with each other (see ``CameraTracker.restore``)."""
-    track = _LiveTrack.__new__(_LiveTrack)
-    track.track_id = as_str(field(state, "track_id", where), f"{where}.track_id")
-    track.confirmed = as_bool(field(state, "confirmed", where), f"{where}.confirmed")
-    track.first_seen = as_float(field(state, "first_seen", where), f"{where}.first_seen")
-    track.last_seen = as_float(field(state, "last_seen", where), f"{where}.last_seen")
-    if not track.first_seen <= track.last_seen <= last_time:
-        raise invalid(
-            where,
-            f"times out of order: first_seen {track.first_seen!r}, last_seen "
-            f"{track.last_seen!r}, tracker last_time {last_time!r}",
-        )
-    track.hits = as_int(field(state, "hits", where), f"{where}.hits", minimum=1)
-    track.votes = _read_votes(field(state, "votes", where), f"{where}.votes")
-    if track.votes.total() != track.hits:
-        raise invalid(f"{where}.votes", f"{track.votes.total()} votes for {track.hits} hits")
-    track.class_name = majority_class(track.votes)
-    track.confidence_sum = as_float(
-        field(state, "confidence_sum", where), f"{where}.confidence_sum"
-    )
-    track.last_confidence = as_float(
-        field(state, "last_confidence", where), f"{where}.last_confidence"
-    )
-    mean, cov = _read_filter(state, where)
-    track.path = PathSampler.read(
-        field(state, "path", where), f"{where}.path", params.path_interval_s, params.max_path_points
-    )
-    x1, y1, x2, y2 = as_floats(field(state, "observation", where), f"{where}.observation", 4)
-    track.observation = (x1, y1, x2, y2)
-    track.missed = as_int(field(state, "missed", where), f"{where}.missed", minimum=0)
-    matched_mean, matched_cov = _read_at_match(state, where, track, last_time, (mean, cov))
-    return _TrackRow(track, mean, cov, matched_mean, matched_cov)
-
-
-def _read_at_match(
-    state: Mapping[str, Any],
-    where: str,
-    track: _LiveTrack,
-    last_time: float,
-    current: tuple[np.ndarray, np.ndarray],
-) -> tuple[np.ndarray, np.ndarray]:
-    """The filter right after the track's last match: stored while the track is missing, the
-    current one when it matched on the last frame. ``missed`` must agree with the times (a
-    track matched on the last frame has missed nothing, any other has missed at least one
-    frame), and a tentative track never misses: it is dropped instead."""
-    raw = field(state, "at_match", where)
-    matched_last = track.last_seen == last_time
-    if matched_last != (track.missed == 0):
-        raise invalid(
-            f"{where}.missed",
-            f"{track.missed} frames missed but last_seen {track.last_seen!r} and tracker "
-            f"last_time {last_time!r}",
-        )
-    if track.missed and not track.confirmed:
-        raise invalid(f"{where}.missed", "a tentative track cannot have missed frames")
-    if track.missed == 0:
-        if raw is not None:
-            raise invalid(f"{where}.at_match", "expected null for a track matched last frame")
-        return current[0].copy(), current[1].copy()
-    if raw is None:
-        raise invalid(f"{where}.at_match", "missing for a track that missed frames")
-    return _read_filter(as_mapping(raw, f"{where}.at_match"), f"{where}.at_match")
-
-
-def _read_votes(value: Any, where: str) -> Counter[str]:
-    votes: Counter[str] = Counter()
-    pairs = as_list(value, where)
-    if not pairs:
-        raise invalid(where, "a track has at least one class vote")
-    for i, pair in enumerate(pairs):
-        entry = as_list(pair, f"{where}[{i}]")
-        if len(entry) != 2:
-            raise invalid(f"{where}[{i}]", f"expected [class, count], got {len(entry)} items")
-        name = as_str(entry[0], f"{where}[{i}][0]")
-        if name in votes:
-            raise invalid(f"{where}[{i}]", f"class {name!r} listed twice")
-        votes[name] = as_int(entry[1], f"{where}[{i}][1]", minimum=1)
-    return votes
+            if track.confirmed:
+                states[track] = TrackState.NEW
+        return states
