@@ -28,12 +28,15 @@ from vigie_runtime.bus import DeliveryError, Message, Output
 from vigie_runtime.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
+CLIENT_LOG = logging.getLogger("librdkafka")
 
 
 def _base_config(settings: KafkaSettings, client_id: str) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bootstrap.servers": settings.bootstrap_servers,
         "client.id": client_id,
+        # The client's own messages go through logging, so they are JSON lines like the rest.
+        "logger": CLIENT_LOG,
     }
     config.update(settings.extra)
     return config
