@@ -152,6 +152,7 @@ def test_read_all_returns_every_message_to_the_end(bootstrap: str) -> None:
     producer.flush(10)
     messages = bus.read_all(topic, timeout_s=20)
     assert sorted(int(m.value) for m in messages) == list(range(9))
+    assert all(m.timestamp_ms > 1_600_000_000_000 for m in messages)  # record times kept
     assert bus.read_all(f"absent-{uuid.uuid4().hex[:6]}") == []
 
 
