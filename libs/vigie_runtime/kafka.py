@@ -79,6 +79,21 @@ def consumer_config(settings: KafkaSettings, group_id: str, client_id: str) -> d
     return config
 
 
+def _message(m: Any) -> Message:
+    """confluent-kafka's message as the bus's own type."""
+    headers = {k: (v or b"") for k, v in (m.headers() or [])}
+    _, timestamp_ms = m.timestamp()
+    return Message(
+        m.topic(),
+        m.partition(),
+        m.offset(),
+        m.key(),
+        m.value() or b"",
+        headers,
+        max(timestamp_ms, 0),
+    )
+
+
 class KafkaPublisher:
     def __init__(self, settings: KafkaSettings, client_id: str) -> None:
         self._producer = Producer(producer_config(settings, client_id))
@@ -156,19 +171,7 @@ class KafkaSubscriber:
                     raise KafkaException(err)
                 log.warning("consumer error", extra={"error": err.str()})
                 continue
-            headers = {k: (v or b"") for k, v in (m.headers() or [])}
-            _, timestamp_ms = m.timestamp()
-            messages.append(
-                Message(
-                    m.topic(),
-                    m.partition(),
-                    m.offset(),
-                    m.key(),
-                    m.value() or b"",
-                    headers,
-                    max(timestamp_ms, 0),
-                )
-            )
+            messages.append(_message(m))
         return messages
 
     def mark_done(self, messages: Sequence[Message]) -> None:
@@ -229,12 +232,7 @@ class KafkaBus:
                         if m.error().code() == KafkaError._PARTITION_EOF:
                             ends.pop(m.partition(), None)
                         continue
-                    headers = {k: (v or b"") for k, v in (m.headers() or [])}
-                    messages.append(
-                        Message(
-                            topic, m.partition(), m.offset(), m.key(), m.value() or b"", headers
-                        )
-                    )
+                    messages.append(_message(m))
                     if m.offset() + 1 >= ends.get(m.partition(), 0):
                         ends.pop(m.partition(), None)
             if ends:
