@@ -160,7 +160,11 @@ class KafkaSubscriber:
         log.info("partitions revoked", extra={"partitions": [p.partition for p in partitions]})
 
     def poll(self, max_messages: int, timeout_s: float) -> list[Message]:
-        raw = self._consumer.consume(max_messages, timeout_s)
+        # Wait for the first message only, then take what has already arrived: consume(n, t)
+        # alone waits for n messages or t seconds, which at camera rates is pure latency.
+        raw = self._consumer.consume(1, timeout_s)
+        if raw and max_messages > 1:
+            raw += self._consumer.consume(max_messages - 1, 0)
         messages = []
         for m in raw:
             err = m.error()
