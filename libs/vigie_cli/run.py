@@ -84,7 +84,7 @@ def main(args: argparse.Namespace) -> int:
         _follow(pipeline, watcher, seen)
     except KeyboardInterrupt:
         print("\nstopping ...")
-    except (ServiceFailed, RuntimeError, TimeoutError) as exc:
+    except (RuntimeError, TimeoutError) as exc:  # ServiceFailed, a start-up that failed
         print(f"\nvigie run: {exc}", file=sys.stderr)
         status = 1
     finally:
