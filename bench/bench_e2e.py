@@ -34,17 +34,20 @@ CLIP = default_samples_dir() / "intel-sample-videos" / "one-by-one-person-detect
 
 def raw_detector_fps(frames: int) -> float:
     from vigie_capture.adapters.video_file import VideoOptions, open_video
-    from vigie_detection.adapters.yolo_opencv import YoloOpenCvDetector
-    from vigie_detection.model_files import locate_yolov4_tiny
+    from vigie_detection.adapters import DetectorConfig, build_detector
     from vigie_detection.settings import ModelSettings
 
+    # The service's default model, backend and thresholds.
     model = ModelSettings()
-    detector = YoloOpenCvDetector(
-        locate_yolov4_tiny(),
-        model.input_size,
-        model.confidence,
-        model.nms,
-        frozenset(model.classes),
+    detector = build_detector(
+        DetectorConfig(
+            model=model.name,
+            backend=model.backend,
+            input_size=model.input_size,
+            confidence=model.confidence,
+            nms=model.nms,
+            classes=frozenset(model.classes),
+        )
     )
     with open_video(str(CLIP), VideoOptions(max_frames=frames)) as video:
         images = [raw.image for raw in video]
@@ -124,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     raw = raw_detector_fps(args.raw_frames)
-    print(f"raw detector (yolov4-tiny@416, OpenCV DNN): {raw:6.2f} frames/s")
+    print(f"raw detector (default model and backend):  {raw:6.2f} frames/s")
 
     with tempfile.TemporaryDirectory() as tmp:
         topics = run_pipeline(Path(tmp) / "fast", example_scenes(), True, args.throughput_frames)

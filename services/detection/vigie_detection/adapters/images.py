@@ -1,0 +1,42 @@
+"""Turning what callers hand the detector into 8-bit BGR frames, or a clear refusal."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+class InvalidImage(ValueError):
+    """The bytes or array handed to the detector are not a picture it can run on."""
+
+
+def decode_jpeg(data: bytes) -> np.ndarray:
+    """Decode JPEG (or any format OpenCV reads) bytes into a BGR image.
+
+    Frames cross process boundaries as JPEG; a garbled payload must be a clear, catchable error
+    for the caller to report, not a ``None`` that fails three calls later.
+    """
+    if not data:
+        raise InvalidImage("image payload is empty")
+    try:
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise InvalidImage(f"image payload of {len(data)} bytes does not decode: {exc}") from exc
+    if image is None or image.size == 0:
+        raise InvalidImage(f"image payload of {len(data)} bytes does not decode as an image")
+    return image
+
+
+def as_bgr(image: np.ndarray) -> np.ndarray:
+    """Accept grey and BGRA frames too: some cameras deliver them and the network wants 3 planes."""
+    if not isinstance(image, np.ndarray) or image.size == 0:
+        raise InvalidImage("image is empty or not a numpy array")
+    if image.dtype != np.uint8:
+        raise InvalidImage(f"image must be 8-bit, got {image.dtype}")
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return image
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    raise InvalidImage(f"image must be HxW, HxWx3 or HxWx4, got shape {image.shape}")

@@ -1,0 +1,1 @@
+"""Head decoders: each family's raw network output brought to the shared row layout."""
