@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from vigie_cli.console import alert_line, summary
 from vigie_cli.pipeline import GROUP_TOPICS
@@ -21,8 +21,10 @@ from vigie_core.types import Alert
 from vigie_runtime import codec
 from vigie_runtime.health import Health
 from vigie_runtime.inmemory import InMemoryBus
-from vigie_runtime.settings import GrpcSettings
+from vigie_runtime.settings import GrpcSettings, ServiceSettings, load_settings
 from vigie_runtime.topics import ALERTS
+
+S = TypeVar("S", bound=ServiceSettings)
 
 
 def add_parser(sub: Any) -> None:
@@ -41,8 +43,10 @@ def build_services(
     database: Path,
     realtime: bool = False,
     max_frames: int | None = None,
+    config_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Every service wired to ``bus`` with its default settings, gRPC on ephemeral ports."""
+    """Every service wired to ``bus``: settings from ``config_dir/<service>.yaml`` when present
+    (as `vigie run` passes them), the environment and defaults; gRPC on ephemeral ports."""
     from vigie_alerting.service import AlertingService
     from vigie_alerting.settings import AlertingSettings
     from vigie_analytics.service import AnalyticsService
@@ -56,20 +60,31 @@ def build_services(
     from vigie_tracking.service import TrackingService
     from vigie_tracking.settings import TrackingSettings
 
+    def settings(name: str, cls: type[S], **overrides: Any) -> S:
+        path = config_dir / f"{name}.yaml" if config_dir is not None else None
+        return load_settings(cls, path if path and path.exists() else None, **overrides)
+
     ephemeral = GrpcSettings(host="127.0.0.1", port=0)
     camera = {"id": camera_id, "source": source, "max_frames": max_frames}
+    pacing = "realtime" if realtime else "fast"
     return {
         "capture": CaptureService(
-            CaptureSettings(cameras=[camera], pacing="realtime" if realtime else "fast"),
+            settings("capture", CaptureSettings, cameras=[camera], pacing=pacing), bus, Health()
+        ),
+        "detection": DetectionService(
+            settings("detection", DetectionSettings, grpc=ephemeral), bus, Health()
+        ),
+        "tracking": TrackingService(settings("tracking", TrackingSettings), bus, Health()),
+        "analytics": AnalyticsService(
+            settings("analytics", AnalyticsSettings, scenes=scenes), bus, Health()
+        ),
+        "alerting": AlertingService(
+            settings("alerting", AlertingSettings, grpc=ephemeral), bus, Health()
+        ),
+        "storage": StorageService(
+            settings("storage", StorageSettings, grpc=ephemeral, database=database),
             bus,
             Health(),
-        ),
-        "detection": DetectionService(DetectionSettings(grpc=ephemeral), bus, Health()),
-        "tracking": TrackingService(TrackingSettings(), bus, Health()),
-        "analytics": AnalyticsService(AnalyticsSettings(scenes=scenes), bus, Health()),
-        "alerting": AlertingService(AlertingSettings(grpc=ephemeral), bus, Health()),
-        "storage": StorageService(
-            StorageSettings(grpc=ephemeral, database=database), bus, Health()
         ),
     }
 
@@ -128,6 +143,7 @@ def main(args: argparse.Namespace) -> int:
             Path(tmp) / "vigie.sqlite",
             realtime=args.realtime,
             max_frames=args.max_frames,
+            config_dir=clip.config_dir,
         )
         print(f"replaying {clip.source} as camera '{clip.camera_id}' in one process ...")
         alerts = run_in_process(services, bus)

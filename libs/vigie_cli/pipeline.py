@@ -48,6 +48,8 @@ class PipelinePlan:
     # Short sessions let a restarted replica take its partitions back quickly on one machine.
     session_timeout_ms: int = 6000
     log_level: str = "INFO"
+    # Folder of per-service YAML settings (<service>.yaml), each passed as VIGIE_CONFIG.
+    config_dir: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -69,6 +71,8 @@ class PipelinePlan:
                 "VIGIE_LOG_LEVEL": self.log_level,
             }
         )
+        if self.config_dir is not None and (self.config_dir / f"{name}.yaml").exists():
+            env["VIGIE_CONFIG"] = str((self.config_dir / f"{name}.yaml").resolve())
         if name in self.grpc_ports:
             env["VIGIE_GRPC__PORT"] = str(self.grpc_ports[name])
         if name == "analytics" and self.scenes is not None:

@@ -35,6 +35,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--broker-port", type=int, default=19092)
     p.add_argument("--fast", action="store_true", help="replay as fast as possible")
     p.add_argument("--work-dir", type=Path, default=Path("var/run"))
+    p.add_argument(
+        "--config-dir",
+        type=Path,
+        help="folder of <service>.yaml settings (default for the sample: config/sample)",
+    )
     p.set_defaults(func=main)
 
 
@@ -68,7 +73,12 @@ def main(args: argparse.Namespace) -> int:
         print(f"broker started on {bootstrap}")
     for line in ensure_topics(admin_client(bootstrap)):
         print(f"  topic {line}")
-    pipeline = LocalPipeline(PipelinePlan(bootstrap, args.work_dir, clip.scenes))
+    config_dir = args.config_dir or clip.config_dir
+    pipeline = LocalPipeline(
+        PipelinePlan(bootstrap, args.work_dir, clip.scenes, config_dir=config_dir)
+    )
+    if config_dir is not None:
+        print(f"service settings from {config_dir}")
     seen: dict[str, Alert] = {}
     started = time.monotonic()
     status = 0

@@ -25,6 +25,7 @@ class Clip:
     source: str
     camera_id: str
     scenes: Path | None
+    config_dir: Path | None = None
 
 
 def add_clip_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +44,12 @@ def default_samples_dir() -> Path:
     return Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
+def sample_config_dir() -> Path | None:
+    """Per-service settings tuned for the sample clip (config/sample in a checkout)."""
+    folder = Path(__file__).resolve().parents[2] / "config" / "sample"
+    return folder if folder.is_dir() else None
+
+
 def example_scenes() -> Path:
     return Path(str(resources.files("vigie_analytics").joinpath("scenes", "one-by-one.yaml")))
 
@@ -57,8 +64,8 @@ def resolve_clip(
             raise NoSource(f"SOURCE={source} does not exist")
         camera = camera_id or (SAMPLE_CAMERA if source.endswith(Path(SAMPLE_CLIP).name) else None)
         camera = camera or Path(source.split("?")[0]).stem[:64] or "camera-1"
-        if scenes is None and camera == SAMPLE_CAMERA:
-            scenes = example_scenes()
+        if camera == SAMPLE_CAMERA:
+            return Clip(source, camera, scenes or example_scenes(), sample_config_dir())
         return Clip(source, camera, scenes)
     samples = default_samples_dir()
     clip = samples / SAMPLE_CLIP
@@ -71,4 +78,6 @@ def resolve_clip(
             f"    curl -L -o samples/{SAMPLE_CLIP} {SAMPLE_URL}\n"
             f"    export VIGIE_SAMPLES=$PWD/samples"
         )
-    return Clip(str(clip), camera_id or SAMPLE_CAMERA, scenes or example_scenes())
+    return Clip(
+        str(clip), camera_id or SAMPLE_CAMERA, scenes or example_scenes(), sample_config_dir()
+    )

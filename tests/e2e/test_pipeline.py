@@ -23,7 +23,7 @@ import pytest
 from tests.conftest import SAMPLE_CLIP
 from vigie.v1 import services_pb2, services_pb2_grpc
 from vigie_cli.pipeline import LocalPipeline, PipelinePlan
-from vigie_cli.samples import example_scenes
+from vigie_cli.samples import example_scenes, sample_config_dir
 from vigie_core.types import Alert, AlertStatus, EventKind
 from vigie_runtime import codec
 from vigie_runtime.broker import free_port
@@ -77,7 +77,7 @@ def plan_for(bootstrap: str, work_dir: Path) -> PipelinePlan:
         http_ports={n: free_port() for n in names},
         grpc_ports={n: free_port() for n in ("detection", "alerting", "storage")},
         session_timeout_ms=2000,
-        extra_env={"VIGIE_COOLDOWN_S": "15"},
+        config_dir=sample_config_dir(),  # what `make run` uses for this clip
     )
 
 
