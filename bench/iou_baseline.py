@@ -37,7 +37,7 @@ class IouTrackerParams:
     """Same default as ``TrackerParams.match_iou``, so the two trackers gate alike."""
 
     min_confidence: float = 0.3
-    """Same default as ``TrackerParams.min_confidence``."""
+    """Detections below are ignored (the baseline has no second, low-score round)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.match_iou <= 1.0:

@@ -86,3 +86,9 @@ def as_matrix(value: Any, where: str, rows: int, cols: int) -> list[list[float]]
     if len(items) != rows:
         raise invalid(where, f"expected a {rows}x{cols} matrix, got {len(items)} rows")
     return [as_floats(row, f"{where}[{i}]", cols) for i, row in enumerate(items)]
+
+
+def as_point(value: Any, where: str) -> tuple[float, float, float]:
+    """A ``(t, x, y)`` path point."""
+    t, x, y = as_floats(value, where, 3)
+    return (t, x, y)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 
-from vigie_core.tracking import TrackerParams
 from vigie_runtime.bus import Bus
 from vigie_runtime.health import Health
 from vigie_runtime.stage import Stage, StageRunner
@@ -15,13 +14,7 @@ from vigie_tracking.settings import TrackingSettings
 
 class TrackingService:
     def __init__(self, settings: TrackingSettings, bus: Bus, health: Health) -> None:
-        t = settings.tracker
-        params = TrackerParams(
-            min_hits=t.min_hits,
-            lost_buffer_s=t.lost_buffer_s,
-            match_iou=t.match_iou,
-            min_confidence=t.min_confidence,
-        )
+        params = settings.tracker.params()
         self.handler = TrackingHandler(
             params, read_states=lambda: latest_states(bus.read_all(TRACKER_STATE))
         )

@@ -10,8 +10,13 @@ import numpy as np
 import pytest
 
 from vigie_core.ids import millis
-from vigie_core.tracking import CameraTracker, TrackerParams
-from vigie_core.tracking.association import associate, boxes_to_array, iou_matrix
+from vigie_core.tracking import CameraTracker, TrackerParams, kalman
+from vigie_core.tracking.association import (
+    associate,
+    boxes_to_array,
+    buffered_iou_matrix,
+    iou_matrix,
+)
 from vigie_core.tracking.kalman import BoxKalmanFilter
 from vigie_core.tracking.tracker import PathSampler, majority_class
 from vigie_core.types import (
@@ -229,6 +234,123 @@ def test_tracks_leaving_the_frame_report_clipped_predictions() -> None:
         assert 0.0 <= t.box.y1 <= t.box.y2 <= 1.0
 
 
+# --- confidence rounds and births ---------------------------------------------------------------
+
+WEAK = 0.6  # between the default low_confidence and high_confidence
+
+
+def _confident_then(conf: float, n_confident: int = 5, n_after: int = 5) -> list[FrameDetections]:
+    """One object moving right: confident detections, then detections of ``conf``."""
+    return [
+        frame(T0 + 0.1 * i, det(0.2 + 0.01 * i, 0.5, conf=0.95 if i < n_confident else conf))
+        for i in range(n_confident + n_after)
+    ]
+
+
+def test_weak_detections_continue_a_tracked_track() -> None:
+    outs = run(CameraTracker(CAMERA), _confident_then(WEAK))
+    track_id = outs[2].tracks[0].track_id
+    assert all(ids_of(out) == [track_id] for out in outs[2:])
+    assert [t.state for out in outs[5:] for t in out.tracks] == [TrackState.TRACKED] * 5
+    assert outs[-1].tracks[0].confidence == WEAK
+    assert outs[-1].tracks[0].hits == 10
+
+
+def test_detections_below_low_confidence_do_not_continue_a_track() -> None:
+    outs = run(CameraTracker(CAMERA, TrackerParams(low_confidence=0.7)), _confident_then(WEAK))
+    assert [t.state for out in outs[5:] for t in out.tracks] == [TrackState.LOST] * 5
+
+
+def test_weak_detections_never_start_a_track() -> None:
+    tracker = CameraTracker(CAMERA)
+    outs = run(tracker, [frame(T0 + 0.1 * i, det(0.5, 0.5, conf=WEAK)) for i in range(10)])
+    assert all(not out.tracks for out in outs)
+    assert tracker.snapshot()["tracks"] == []
+
+
+def test_weak_detections_do_not_revive_a_lost_track_confident_ones_do() -> None:
+    frames = _confident_then(0.95, n_confident=5, n_after=0)
+    frames.append(frame(T0 + 0.5))  # missed: the track is lost from here
+    frames += [frame(T0 + 0.1 * i, det(0.2 + 0.01 * i, 0.5, conf=WEAK)) for i in (6, 7)]
+    frames.append(frame(T0 + 0.8, det(0.28, 0.5, conf=0.95)))
+    outs = run(CameraTracker(CAMERA), frames)
+    track_id = outs[2].tracks[0].track_id
+    assert [(t.track_id, t.state) for t in outs[5].tracks] == [(track_id, TrackState.LOST)]
+    assert [(t.track_id, t.state) for t in outs[7].tracks] == [(track_id, TrackState.LOST)]
+    assert [(t.track_id, t.state) for t in outs[8].tracks] == [(track_id, TrackState.TRACKED)]
+
+
+def test_confident_detections_are_offered_first() -> None:
+    # On the last frame a weak detection sits exactly on the prediction and a confident one a
+    # little off it: the track takes the confident one, and the weak one starts nothing.
+    frames = [frame(T0 + 0.1 * i, det(0.5, 0.5)) for i in range(5)]
+    frames.append(frame(T0 + 0.5, det(0.5, 0.5, conf=WEAK), det(0.53, 0.5, conf=0.95)))
+    tracker = CameraTracker(CAMERA)
+    (track,) = run(tracker, frames)[-1].tracks
+    assert track.state == TrackState.TRACKED
+    assert track.confidence == 0.95
+    assert len(tracker.snapshot()["tracks"]) == 1
+
+
+def test_a_score_equal_to_the_thresholds_passes_them_after_32_bit_rounding() -> None:
+    # Detections cross the wire as 32-bit floats: 0.9 arrives as 0.89999998.
+    score = float(np.float32(0.9))
+    assert score < 0.9
+    params = TrackerParams(low_confidence=0.9, high_confidence=0.9, birth_confidence=0.9)
+    frames = [frame(T0 + 0.1 * i, det(0.5, 0.5, conf=score)) for i in range(3)]
+    assert [t.state for t in run(CameraTracker(CAMERA, params), frames)[-1].tracks] == [
+        TrackState.NEW
+    ]
+
+
+def test_birth_needs_birth_confidence_but_matching_only_high_confidence() -> None:
+    params = TrackerParams(high_confidence=0.6, birth_confidence=0.8)
+    below_birth = [frame(T0 + 0.1 * i, det(0.5, 0.5, conf=0.7)) for i in range(5)]
+    assert all(not out.tracks for out in run(CameraTracker(CAMERA, params), below_birth))
+
+    # born at 0.85, confirmed and continued by detections of 0.7 (>= high_confidence)
+    frames = [frame(T0, det(0.5, 0.5, conf=0.85)), *below_birth[1:]]
+    outs = run(CameraTracker(CAMERA, params), frames)
+    assert outs[-1].tracks[0].hits == 5
+    assert outs[-1].tracks[0].state == TrackState.TRACKED
+
+
+# --- lost tracks ------------------------------------------------------------------------------
+
+
+def _reappears_off_course(dy: float) -> list[FrameDetections]:
+    """Seen for 2 s moving right, unseen for 0.5 s, then back ``dy`` lower than where constant
+    speed puts it (it sidestepped while hidden)."""
+    frames = [frame(T0 + 0.1 * i, det(0.1 + 0.01 * i, 0.4), seq=i) for i in range(20)]
+    frames += [frame(T0 + 0.1 * i, seq=i) for i in range(20, 25)]
+    frames += [frame(T0 + 0.1 * i, det(0.1 + 0.01 * i, 0.4 + dy), seq=i) for i in range(25, 30)]
+    return frames
+
+
+def test_a_lost_track_is_found_off_its_prediction_within_the_widened_gate() -> None:
+    frames = _reappears_off_course(dy=0.12)  # plain IoU with the prediction about 0.25 < 0.3
+    outs = run(CameraTracker(CAMERA), frames)
+    assert len({tid for out in outs for tid in ids_of(out)}) == 1
+    assert outs[25].tracks[0].state == TrackState.TRACKED
+
+    strict = run(CameraTracker(CAMERA, TrackerParams(lost_margin_per_s=0.0)), frames)
+    assert [t.state for t in strict[25].tracks] == [TrackState.LOST]  # and a tentative twin
+    assert len({tid for out in strict for tid in ids_of(out)}) == 2
+
+
+def test_the_gate_widens_only_once_a_track_is_lost() -> None:
+    # The same sidestep without a gap. On the frame of the jump the track matched on the
+    # previous frame, so its gate is the plain one: it misses (and a tentative twin starts).
+    # On the next frame it is lost, its gate widened, and as a confirmed track it is offered
+    # the object before the twin.
+    frames = [frame(T0 + 0.1 * i, det(0.1 + 0.01 * i, 0.4 if i < 20 else 0.52)) for i in range(24)]
+    outs = run(CameraTracker(CAMERA), frames)
+    track_id = outs[2].tracks[0].track_id
+    assert [(t.track_id, t.state) for t in outs[20].tracks] == [(track_id, TrackState.LOST)]
+    assert [(t.track_id, t.state) for t in outs[21].tracks] == [(track_id, TrackState.TRACKED)]
+    assert all(ids_of(out) == [track_id] for out in outs[2:])
+
+
 # --- time ---------------------------------------------------------------------------------------
 
 
@@ -320,7 +442,10 @@ def replace_camera(f: FrameDetections, camera: str) -> FrameDetections:
 
 
 def test_low_confidence_detections_are_ignored() -> None:
-    tracker = CameraTracker(CAMERA, TrackerParams(min_hits=1, min_confidence=0.5))
+    params = TrackerParams(
+        min_hits=1, low_confidence=0.5, high_confidence=0.5, birth_confidence=0.5
+    )
+    tracker = CameraTracker(CAMERA, params)
     out = tracker.update(frame(T0, det(0.5, 0.5, conf=0.49), det(0.2, 0.5, conf=0.5)))
     assert [t.box.centre[0] for t in out.tracks] == [pytest.approx(0.2)]
     assert out.tracks[0].confidence == 0.5
@@ -428,7 +553,12 @@ def test_path_sampler_bounds_memory_and_keeps_both_ends(max_points: int) -> None
         {"min_hits": 0},
         {"lost_buffer_s": -1.0},
         {"match_iou": 1.5},
-        {"min_confidence": -0.1},
+        {"second_match_iou": -0.1},
+        {"low_confidence": -0.1},
+        {"high_confidence": 1.1, "birth_confidence": 1.1},
+        {"low_confidence": 0.8, "high_confidence": 0.7, "birth_confidence": 0.9},
+        {"high_confidence": 0.9, "birth_confidence": 0.8},
+        {"lost_margin_per_s": -0.5},
         {"path_interval_s": -0.5},
         {"max_path_points": 1},
     ],
@@ -487,3 +617,83 @@ def test_kalman_prediction_depends_only_on_elapsed_time() -> None:
     short.update(det(0.3, 0.5).box)
     short.predict(0.1)
     assert short.covariance[0, 0] < whole.covariance[0, 0]  # uncertainty grows with dt
+
+
+def test_buffered_iou_widens_both_boxes_of_each_track() -> None:
+    rng = random.Random(3)
+
+    def random_box() -> Box:
+        x1, y1 = rng.random() * 0.8, rng.random() * 0.8
+        return Box(x1, y1, x1 + rng.random() * 0.2, y1 + rng.random() * 0.2)
+
+    a = boxes_to_array([random_box() for _ in range(6)])
+    b = boxes_to_array([random_box() for _ in range(4)])
+    np.testing.assert_allclose(buffered_iou_matrix(a, b, np.zeros(6)), iou_matrix(a, b))
+    np.testing.assert_allclose(buffered_iou_matrix(a, a, np.full(6, 0.7)).diagonal(), 1.0)
+
+    near = boxes_to_array([Box(0.0, 0.0, 0.1, 0.2), Box(0.0, 0.0, 0.1, 0.2)])
+    apart = boxes_to_array([Box(0.12, 0.0, 0.22, 0.2)])  # a gap of 0.02 between them
+    widened = buffered_iou_matrix(near, apart, np.array([0.0, 0.5]))
+    assert widened[0, 0] == 0.0
+    # each widened to 0.2 x 0.4: they overlap over 0.08 of their 0.2 width
+    assert widened[1, 0] == pytest.approx(0.08 * 0.4 / (2 * 0.2 * 0.4 - 0.08 * 0.4))
+
+
+def test_stacked_filter_rows_match_single_box_filters() -> None:
+    """The tracker filters all tracks at once; each row must be the filter of its own box."""
+    boxes = [det(0.2, 0.5).box, det(0.6, 0.3, w=0.05, h=0.3).box, det(0.8, 0.8, w=0.2).box]
+    later = [det(0.22, 0.5).box, det(0.61, 0.31, w=0.05, h=0.3).box, det(0.78, 0.8, w=0.2).box]
+    singles = [BoxKalmanFilter(b) for b in boxes]
+    mean, blocks = kalman.initiate(kalman.boxes_to_measurements(boxes_to_array(boxes)))
+    for f, b in zip(singles, later, strict=True):
+        f.predict(0.1)
+        f.update(b)
+    mean, blocks = kalman.predict(mean, blocks, 0.1)
+    mean, blocks = kalman.update(mean, blocks, kalman.boxes_to_measurements(boxes_to_array(later)))
+    for row, f in enumerate(singles):
+        assert mean[row].tolist() == f.state.tolist()
+        assert kalman.blocks_to_covariance(blocks[row]).tolist() == f.covariance.tolist()
+
+
+def _textbook_filter(boxes: Sequence[Box], dts: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The same filter written with full 8x8 matrices (F, Q, H, R), as a reference."""
+    z = [kalman.box_to_measurement(b) for b in boxes]
+    accel = kalman._ACCEL_STD
+    measure = kalman._MEASURE_STD
+    init = kalman._INIT_STD
+
+    def scales(x: np.ndarray) -> np.ndarray:
+        return np.array([x[3], x[3], x[2], x[3]])
+
+    x = np.concatenate([z[0], np.zeros(4)])
+    p = np.diag((init * np.tile(scales(x), 2)) ** 2)
+    h = np.eye(4, 8)
+    for zi, dt in zip(z[1:], dts, strict=True):
+        f = np.eye(8)
+        f[:4, 4:] = dt * np.eye(4)
+        d = np.diag((accel * scales(x)) ** 2)
+        q = np.block([[d * dt**3 / 3, d * dt**2 / 2], [d * dt**2 / 2, d * dt]])
+        x = f @ x
+        p = f @ p @ f.T + q
+        r = np.diag((measure * scales(x)) ** 2)
+        s = h @ p @ h.T + r
+        k = p @ h.T @ np.linalg.inv(s)
+        x = x + k @ (zi - h @ x)
+        p = (np.eye(8) - k @ h) @ p
+    return x, p
+
+
+def test_block_filter_is_the_full_matrix_filter() -> None:
+    """Per quantity blocks are exact: the 8x8 filter never couples two quantities."""
+    rng = random.Random(5)
+    boxes = [
+        det(0.3 + 0.02 * i + rng.gauss(0, 0.003), 0.5, w=0.1 + 0.002 * i).box for i in range(8)
+    ]
+    dts = [rng.choice([0.04, 0.1, 0.3]) for _ in boxes[1:]]
+    f = BoxKalmanFilter(boxes[0])
+    for b, dt in zip(boxes[1:], dts, strict=True):
+        f.predict(dt)
+        f.update(b)
+    x, p = _textbook_filter(boxes, dts)
+    np.testing.assert_allclose(f.state, x, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(f.covariance, p, rtol=1e-7, atol=1e-15)

@@ -50,7 +50,8 @@ def through_json(tracker: CameraTracker, params: TrackerParams | None = None) ->
 
 def random_scene(seed: int, n_frames: int = 150) -> list[FrameDetections]:
     """Several objects crossing the frame with box noise, missed detections, occlusions both
-    shorter and longer than the lost buffer, weak and spurious detections, the odd wrong class,
+    shorter and longer than the lost buffer, detections of every confidence band (ignored,
+    weak, confident, able to start a track), spurious detections, the odd wrong class,
     shuffled detection order and irregular frame intervals (dropped frames, jitter)."""
     rng = random.Random(seed)
     objects = []
@@ -86,15 +87,22 @@ def random_scene(seed: int, n_frames: int = 150) -> list[FrameDetections]:
                     ob["x"] + ob["vx"] * age + rng.gauss(0, 0.004),
                     ob["y"] + ob["vy"] * age + rng.gauss(0, 0.004),
                     cls,
-                    conf=rng.uniform(0.2, 1.0),
+                    conf=_confidence(rng),
                     w=ob["w"] * rng.uniform(0.95, 1.05),
                 )
             )
         if rng.random() < 0.15:  # spurious
-            detections.append(det(rng.random(), rng.random(), rng.choice(CLASSES), conf=0.5))
+            detections.append(
+                det(rng.random(), rng.random(), rng.choice(CLASSES), conf=_confidence(rng))
+            )
         rng.shuffle(detections)
         frames.append(frame(t, *detections, seq=i))
     return frames
+
+
+def _confidence(rng: random.Random) -> float:
+    """Mostly confident, as a detector is on clear views, with a tail of weak scores."""
+    return rng.uniform(0.9, 1.0) if rng.random() < 0.7 else rng.uniform(0.3, 0.9)
 
 
 def assert_resumes_identically(
@@ -120,7 +128,9 @@ def assert_resumes_identically(
 # --- round trip ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", range(8))
+# Seed 3 is left out: its objects stay mostly outside the frame and never give the three
+# consecutive confident detections a track needs, so it exercises nothing.
+@pytest.mark.parametrize("seed", [0, 1, 2, 4, 5, 6, 7, 8])
 def test_resumed_tracker_gives_identical_outputs_on_a_random_scene(seed: int) -> None:
     frames = random_scene(seed)
     probe = run(CameraTracker(CAMERA), frames)
@@ -147,6 +157,40 @@ def test_resume_at_every_frame_of_a_lost_gap_and_around_confirmation(k: int) -> 
     assert [(t.track_id, t.state) for t in outputs[22].tracks] == [(track_id, TrackState.TRACKED)]
     assert [s.track_id for out in outputs[:45] for s in out.ended] == []
     assert [s.track_id for out in outputs[45:] for s in out.ended] == [track_id]
+
+
+@pytest.mark.parametrize("k", range(0, 34))
+def test_resume_at_every_frame_of_weak_matches_and_a_lost_track_refound_off_course(k: int) -> None:
+    # confident for 1 s, weak (second round) for 0.5 s, unseen for 0.5 s, then back 0.12 lower
+    # than its prediction: found again only through the lost track's widened gate
+    def at(i: int) -> list[Detection]:
+        if i < 10:
+            return [det(0.2 + 0.01 * i, 0.4, conf=0.95)]
+        if i < 15:
+            return [det(0.2 + 0.01 * i, 0.4, conf=0.6)]
+        if i < 20:
+            return []
+        return [det(0.2 + 0.01 * i, 0.52, conf=0.95)]
+
+    frames = [frame(T0 + 0.1 * i, *at(i), seq=i) for i in range(34)]
+    outputs = assert_resumes_identically(frames, [k])
+    track_id = outputs[2].tracks[0].track_id
+    assert [t.state for t in outputs[12].tracks] == [TrackState.TRACKED]
+    assert [t.state for t in outputs[17].tracks] == [TrackState.LOST]
+    assert [(t.track_id, t.state) for t in outputs[20].tracks] == [(track_id, TrackState.TRACKED)]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        TrackerParams(lost_margin_per_s=0.0),
+        TrackerParams(min_hits=1, high_confidence=0.5, birth_confidence=0.6, low_confidence=0.3),
+        TrackerParams(min_hits=2, lost_buffer_s=0.5, second_match_iou=0.3, match_iou=0.2),
+    ],
+)
+def test_resumed_tracker_is_identical_under_other_params(params: TrackerParams) -> None:
+    frames = random_scene(11)
+    assert_resumes_identically(frames, [0, 3, 30, 60, 90, 120, len(frames) - 2], params)
 
 
 def test_path_sampler_state_survives_including_halving() -> None:
@@ -307,6 +351,12 @@ def _asymmetric(snapshot: dict[str, Any]) -> None:
     snapshot["tracks"][0]["covariance"][0][5] += 1.0
 
 
+def _coupled(snapshot: dict[str, Any]) -> None:
+    """Symmetric, but ties the centre's x to its height: no state this filter can reach."""
+    cov = snapshot["tracks"][0]["covariance"]
+    cov[0][3] = cov[3][0] = 1e-6
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
@@ -347,12 +397,16 @@ def _asymmetric(snapshot: dict[str, Any]) -> None:
         (_set("tracks.0.covariance.4.4", "big"), r"covariance\[4\]\[4\]: expected a number"),
         (_set("tracks.0.covariance.0.0", math.inf), r"covariance\[0\]\[0\]: expected a finite"),
         (_asymmetric, "covariance is not symmetric"),
+        (_coupled, "covariance couples different quantities"),
         (_delete("tracks.0.path"), r"tracks\[0\]: missing key 'path'"),
         (_set("tracks.0.path.doublings", -1), r"path\.doublings: expected an integer within"),
         (_set("tracks.0.path.doublings", 10_000), r"path\.doublings: expected an integer within"),
         (_set("tracks.0.path.kept", [[T0, 0.5]]), r"path\.kept\[0\]: expected 3 numbers"),
         (_set("tracks.0.path.latest", [T0, None, 0.5]), r"path\.latest\[1\]: expected a number"),
-        (_set("tracks.0.path.kept", []), "at least one point"),
+        (
+            _set("tracks.0.path", {"doublings": 0, "kept": [], "latest": None}),
+            "at least one point",
+        ),
     ],
 )
 def test_unusable_snapshots_are_refused_with_the_faulty_field(
