@@ -10,7 +10,7 @@ PROTOS := $(wildcard protos/vigie/v1/*.proto)
 BROKER_PORT ?= 19092
 
 .PHONY: install protos broker broker-stop topics run demo test test-unit test-integration test-e2e \
-        lint fmt bench-e2e eval-mot bench-track clean
+        lint fmt bench-e2e eval-mot bench-track bench-detect clean
 
 install: $(STAMP) $(PROTO_STAMP)
 
@@ -81,6 +81,9 @@ eval-mot: install
 
 bench-track: install
 	$(PY) -m bench.bench_track
+
+bench-detect: install
+	$(PY) -m bench.bench_detect
 
 clean:
 	rm -rf gen $(VENV) var .pytest_cache .ruff_cache

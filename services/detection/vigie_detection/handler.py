@@ -21,6 +21,9 @@ def keep_all(camera_id: str, detections: tuple[Detection, ...]) -> tuple[Detecti
 
 
 class DetectionHandler:
+    """One frame at a time: the building blocks the batching stage reuses, and a plain ``handle``
+    for callers that want a frame detected on its own."""
+
     def __init__(
         self,
         detector: Detector,
@@ -34,11 +37,15 @@ class DetectionHandler:
     def decode(self, message: Message) -> frames_pb2.Frame:
         return codec.decode_frame(message.value)
 
+    def output_for(self, frame: frames_pb2.Frame, found: tuple[Detection, ...]) -> Output:
+        """The Detections message of ``frame``, after the camera's class filter."""
+        result = FrameDetections(
+            frame=codec.frame_ref_of(frame),
+            detections=self.class_filter(frame.camera_id, found),
+            model=self.detector.name,
+        )
+        return Output(DETECTIONS, frame.camera_id, codec.encode(codec.detections_to_proto(result)))
+
     def handle(self, frame: frames_pb2.Frame, message: Message) -> Sequence[Output]:
         image = self.decode_image(frame.jpeg)
-        found = self.class_filter(frame.camera_id, self.detector.detect(image))
-        result = FrameDetections(
-            frame=codec.frame_ref_of(frame), detections=found, model=self.detector.name
-        )
-        value = codec.encode(codec.detections_to_proto(result))
-        return [Output(DETECTIONS, frame.camera_id, value)]
+        return [self.output_for(frame, self.detector.detect(image))]

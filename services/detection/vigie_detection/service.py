@@ -6,6 +6,7 @@ import threading
 
 from vigie.v1 import services_pb2_grpc
 from vigie_detection.adapters import DetectorConfig, build_detector, decode_jpeg
+from vigie_detection.batching import BatchingDetection, FillingBus
 from vigie_detection.grpc_api import DetectorServicer
 from vigie_detection.handler import DetectionHandler
 from vigie_detection.models.class_filter import CameraClassFilter
@@ -43,21 +44,40 @@ class DetectionService:
             raise ConfigError(f"model: {exc}") from None
         class_filter = CameraClassFilter(self.detector.class_names, m.classes, m.camera_classes)
         handler = DetectionHandler(self.detector, decode_jpeg, class_filter.apply)
+        b = settings.batching
+        self.batching = BatchingDetection(
+            handler,
+            max_batch=b.max_batch,
+            freshness=settings.freshness,
+            dead_letter_topic=settings.dead_letter_topic,
+        )
         stage = Stage(
             name="detection",
             topics=[FRAMES],
             group_id=settings.group_id,
-            decode=handler.decode,
-            handle=handler.handle,
+            decode=self.batching.decode,
+            handle=self.batching.collect,
+            before_commit=self.batching.flush,
             counts_frames=True,
         )
-        self.runner = StageRunner.for_service(stage, bus, health, settings)
+        # A poll must be able to hold a whole model batch, or batches would never fill.
+        self.runner = StageRunner(
+            stage,
+            FillingBus(bus, b.max_batch, b.max_wait_ms / 1000),
+            health,
+            settings.dead_letter_topic,
+            max_batch=max(settings.max_batch, b.max_batch),
+        )
         self.grpc = GrpcServer(
             settings.grpc,
             [
                 Registration(
                     services_pb2_grpc.add_DetectorServicer_to_server,
-                    DetectorServicer(self.detector),
+                    DetectorServicer(
+                        self.detector,
+                        class_filter.apply,
+                        max_message_bytes=settings.grpc.max_message_mb * 1024 * 1024,
+                    ),
                     "vigie.v1.Detector",
                 )
             ],

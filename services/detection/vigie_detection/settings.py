@@ -30,6 +30,35 @@ class ModelSettings(StrictModel):
     threads: int | None = Field(None, ge=1)
 
 
+class BatchingSettings(StrictModel):
+    """Frames from every camera are detected together: one network call costs less per frame."""
+
+    # Frames per network call.
+    max_batch: int = Field(4, ge=1, le=64)
+    # How long to keep polling to fill a batch once its first frame has arrived: latency paid
+    # for throughput. 0: detect what has already arrived, never wait.
+    max_wait_ms: float = Field(10.0, ge=0, le=1000)
+
+
+class CameraFreshness(StrictModel):
+    max_age_s: float = Field(gt=0)
+
+
+class FreshnessSettings(StrictModel):
+    """Under overload, a live frame older than this is skipped rather than detected late.
+
+    Detecting a frame that is already seconds old only makes the backlog longer; skipping it
+    lets the service catch up with what the camera shows now. Replays are never skipped.
+    """
+
+    max_age_s: float = Field(2.0, gt=0)
+    cameras: dict[str, CameraFreshness] = Field(default_factory=dict)
+
+    def limit_for(self, camera_id: str) -> float:
+        own = self.cameras.get(camera_id)
+        return own.max_age_s if own is not None else self.max_age_s
+
+
 class DetectionSettings(ServiceSettings):
     group_id: str = "vigie-detection"
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=9402))
@@ -37,3 +66,5 @@ class DetectionSettings(ServiceSettings):
     model: ModelSettings = Field(default_factory=ModelSettings)
     # Frames are ~50 kB each: small batches keep the commit point close to the work done.
     max_batch: int = Field(8, ge=1, le=256)
+    batching: BatchingSettings = Field(default_factory=BatchingSettings)
+    freshness: FreshnessSettings = Field(default_factory=FreshnessSettings)
