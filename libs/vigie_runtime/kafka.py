@@ -71,6 +71,7 @@ def consumer_config(settings: KafkaSettings, group_id: str, client_id: str) -> d
             "auto.offset.reset": "earliest",
             "session.timeout.ms": settings.session_timeout_ms,
             "heartbeat.interval.ms": settings.heartbeat_interval_ms,
+            "fetch.wait.max.ms": settings.fetch_wait_max_ms,
             "max.partition.fetch.bytes": 8 * 1024 * 1024,
             "fetch.max.bytes": 64 * 1024 * 1024,
         }

@@ -36,6 +36,9 @@ class KafkaSettings(StrictModel):
     session_timeout_ms: int = Field(45000, ge=1000)
     heartbeat_interval_ms: int = Field(3000, ge=100)
     auto_commit_interval_ms: int = Field(1000, ge=100)
+    # How long the broker may hold a fetch when a partition has nothing new: the floor of
+    # each stage's latency at camera rates (librdkafka's default is 500 ms).
+    fetch_wait_max_ms: int = Field(50, ge=1, le=10_000)
     # The development broker reports wrong high-watermarks for multi-record batches; one record
     # per batch keeps lag figures right there. Leave off against real Kafka.
     single_record_batches: bool = False
