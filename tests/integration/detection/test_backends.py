@@ -16,6 +16,13 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.integration.detection.reference import (
+    CONFIDENCE,
+    NMS,
+    SIZE,
+    matched,
+    reference_detections,
+)
 from tests.unit.detection.tiny_model import write_manifest
 from vigie_core.types import Box, Detection
 from vigie_detection.adapters.detector import ModelDetector
@@ -33,7 +40,6 @@ from vigie_detection.models.export import export_onnx  # noqa: E402
 DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
 STREET = DATA / "coco-street"
 PHOTOS = sorted(STREET.glob("*.jpg"))
-SIZE, CONFIDENCE, NMS = 416, 0.4, 0.45
 
 needs_photos = pytest.mark.skipif(
     not PHOTOS, reason=f"street photos not found in {STREET} (shared test data is absent)"
@@ -78,27 +84,6 @@ def photos() -> list[np.ndarray]:
     images = [cv2.imread(str(path)) for path in PHOTOS]
     assert all(image is not None for image in images)
     return images
-
-
-def reference_detections(
-    reference: cv2.dnn.DetectionModel, names: tuple[str, ...], image: np.ndarray
-) -> list[Detection]:
-    class_ids, confidences, boxes = reference.detect(image, CONFIDENCE, NMS)
-    height, width = image.shape[:2]
-    found = []
-    for class_id, confidence, (x, y, w, h) in zip(
-        np.asarray(class_ids).reshape(-1),
-        np.asarray(confidences).reshape(-1),
-        np.asarray(boxes).reshape(-1, 4),
-        strict=True,
-    ):
-        box = Box(x / width, y / height, (x + w) / width, (y + h) / height)
-        found.append(Detection(box, names[int(class_id)], float(confidence)))
-    return found
-
-
-def matched(wanted: Detection, pool: tuple[Detection, ...] | list[Detection]) -> bool:
-    return any(d.class_name == wanted.class_name and d.box.iou(wanted.box) >= 0.9 for d in pool)
 
 
 def same(a: tuple[Detection, ...], b: tuple[Detection, ...]) -> bool:

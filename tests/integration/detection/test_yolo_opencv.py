@@ -20,6 +20,13 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.integration.detection.reference import (
+    CONFIDENCE,
+    NMS,
+    SIZE,
+    matched,
+    reference_detections,
+)
 from vigie_core.types import Box, Detection
 from vigie_detection import model_files
 from vigie_detection.adapters import (
@@ -40,7 +47,6 @@ from vigie_detection.model_files import (
 DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
 STREET = DATA / "coco-street"
 PHOTOS = sorted(STREET.glob("*.jpg"))
-SIZE, CONFIDENCE, NMS = 416, 0.4, 0.45
 
 # Minimum people found per photo; deliberately below what the eye sees, since a tiny model misses
 # small and occluded people, but high enough that a broken colour order or scale fails.
@@ -273,27 +279,6 @@ def test_shared_detector_is_safe_across_threads(detector: YoloOpenCvDetector) ->
 
 
 # Independent reference: OpenCV's own DetectionModel with its standard post-processing.
-
-
-def reference_detections(
-    model: cv2.dnn.DetectionModel, names: tuple[str, ...], image: np.ndarray
-) -> list[Detection]:
-    class_ids, confidences, boxes = model.detect(image, CONFIDENCE, NMS)
-    height, width = image.shape[:2]
-    found = []
-    for class_id, confidence, (x, y, w, h) in zip(
-        np.asarray(class_ids).reshape(-1),
-        np.asarray(confidences).reshape(-1),
-        np.asarray(boxes).reshape(-1, 4),
-        strict=True,
-    ):
-        box = Box(x / width, y / height, (x + w) / width, (y + h) / height)
-        found.append(Detection(box, names[int(class_id)], float(confidence)))
-    return found
-
-
-def matched(wanted: Detection, pool: tuple[Detection, ...] | list[Detection]) -> bool:
-    return any(d.class_name == wanted.class_name and d.box.iou(wanted.box) >= 0.9 for d in pool)
 
 
 @needs_photos
