@@ -186,23 +186,18 @@ class LocalPipeline:
     def lag(probe: LagProbe) -> int:
         return sum(probe.lag(group, topics) for group, topics in GROUP_TOPICS.items())
 
+    def drain_watch(self, settle_s: float = 2.0) -> DrainWatch:
+        return DrainWatch(self, settle_s)
+
     def wait_drained(self, timeout_s: float = 300, settle_s: float = 2.0) -> bool:
         """True once capture has ended and every group stays at zero lag for ``settle_s``."""
-        probe = LagProbe(self.plan.bootstrap)
         deadline = time.monotonic() + timeout_s
-        zero_since: float | None = None
-        try:
+        with self.drain_watch(settle_s) as watch:
             while time.monotonic() < deadline:
-                if self.lag(probe) == 0 and not self.capturing():
-                    zero_since = zero_since or time.monotonic()
-                    if time.monotonic() - zero_since >= settle_s:
-                        return True
-                else:
-                    zero_since = None
+                if watch.drained():
+                    return True
                 time.sleep(0.5)
             return False
-        finally:
-            probe.close()
 
     def captured_frames(self) -> int | None:
         """The frame count the capture service logged when it finished."""
@@ -216,3 +211,27 @@ class LocalPipeline:
                 except (ValueError, KeyError):
                     return None
         return None
+
+
+class DrainWatch:
+    """Tells, one look at a time, whether capture has ended and every consumer group has
+    stayed at zero lag for ``settle_s`` (lag probes are cheap; callers interleave other work)."""
+
+    def __init__(self, pipeline: LocalPipeline, settle_s: float) -> None:
+        self.pipeline = pipeline
+        self.settle_s = settle_s
+        self.probe = LagProbe(pipeline.plan.bootstrap)
+        self._zero_since: float | None = None
+
+    def drained(self) -> bool:
+        if self.pipeline.capturing() or self.pipeline.lag(self.probe) != 0:
+            self._zero_since = None
+            return False
+        self._zero_since = self._zero_since or time.monotonic()
+        return time.monotonic() - self._zero_since >= self.settle_s
+
+    def __enter__(self) -> DrainWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.probe.close()

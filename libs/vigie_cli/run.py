@@ -18,7 +18,7 @@ from vigie_cli.pipeline import LocalPipeline, PipelinePlan
 from vigie_cli.samples import NoSource, add_clip_arguments, resolve_clip
 from vigie_core.types import Alert
 from vigie_runtime import codec
-from vigie_runtime.admin import LagProbe, admin_client, ensure_topics
+from vigie_runtime.admin import admin_client, ensure_topics
 from vigie_runtime.broker import BrokerProcess, port_open, start_broker
 from vigie_runtime.kafka import KafkaSubscriber
 from vigie_runtime.settings import KafkaSettings
@@ -107,25 +107,17 @@ def main(args: argparse.Namespace) -> int:
 
 def _follow(pipeline: LocalPipeline, watcher: KafkaSubscriber, seen: dict[str, Alert]) -> None:
     """Print each alert once, when first raised; return when the clip is fully processed."""
-    probe = LagProbe(pipeline.plan.bootstrap)
-    zero_since: float | None = None
     try:
-        while True:
-            for message in watcher.poll(100, 0.5):
-                alert = codec.decode_alert(message.value)
-                if alert.alert_id not in seen:
-                    print(alert_line(alert), flush=True)
-                seen[alert.alert_id] = alert
-            if failures := pipeline.failed():
-                raise ServiceFailed("\n".join(failures))
-            if pipeline.capturing():
-                continue
-            if pipeline.lag(probe) == 0:
-                zero_since = zero_since or time.monotonic()
-                if time.monotonic() - zero_since > 2.0:
+        with pipeline.drain_watch() as watch:
+            while True:
+                for message in watcher.poll(100, 0.5):
+                    alert = codec.decode_alert(message.value)
+                    if alert.alert_id not in seen:
+                        print(alert_line(alert), flush=True)
+                    seen[alert.alert_id] = alert
+                if failures := pipeline.failed():
+                    raise ServiceFailed("\n".join(failures))
+                if watch.drained():
                     return
-            else:
-                zero_since = None
     finally:
-        probe.close()
         watcher.close()
