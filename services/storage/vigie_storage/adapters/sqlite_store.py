@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -176,10 +177,38 @@ def _connect(path: str) -> sqlite3.Connection:
         check_same_thread=False,  # shared between threads behind SqliteArchive._lock
     )
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    try:
+        _enable_wal(conn)
+        conn.execute("PRAGMA synchronous=NORMAL")
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL, waiting out other processes that are opening it too.
+
+    Turning WAL on needs an exclusive lock, and SQLite answers "database is locked" at once
+    instead of calling the busy handler when another connection is mid-open on the same file
+    (two replicas starting together, a backup tool attaching). The switch is retried for as long
+    as the busy timeout would have waited; once a file is in WAL mode the pragma is a no-op read.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+            continue
+        if mode != "wal" and conn.execute("PRAGMA database_list").fetchone()[2]:
+            raise sqlite3.OperationalError(f"the archive file refused WAL mode (stays {mode!r})")
+        return
 
 
 def _where(query: SearchQuery, *, start: str, end: str, has_zone: bool) -> tuple[str, list[Any]]:
