@@ -1,12 +1,17 @@
-"""``python -m bench.bench_detect``: detection frames/s, raw model against the whole service.
+"""``make bench-detect``: detection frames/s, raw model against the whole service.
 
-For each backend (opencv, torch, onnxruntime):
-1. raw frames/s: a tight loop of ``detect_batch`` over decoded frames, at batch sizes 1..8;
+For each backend (opencv, torch, onnxruntime), all with the same thread count:
+1. raw frames/s: a tight loop of ``detect_batch`` over decoded frames (resize, network, decode,
+   NMS) at batch sizes 1..8, each backend in a fresh process of its own: runtimes keep thread
+   pools and arenas per process, and a second model loaded beside the first ran at half speed;
 2. service frames/s: the detection service as a process (``python -m vigie_detection``) on a
    fresh real broker, its frames pre-published (as replays, so none is skipped as stale), timed
-   from the first to the last Detections record timestamp; at batch 1 and the best raw batch;
-3. the service/raw ratio (1.0: the service costs nothing beyond the model) and the service's
-   peak RSS (VmHWM).
+   from the first to the last Detections record; at batch 1 and at the best raw batch;
+3. the raw figure for that batch again, right after the service run, so the ratio compares
+   measurements taken minutes apart on a shared machine with their mean, and the spread between
+   the two raw runs shows how noisy the machine was;
+4. the service/raw ratio (1.0: the service costs nothing beyond the model; it also decodes the
+   JPEG, reads from and writes to the broker) and the service's peak RSS (VmHWM).
 
 The onnxruntime backend needs the ONNX export: ``python -m vigie_detection.models.export
 --out var/models``; without it the backend is reported as skipped.
@@ -15,6 +20,7 @@ The onnxruntime backend needs the ONNX export: ``python -m vigie_detection.model
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -44,6 +50,7 @@ REPO = Path(__file__).resolve().parents[1]
 IMAGES = REPO.parent / "shared" / "data" / "coco-street"
 CACHE = REPO / "var" / "models"
 BATCHES = (1, 2, 4, 8)
+SKIPPED = 3  # exit code of a raw run whose model is not available
 
 
 def load_frames(count: int) -> list[np.ndarray]:
@@ -56,8 +63,13 @@ def load_frames(count: int) -> list[np.ndarray]:
     return [images[i % len(images)] for i in range(count)]
 
 
-def raw_fps(backend: str, frames: Sequence[np.ndarray], batch: int, seconds: float) -> float:
-    detector = build_detector(DetectorConfig(backend=backend, cache_dir=CACHE, device="cpu"))
+def raw_fps(
+    backend: str, frames: Sequence[np.ndarray], batch: int, seconds: float, threads: int
+) -> float:
+    """Frames/s of ``detect_batch`` in this process; call it in a process of its own."""
+    detector = build_detector(
+        DetectorConfig(backend=backend, cache_dir=CACHE, device="cpu", threads=threads)
+    )
     groups = [list(frames[i : i + batch]) for i in range(0, len(frames) - batch + 1, batch)]
     detector.detect_batch(groups[0])  # warm-up
     done, step, start = 0, 0, time.perf_counter()
@@ -66,6 +78,23 @@ def raw_fps(backend: str, frames: Sequence[np.ndarray], batch: int, seconds: flo
         done += batch
         step += 1
     return done / elapsed
+
+
+def raw_in_subprocess(
+    backend: str, batches: Sequence[int], seconds: float, threads: int
+) -> dict[int, float]:
+    """Raw frames/s by batch, measured by ``python -m bench.bench_detect --raw`` in a fresh
+    process; raises :class:`ModelError`'s message as a ``RuntimeError`` when the model is absent."""
+    command = [sys.executable, "-m", "bench.bench_detect", "--raw", "--backend", backend]
+    command += ["--seconds", str(seconds), "--threads", str(threads)]
+    for batch in batches:
+        command += ["--batch", str(batch)]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    if done.returncode == SKIPPED:
+        raise ModelError(done.stdout.strip())
+    if done.returncode != 0:
+        raise RuntimeError(f"raw measurement of {backend} failed:\n{done.stderr[-2000:]}")
+    return {int(batch): fps for batch, fps in json.loads(done.stdout).items()}
 
 
 def vm_hwm_mb(pid: int) -> float:
@@ -88,7 +117,9 @@ def wait_ready(process: subprocess.Popen[bytes], port: int, timeout_s: float = 1
     raise RuntimeError("service never became ready")
 
 
-def service_fps(backend: str, jpegs: Sequence[bytes], batch: int) -> tuple[float, float]:
+def service_fps(
+    backend: str, jpegs: Sequence[bytes], batch: int, threads: int
+) -> tuple[float, float]:
     """(frames/s, peak RSS in MB) of the service process on a broker of its own."""
     broker = start_broker(free_port())
     try:
@@ -104,6 +135,7 @@ def service_fps(backend: str, jpegs: Sequence[bytes], batch: int) -> tuple[float
             frame.captured_at.CopyFrom(codec.time_to_proto(time.time()))
             publisher.publish(Output(FRAMES, camera, codec.encode(frame)))
         publisher.flush(30)
+        publisher.close()
         http_port = free_port()
         env = {
             **os.environ,
@@ -111,6 +143,7 @@ def service_fps(backend: str, jpegs: Sequence[bytes], batch: int) -> tuple[float
             "VIGIE_KAFKA__SINGLE_RECORD_BATCHES": "true",
             "VIGIE_MODEL__BACKEND": backend,
             "VIGIE_MODEL__DEVICE": "cpu",
+            "VIGIE_MODEL__THREADS": str(threads),
             "VIGIE_MODEL__CACHE_DIR": str(CACHE),
             "VIGIE_BATCHING__MAX_BATCH": str(batch),
             "VIGIE_MAX_BATCH": str(max(8, batch)),
@@ -148,33 +181,60 @@ def service_fps(backend: str, jpegs: Sequence[bytes], batch: int) -> tuple[float
         broker.stop()
 
 
+def measure_raw_here(backend: str, batches: Sequence[int], seconds: float, threads: int) -> int:
+    """The ``--raw`` mode: print ``{batch: frames/s}`` as JSON for the parent process."""
+    frames = load_frames(32)
+    try:
+        rates = {b: raw_fps(backend, frames, b, seconds, threads) for b in batches}
+    except ModelError as exc:
+        print(exc)
+        return SKIPPED
+    print(json.dumps(rates))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_detect")
     parser.add_argument("--backend", action="append", choices=BACKENDS)
     parser.add_argument("--frames", type=int, default=120, help="frames through the service")
     parser.add_argument("--seconds", type=float, default=4.0, help="per raw measurement")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--raw", action="store_true", help="raw figures only, in this process")
+    parser.add_argument("--batch", type=int, action="append", help="with --raw")
     args = parser.parse_args(argv)
-    frames = load_frames(32)
+    if args.raw:
+        return measure_raw_here(args.backend[0], args.batch or BATCHES, args.seconds, args.threads)
     jpegs = [cv2.imencode(".jpg", f)[1].tobytes() for f in load_frames(args.frames)]
-    print(f"{len(frames)} distinct frames of 640 px width, {os.cpu_count()} CPUs", flush=True)
+    print(f"frames of 640 px width, {os.cpu_count()} CPUs, {args.threads} threads", flush=True)
     rows = []
     for backend in args.backend or BACKENDS:
         try:
-            raw = {b: raw_fps(backend, frames, b, args.seconds) for b in BATCHES}
+            raw = raw_in_subprocess(backend, BATCHES, args.seconds, args.threads)
         except ModelError as exc:
             print(f"{backend}: skipped: {exc}", flush=True)
             continue
         best = max(raw, key=lambda b: raw[b])
         print(f"{backend}: raw f/s by batch " + ", ".join(f"{b}: {raw[b]:.1f}" for b in raw))
         for batch in sorted({1, best}):
-            fps, peak = service_fps(backend, jpegs, batch)
-            rows.append((backend, batch, raw[batch], fps, fps / raw[batch], peak))
-            print(f"  service batch {batch}: {fps:.1f} f/s, peak RSS {peak:.0f} MB", flush=True)
+            fps, peak = service_fps(backend, jpegs, batch, args.threads)
+            again = raw_in_subprocess(backend, [batch], args.seconds, args.threads)[batch]
+            before, mean = raw[batch], (raw[batch] + again) / 2
+            rows.append((backend, batch, mean, abs(again - before) / mean, fps, peak))
+            print(
+                f"  batch {batch}: service {fps:.1f} f/s (raw {before:.1f} before,"
+                f" {again:.1f} after), peak RSS {peak:.0f} MB",
+                flush=True,
+            )
     print()
-    header = f"{'backend':<12} {'batch':>5} {'raw f/s':>8} {'service f/s':>12} {'ratio':>6}"
-    print(f"{header} {'peak RSS MB':>12}")
-    for backend, batch, raw_rate, fps, ratio, peak in rows:
-        print(f"{backend:<12} {batch:>5} {raw_rate:>8.1f} {fps:>12.1f} {ratio:>6.2f} {peak:>12.0f}")
+    print(
+        f"{'backend':<12} {'batch':>5} {'raw f/s':>8} {'raw spread':>10} {'service f/s':>12}"
+        f" {'ratio':>6} {'peak RSS MB':>12}"
+    )
+    for backend, batch, raw_rate, spread, fps, peak in rows:
+        print(
+            f"{backend:<12} {batch:>5} {raw_rate:>8.1f} {spread:>10.0%} {fps:>12.1f}"
+            f" {fps / raw_rate:>6.2f} {peak:>12.0f}"
+        )
     return 0
 
 

@@ -33,7 +33,7 @@ class DetectorConfig:
     """What a detector is built from; the detection service fills it from its settings."""
 
     model: str = DEFAULT_MODEL
-    backend: Backend = "opencv"
+    backend: Backend = "onnxruntime"
     input_size: int | tuple[int, int] | None = None  # None: the size the manifest gives
     confidence: float = 0.4
     nms: float = 0.45
