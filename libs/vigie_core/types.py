@@ -122,8 +122,23 @@ class FrameTracks:
 
 
 class EventKind(StrEnum):
+    """The event catalogue: what analytics may signal (which a camera's policy may narrow)."""
+
     ZONE_INTRUSION = "zone_intrusion"
     LINE_CROSSING = "line_crossing"
+    WRONG_WAY = "wrong_way"
+    LOITERING = "loitering"
+    ABANDONED_OBJECT = "abandoned_object"
+    OBJECT_REMOVED = "object_removed"
+    PERSON_DOWN = "person_down"
+    CROWD_DENSITY = "crowd_density"
+    CROWD_MOVEMENT = "crowd_movement"
+    FIRE = "fire"
+    SMOKE = "smoke"
+    STOPPED_VEHICLE = "stopped_vehicle"
+    WEAPON = "weapon"
+    EMOTION_SUMMARY = "emotion_summary"
+    OCCUPANCY = "occupancy"
 
 
 @dataclass(frozen=True, slots=True)

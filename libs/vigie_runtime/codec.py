@@ -109,8 +109,7 @@ class DecodeError(ValueError):
 # (by the tests, and by DecodeError / ValueError at run time) instead of being guessed from names.
 
 _EVENT_KIND: Mapping[EventKind, int] = {
-    EventKind.ZONE_INTRUSION: events_pb2.EVENT_KIND_ZONE_INTRUSION,
-    EventKind.LINE_CROSSING: events_pb2.EVENT_KIND_LINE_CROSSING,
+    kind: events_pb2.EventKind.Value(f"EVENT_KIND_{kind.name}") for kind in EventKind
 }
 _TRACK_STATE: Mapping[TrackState, int] = {
     TrackState.NEW: tracks_pb2.TRACK_STATE_NEW,

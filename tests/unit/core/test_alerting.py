@@ -596,7 +596,7 @@ def test_rules_accept_plain_strings_from_config() -> None:
 
 @pytest.mark.parametrize(
     ("severities", "cooldown_s"),
-    [({"zone_intrusion": "urgent"}, 60.0), ({"loitering": "high"}, 60.0), ({}, -1.0)],
+    [({"zone_intrusion": "urgent"}, 60.0), ({"face_match": "high"}, 60.0), ({}, -1.0)],
 )
 def test_rules_refuse_bad_config(severities: dict[str, str], cooldown_s: float) -> None:
     with pytest.raises(ValueError):
