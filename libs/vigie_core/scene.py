@@ -1,4 +1,4 @@
-"""What a camera's analytics watch for: zones and counting lines, validated once at load.
+"""What a camera's analytics watch for: zones, counting lines and their rules, validated once.
 
 Plain frozen dataclasses so the pure core has no dependency on the configuration format; the
 analytics service converts its YAML models into these. Names are the operator's vocabulary: they
@@ -11,7 +11,21 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
+from vigie_core.calibration import GroundPlane
 from vigie_core.geometry import Line, Polygon
+from vigie_core.rules import (
+    AbandonedSpec,
+    CrowdSpec,
+    LoiteringSpec,
+    OccupancySpec,
+    PersonDownSpec,
+    StoppedVehicleSpec,
+    WeaponSpec,
+    WrongWaySpec,
+)
+from vigie_core.schedule import ALWAYS, Schedule
+
+DEFAULT_OCCUPANCY = OccupancySpec()
 
 
 def _check_name(name: str, what: str) -> None:
@@ -52,23 +66,43 @@ class CountDirection(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ZoneSpec:
-    """A floor area; a track whose ground anchor stays in it for ``min_dwell_s`` intrudes.
+    """A floor area and the rules it is watched for.
 
-    ``classes`` empty means every class: a zone is usually about "anything in here", and listing
-    every class a detector knows would be both tedious and fragile.
+    Intrusion is the zone's first rule: a track of a forbidden class whose ground anchor stays in
+    it for ``min_dwell_s`` intrudes. ``classes`` lists the forbidden classes (empty: every class,
+    since a zone is usually about "anything in here"); ``allowed_classes`` are exempt (staff
+    vehicles in a pedestrian zone, say). ``intrusion=False`` keeps the zone for its other rules.
+    ``schedule`` says when every rule of the zone is active; occupancy is counted at all times.
+    ``area_m2`` is the zone's floor area when the camera has no ground calibration.
     """
 
     name: str
     polygon: Polygon
     classes: frozenset[str] = frozenset()
     min_dwell_s: float = 0.0
+    allowed_classes: frozenset[str] = frozenset()
+    intrusion: bool = True
+    schedule: Schedule = ALWAYS
+    area_m2: float | None = None
+    loitering: LoiteringSpec | None = None
+    wrong_way: WrongWaySpec | None = None
+    stopped_vehicle: StoppedVehicleSpec | None = None
+    person_down: PersonDownSpec | None = None
+    abandoned: AbandonedSpec | None = None
+    crowd: CrowdSpec | None = None
 
     def __post_init__(self) -> None:
         _check_name(self.name, "zone")
         object.__setattr__(self, "classes", _classes(self.classes))
+        object.__setattr__(self, "allowed_classes", _classes(self.allowed_classes))
         _check_non_negative(self.min_dwell_s, f"zone {self.name!r} min_dwell_s")
+        if self.area_m2 is not None and not (math.isfinite(self.area_m2) and self.area_m2 > 0):
+            raise ValueError(f"zone {self.name!r} area_m2 must be > 0, got {self.area_m2}")
 
     def applies_to(self, class_name: str) -> bool:
+        """Whether a track of this class can intrude into the zone."""
+        if class_name in self.allowed_classes:
+            return False
         return not self.classes or class_name in self.classes
 
 
@@ -104,15 +138,20 @@ class LineSpec:
 
 @dataclass(frozen=True, slots=True)
 class SceneSpec:
-    """Every zone and line of one camera.
+    """Every zone and line of one camera, and its camera-wide settings.
 
     A zone and a line may not share a name either: both end up in ``Event.zone``, and an
     operator reading "door" must know which rule fired without decoding the event kind.
+    ``ground`` maps the floor to metres (crowd density per m²); ``occupancy`` counts people per
+    zone and period (None: off); ``weapon`` lists the classes of a plugged-in weapon detector.
     """
 
     camera_id: str
     zones: tuple[ZoneSpec, ...] = ()
     lines: tuple[LineSpec, ...] = ()
+    ground: GroundPlane | None = None
+    occupancy: OccupancySpec | None = DEFAULT_OCCUPANCY
+    weapon: WeaponSpec | None = None
 
     def __post_init__(self) -> None:
         _check_name(self.camera_id, "camera")
@@ -126,3 +165,9 @@ class SceneSpec:
                     "zone and line names must be unique within a camera"
                 )
             seen.add(rule.name)
+
+    def zone_area_m2(self, zone: ZoneSpec) -> float | None:
+        """The zone's floor area: measured by the calibration, else declared, else unknown."""
+        if self.ground is not None:
+            return self.ground.area_m2(zone.polygon)
+        return zone.area_m2

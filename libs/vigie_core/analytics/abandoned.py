@@ -1,0 +1,132 @@
+"""Abandoned objects, and the removal of objects that stood still.
+
+An object (a bag, a suitcase; a bottle on a shelf in a shop) is *static* once its anchor has
+stayed within ``still_radius`` for ``static_s``. It is *abandoned* when it is static and no
+person has been within ``owner_radius`` of it for ``unattended_s``: the person who brought it has
+left its neighbourhood. A static object whose track ends (or which goes unobserved for
+``removal_grace_s``) was *removed*: a separate event, since a missing object on a shelf or a bag
+picked up by someone else matters too. Only objects that were static are reported removed;
+objects passing through (carried bags) never are.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from vigie_core.analytics.explain import fmt, make_event
+from vigie_core.analytics.motion import Stillness
+from vigie_core.analytics.visit_rules import reached
+from vigie_core.rules import AbandonedSpec
+from vigie_core.types import Box, Event, EventKind, FrameRef, Track
+
+
+def box_gap(a: Box, b: Box) -> float:
+    """Distance between two boxes (0 when they touch or overlap)."""
+    dx = max(0.0, max(a.x1, b.x1) - min(a.x2, b.x2))
+    dy = max(0.0, max(a.y1, b.y1) - min(a.y2, b.y2))
+    return math.hypot(dx, dy)
+
+
+def _box_text(box: Box) -> str:
+    return ",".join(fmt(v) for v in (box.x1, box.y1, box.x2, box.y2))
+
+
+@dataclass(slots=True)
+class _Watched:
+    class_name: str
+    box: Box
+    last_observed: float
+    still: Stillness = field(default_factory=Stillness)
+    static_since: float | None = None
+    attended_at: float | None = None
+    abandoned: bool = False
+
+
+class AbandonedWatch:
+    """The still objects of one zone."""
+
+    def __init__(self, zone: str, spec: AbandonedSpec) -> None:
+        self.zone, self.spec = zone, spec
+        self._objects: dict[str, _Watched] = {}
+
+    def watched(self) -> int:
+        return len(self._objects)
+
+    def update(
+        self,
+        frame: FrameRef,
+        objects: Sequence[Track],
+        people: Sequence[Box],
+        ended: Iterable[str],
+    ) -> list[Event]:
+        """``objects``: observed tracks of the watched classes anchored in the zone on this frame;
+        ``people``: every person box observed on it; ``ended``: tracks that ended on it."""
+        now, spec = frame.captured_at, self.spec
+        events: list[Event] = []
+        for track in objects:
+            watched = self._objects.get(track.track_id)
+            if watched is None:
+                watched = self._objects[track.track_id] = _Watched(
+                    track.class_name, track.box, now, attended_at=now
+                )
+            watched.box, watched.last_observed = track.box, now
+            still_s = watched.still.update(now, track.box.bottom_centre, spec.still_radius)
+            if not reached(still_s, spec.static_s):
+                watched.static_since = None
+                continue
+            if watched.static_since is None:
+                watched.static_since = watched.still.since
+            nearest = min((box_gap(track.box, p) for p in people), default=math.inf)
+            if nearest <= spec.owner_radius or watched.attended_at is None:
+                watched.attended_at = now
+            unattended_s = now - watched.attended_at
+            if watched.abandoned or not reached(unattended_s, spec.unattended_s):
+                continue
+            watched.abandoned = True
+            events.append(
+                make_event(
+                    EventKind.ABANDONED_OBJECT,
+                    frame,
+                    self.zone,
+                    class_name=track.class_name,
+                    track_ids=(track.track_id,),
+                    details={
+                        "static_s": fmt(still_s),
+                        "min_static_s": fmt(spec.static_s),
+                        "unattended_s": fmt(unattended_s),
+                        "min_unattended_s": fmt(spec.unattended_s),
+                        "nearest_person": "none" if math.isinf(nearest) else fmt(nearest),
+                        "owner_radius": fmt(spec.owner_radius),
+                    },
+                )
+            )
+        events.extend(self._removed(frame, set(ended)))
+        return events
+
+    def _removed(self, frame: FrameRef, ended: set[str]) -> list[Event]:
+        now, events = frame.captured_at, []
+        for track_id, watched in list(self._objects.items()):
+            unseen_s = now - watched.last_observed
+            if track_id not in ended and unseen_s <= self.spec.removal_grace_s:
+                continue
+            del self._objects[track_id]
+            if watched.static_since is None or not self.spec.report_removal:
+                continue
+            events.append(
+                make_event(
+                    EventKind.OBJECT_REMOVED,
+                    frame,
+                    self.zone,
+                    class_name=watched.class_name,
+                    track_ids=(track_id,),
+                    details={
+                        "stood_s": fmt(watched.last_observed - watched.static_since),
+                        "unseen_s": fmt(unseen_s),
+                        "was_abandoned": str(watched.abandoned).lower(),
+                        "box": _box_text(watched.box),
+                    },
+                )
+            )
+        return events
