@@ -7,7 +7,7 @@ so an operator sees a missing zone file instead of a silent gap.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from vigie_core.analytics import SceneAnalyzer
 from vigie_core.scene import SceneSpec
@@ -20,15 +20,31 @@ log = logging.getLogger(__name__)
 
 
 class AnalyticsHandler:
-    def __init__(self, scenes: Mapping[str, SceneSpec]) -> None:
+    def __init__(
+        self, scenes: Mapping[str, SceneSpec], poll_scenes: Callable[[], object] | None = None
+    ) -> None:
         self.analyzers = {camera: SceneAnalyzer(spec) for camera, spec in scenes.items()}
         self.last_time: dict[str, float] = {}
         self._warned: set[str] = set()
+        self._poll_scenes = poll_scenes
+
+    def replace_scenes(
+        self, previous: Mapping[str, SceneSpec], scenes: Mapping[str, SceneSpec]
+    ) -> None:
+        """Fresh analysers for the cameras whose scene changed; the others keep their state."""
+        for camera in previous.keys() - scenes.keys():
+            self.analyzers.pop(camera, None)
+        for camera, spec in scenes.items():
+            if previous.get(camera) != spec or camera not in self.analyzers:
+                self.analyzers[camera] = SceneAnalyzer(spec)
+                self._warned.discard(camera)
 
     def decode(self, message: Message) -> FrameTracks:
         return codec.decode_tracks(message.value)
 
     def handle(self, tracks: FrameTracks, message: Message) -> Sequence[Output]:
+        if self._poll_scenes is not None:
+            self._poll_scenes()
         camera = tracks.frame.camera_id
         analyzer = self.analyzers.get(camera)
         if analyzer is None:

@@ -4,11 +4,28 @@ Shape::
 
     cameras:
       <camera id>:
+        timezone: Europe/Paris       # for schedules; default UTC
+        calibration:                 # optional: four floor points, image -> metres
+          image: [[0.1, 0.9], [0.9, 0.9], [0.7, 0.4], [0.3, 0.4]]
+          ground: [[0, 0], [8, 0], [8, 20], [0, 20]]
+        occupancy: {classes: [person], period_s: 60}   # default; `false` turns it off
+        weapon: {classes: [knife]}   # classes of a plugged-in weapon detector
         zones:
           - name: table
             polygon: [[0.45, 0.55], [0.75, 0.55], [0.75, 1.0], [0.45, 1.0]]
-            classes: [person]        # optional; empty or absent = every class
-            min_dwell_s: 0.5         # optional, default 0
+            classes: [person]        # intrusion: forbidden classes; empty = every class
+            allowed_classes: []      # never intrude
+            min_dwell_s: 0.5         # intrusion after this long, default 0
+            intrusion: true          # false: the zone is only for its other rules
+            schedule:                # when the zone's rules apply; absent = always
+              - {days: [mon, tue, wed, thu, fri], start: "22:00", end: "06:00"}
+            area_m2: 12              # floor area, when there is no calibration
+            loitering: {max_dwell_s: 60}
+            wrong_way: {direction: [0, -1]}          # the allowed way: up the image
+            stopped_vehicle: {max_stop_s: 30}
+            person_down: {min_down_s: 5}
+            abandoned: {classes: [backpack, suitcase], static_s: 30, unattended_s: 10}
+            crowd: {max_people: 20, max_density_per_m2: 2.0, min_duration_s: 5}
         lines:
           - name: door
             a: [0.1, 0.5]
@@ -17,10 +34,11 @@ Shape::
             count_direction: both    # both | forward | backward (forward = right->left of a->b)
             hysteresis: 0.01         # optional, normalised distance
 
-Coordinates are normalised to the frame (0..1, origin top-left). Geometry is checked by the core
-types themselves (``Polygon``, ``Line``), so the file and the code can never disagree on what is
-valid; their messages surface here as validation errors at the offending key, which
-``vigie_runtime.yamlconf.load_model`` maps to a line of the file.
+Every rule block takes the parameters of its core type (``vigie_core.rules``), named by meaning
+and validated there. Coordinates are normalised to the frame (0..1, origin top-left). Geometry
+is checked by the core types themselves (``Polygon``, ``Line``), so the file and the code can
+never disagree on what is valid; their messages surface here as validation errors at the
+offending key, which ``vigie_runtime.yamlconf.load_model`` maps to a line of the file.
 """
 
 from __future__ import annotations
@@ -38,8 +56,20 @@ from pydantic import (
     model_validator,
 )
 
+from vigie_core.calibration import GroundPlane
 from vigie_core.geometry import Line, Point, Polygon, check_point
-from vigie_core.scene import CountDirection, LineSpec, SceneSpec, ZoneSpec
+from vigie_core.rules import (
+    AbandonedSpec,
+    CrowdSpec,
+    LoiteringSpec,
+    OccupancySpec,
+    PersonDownSpec,
+    StoppedVehicleSpec,
+    WeaponSpec,
+    WrongWaySpec,
+)
+from vigie_core.scene import DEFAULT_OCCUPANCY, CountDirection, LineSpec, SceneSpec, ZoneSpec
+from vigie_core.schedule import DAYS, Schedule, TimeWindow, parse_clock
 
 Name = Annotated[str, Field(min_length=1, pattern=r"\S")]
 Coordinate = tuple[float, float]
@@ -61,15 +91,62 @@ def _duplicates(names: Iterable[str]) -> list[str]:
     return sorted(name for name, n in Counter(names).items() if n > 1)
 
 
+class WindowConfig(BaseModel):
+    """A weekly time window; ``end`` at or before ``start`` runs past midnight."""
+
+    model_config = _STRICT
+
+    days: list[str] = Field(default_factory=lambda: list(DAYS))
+    start: str
+    end: str
+
+    @model_validator(mode="after")
+    def _valid(self) -> WindowConfig:
+        self.to_window()
+        return self
+
+    def to_window(self) -> TimeWindow:
+        return TimeWindow(
+            frozenset(self.days), parse_clock(self.start, "start"), parse_clock(self.end, "end")
+        )
+
+
+class CalibrationConfig(BaseModel):
+    """Four points on the floor, in the image (normalised) and on the ground (metres)."""
+
+    model_config = _STRICT
+
+    image: list[Coordinate]
+    ground: list[Coordinate]
+
+    @model_validator(mode="after")
+    def _valid(self) -> CalibrationConfig:
+        self.to_plane()
+        return self
+
+    def to_plane(self) -> GroundPlane:
+        return GroundPlane.of(self.image, self.ground)
+
+
 class ZoneConfig(BaseModel):
-    """A floor area; an intrusion is a track anchored in it for ``min_dwell_s`` seconds."""
+    """A floor area and its rules; intrusion is a track anchored in it for ``min_dwell_s``."""
 
     model_config = _STRICT
 
     name: Name
     polygon: list[Coordinate]
     classes: list[Name] = Field(default_factory=list)
+    allowed_classes: list[Name] = Field(default_factory=list)
     min_dwell_s: float = Field(default=0.0, ge=0.0)
+    intrusion: bool = True
+    schedule: list[WindowConfig] = Field(default_factory=list)
+    area_m2: float | None = Field(default=None, gt=0.0)
+    loitering: LoiteringSpec | None = None
+    wrong_way: WrongWaySpec | None = None
+    stopped_vehicle: StoppedVehicleSpec | None = None
+    person_down: PersonDownSpec | None = None
+    abandoned: AbandonedSpec | None = None
+    crowd: CrowdSpec | None = None
 
     @field_validator("polygon")
     @classmethod
@@ -77,12 +154,22 @@ class ZoneConfig(BaseModel):
         Polygon.of(points)  # raises ValueError with the reason, reported at `polygon`
         return points
 
-    def to_spec(self) -> ZoneSpec:
+    def to_spec(self, timezone: str = "UTC") -> ZoneSpec:
         return ZoneSpec(
             name=self.name,
             polygon=Polygon.of(self.polygon),
             classes=frozenset(self.classes),
             min_dwell_s=self.min_dwell_s,
+            allowed_classes=frozenset(self.allowed_classes),
+            intrusion=self.intrusion,
+            schedule=Schedule(tuple(w.to_window() for w in self.schedule), timezone),
+            area_m2=self.area_m2,
+            loitering=self.loitering,
+            wrong_way=self.wrong_way,
+            stopped_vehicle=self.stopped_vehicle,
+            person_down=self.person_down,
+            abandoned=self.abandoned,
+            crowd=self.crowd,
         )
 
 
@@ -130,8 +217,18 @@ class CameraScene(BaseModel):
 
     model_config = _STRICT
 
+    timezone: str = "UTC"
+    calibration: CalibrationConfig | None = None
+    occupancy: OccupancySpec | bool = True
+    weapon: WeaponSpec | None = None
     zones: list[ZoneConfig] = Field(default_factory=list)
     lines: list[LineConfig] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        Schedule((), name)  # raises ValueError for an unknown IANA name
+        return name
 
     @field_validator("zones", "lines")
     @classmethod
@@ -153,11 +250,34 @@ class CameraScene(BaseModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _densities_have_areas(self) -> CameraScene:
+        """A density limit per m² needs the zone's area; say so at load, not at the first frame."""
+        for zone in self.zones:
+            crowd = zone.crowd
+            if crowd is None or crowd.max_density_per_m2 is None:
+                continue
+            if self.calibration is None and zone.area_m2 is None:
+                raise ValueError(
+                    f"zone {zone.name!r}: crowd.max_density_per_m2 needs the zone's area; give"
+                    " the camera a calibration or the zone an area_m2"
+                )
+        return self
+
     def to_spec(self, camera_id: str) -> SceneSpec:
+        if self.occupancy is True:
+            occupancy: OccupancySpec | None = DEFAULT_OCCUPANCY
+        elif self.occupancy is False:
+            occupancy = None
+        else:
+            occupancy = self.occupancy
         return SceneSpec(
             camera_id=camera_id,
-            zones=tuple(zone.to_spec() for zone in self.zones),
+            zones=tuple(zone.to_spec(self.timezone) for zone in self.zones),
             lines=tuple(line.to_spec() for line in self.lines),
+            ground=None if self.calibration is None else self.calibration.to_plane(),
+            occupancy=occupancy,
+            weapon=self.weapon,
         )
 
 

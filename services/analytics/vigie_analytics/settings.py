@@ -14,3 +14,5 @@ class AnalyticsSettings(ServiceSettings):
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=9404))
     # YAML with `cameras: {<camera id>: {zones: [...], lines: [...]}}`; see scenes/*.yaml.
     scenes: Path | None = None
+    # How often the scene file is checked for changes (applied without a restart).
+    scenes_reload_s: float = Field(2.0, gt=0)
