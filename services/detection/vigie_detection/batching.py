@@ -30,22 +30,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from prometheus_client import Counter, Histogram
+from prometheus_client import Histogram
 
 from vigie.v1 import frames_pb2
 from vigie_detection.handler import DetectionHandler
-from vigie_detection.settings import FreshnessSettings
-from vigie_runtime import codec, metrics
+from vigie_runtime import metrics
 from vigie_runtime.bus import Bus, Message, Output, Publisher, Subscriber
+from vigie_runtime.freshness import FreshnessSettings, is_stale
 from vigie_runtime.stage import dead_letter
 
 log = logging.getLogger(__name__)
 
-FRAMES_SKIPPED = Counter(
-    "vigie_frames_skipped_total",
-    "Frames not analysed, by reason (stale: a live frame older than its camera's limit)",
-    ["stage", "camera", "reason"],
-)
 BATCH_FRAMES = Histogram(
     "vigie_detection_batch_frames",
     "Frames per network call",
@@ -92,24 +87,7 @@ class BatchingDetection:
         return self.handler.decode(message)
 
     def _stale(self, frame: frames_pb2.Frame) -> bool:
-        """True, counted and logged, for a live frame older than its camera's limit."""
-        if frame.replay:
-            return False
-        age = self.clock() - codec.time_from_proto(frame.captured_at)
-        limit = self.freshness.limit_for(frame.camera_id)
-        if age <= limit:
-            return False
-        FRAMES_SKIPPED.labels(self.stage, frame.camera_id, "stale").inc()
-        log.debug(
-            "stale frame skipped",
-            extra={
-                "camera": frame.camera_id,
-                "sequence": frame.sequence,
-                "age_s": round(age, 3),
-                "max_age_s": limit,
-            },
-        )
-        return True
+        return is_stale(frame, self.freshness, self.stage, self.clock())
 
     def collect(self, frame: frames_pb2.Frame, message: Message) -> Sequence[Output]:
         """Decode the image now (a bad one is this message's fault alone); detect at flush."""

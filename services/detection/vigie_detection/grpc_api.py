@@ -18,9 +18,9 @@ import grpc
 from vigie.v1 import detections_pb2, services_pb2, services_pb2_grpc
 from vigie_core.types import FrameDetections, FrameRef
 from vigie_detection.adapters.detector import Detector
-from vigie_detection.adapters.images import InvalidImage, decode_jpeg
 from vigie_detection.handler import ClassFilter, keep_all
 from vigie_runtime import codec
+from vigie_runtime.images import InvalidImage, decode_jpeg
 
 ADHOC_CAMERA = "adhoc"
 

@@ -7,7 +7,10 @@ from typing import Literal
 
 from pydantic import Field
 
+from vigie_runtime.freshness import CameraFreshness, FreshnessSettings
 from vigie_runtime.settings import GrpcSettings, HttpSettings, ServiceSettings, StrictModel
+
+__all__ = ["CameraFreshness", "DetectionSettings", "FreshnessSettings"]
 
 
 class ModelSettings(StrictModel):
@@ -42,25 +45,6 @@ class BatchingSettings(StrictModel):
     # How long to keep polling to fill a batch once its first frame has arrived: latency paid
     # for throughput. 0: detect what has already arrived, never wait.
     max_wait_ms: float = Field(10.0, ge=0, le=1000)
-
-
-class CameraFreshness(StrictModel):
-    max_age_s: float = Field(gt=0)
-
-
-class FreshnessSettings(StrictModel):
-    """Under overload, a live frame older than this is skipped rather than detected late.
-
-    Detecting a frame that is already seconds old only makes the backlog longer; skipping it
-    lets the service catch up with what the camera shows now. Replays are never skipped.
-    """
-
-    max_age_s: float = Field(2.0, gt=0)
-    cameras: dict[str, CameraFreshness] = Field(default_factory=dict)
-
-    def limit_for(self, camera_id: str) -> float:
-        own = self.cameras.get(camera_id)
-        return own.max_age_s if own is not None else self.max_age_s
 
 
 class DetectionSettings(ServiceSettings):

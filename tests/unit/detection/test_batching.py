@@ -10,11 +10,12 @@ import pytest
 
 from vigie.v1 import frames_pb2
 from vigie_core.types import Box, Detection
-from vigie_detection.batching import FRAMES_SKIPPED, BatchingDetection, FillingBus
+from vigie_detection.batching import BatchingDetection, FillingBus
 from vigie_detection.handler import DetectionHandler
 from vigie_detection.settings import CameraFreshness, DetectionSettings, FreshnessSettings
 from vigie_runtime import codec
 from vigie_runtime.bus import Message, Output
+from vigie_runtime.freshness import FRAMES_SKIPPED
 from vigie_runtime.health import Health
 from vigie_runtime.inmemory import InMemoryBus
 from vigie_runtime.stage import Stage, StageRunner
@@ -159,7 +160,8 @@ def test_freshness_is_judged_when_the_frame_is_about_to_be_detected() -> None:
 
 def test_settings_defaults_and_per_camera_limits() -> None:
     s = DetectionSettings()
-    assert (s.batching.max_batch, s.batching.max_wait_ms) == (4, 10.0)
+    assert (s.batching.max_batch, s.batching.max_wait_ms) == (1, 10.0)
+    assert s.model.backend == "onnxruntime"
     assert s.freshness.limit_for("any") == 2.0
     s = DetectionSettings(freshness={"max_age_s": 1.0, "cameras": {"gate": {"max_age_s": 5}}})
     assert (s.freshness.limit_for("gate"), s.freshness.limit_for("other")) == (5.0, 1.0)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from vigie_detection.adapters.detector import Detector, ModelDetector
-from vigie_detection.adapters.images import InvalidImage
 from vigie_detection.models.errors import ModelCorrupt
 from vigie_detection.models.manifest import InputSpec
 from vigie_detection.models.postprocess import Thresholds
+from vigie_runtime.images import InvalidImage
 
 NAMES = ("person", "car")
 SPEC = InputSpec(size=64, resize="stretch", colour="rgb", scale=1 / 255)

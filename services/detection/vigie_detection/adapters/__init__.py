@@ -2,8 +2,8 @@
 
 from vigie_detection.adapters.detector import Detector, ModelDetector
 from vigie_detection.adapters.factory import BACKENDS, DetectorConfig, build_detector
-from vigie_detection.adapters.images import InvalidImage, decode_jpeg
 from vigie_detection.adapters.yolo_opencv import PERSON_AND_VEHICLES, YoloOpenCvDetector
+from vigie_runtime.images import InvalidImage, decode_jpeg
 
 __all__ = [
     "BACKENDS",

@@ -15,7 +15,6 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from vigie_core.types import Detection
-from vigie_detection.adapters.images import as_bgr
 from vigie_detection.models.errors import ModelCorrupt
 from vigie_detection.models.manifest import InputSpec
 from vigie_detection.models.postprocess import (
@@ -24,6 +23,7 @@ from vigie_detection.models.postprocess import (
     detections_from_rows,
 )
 from vigie_detection.models.preprocess import prepare_batch
+from vigie_runtime.images import as_bgr
 
 
 @runtime_checkable

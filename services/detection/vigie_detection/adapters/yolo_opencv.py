@@ -11,11 +11,11 @@ independent reference.
 from __future__ import annotations
 
 from vigie_detection.adapters.detector import ModelDetector
-from vigie_detection.adapters.images import InvalidImage, as_bgr, decode_jpeg
 from vigie_detection.adapters.opencv_dnn import OpenCvDarknetNetwork
 from vigie_detection.model_files import ModelFiles, read_class_names, verify
 from vigie_detection.models.manifest import InputSpec
 from vigie_detection.models.postprocess import Thresholds
+from vigie_runtime.images import InvalidImage, as_bgr, decode_jpeg
 
 __all__ = [
     "DARKNET_INPUT",

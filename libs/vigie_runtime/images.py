@@ -1,4 +1,5 @@
-"""Turning what callers hand the detector into 8-bit BGR frames, or a clear refusal."""
+"""Turning image bytes and arrays into 8-bit BGR frames, or a clear refusal; every stage that
+reads pixels (detection, the pixel analysers of analytics) decodes frames here."""
 
 from __future__ import annotations
 
