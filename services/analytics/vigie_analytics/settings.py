@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from vigie_runtime.freshness import FreshnessSettings
 from vigie_runtime.settings import HttpSettings, ServiceSettings
 
 
@@ -16,3 +17,5 @@ class AnalyticsSettings(ServiceSettings):
     scenes: Path | None = None
     # How often the scene file is checked for changes (applied without a restart).
     scenes_reload_s: float = Field(2.0, gt=0)
+    # Pixel analysers skip live frames older than this (replays never).
+    freshness: FreshnessSettings = Field(default_factory=FreshnessSettings)

@@ -1,0 +1,11 @@
+"""Which pixel analysers run on which cameras: each is off unless its settings list the camera."""
+
+from __future__ import annotations
+
+from vigie_analytics.pixels.handler import PixelPolicy
+from vigie_analytics.settings import AnalyticsSettings
+
+
+def pixel_policies(settings: AnalyticsSettings) -> list[PixelPolicy]:
+    """The analysers enabled by ``settings``, each with the cameras it is enabled for."""
+    return []
