@@ -3,10 +3,16 @@
 An object (a bag, a suitcase; a bottle on a shelf in a shop) is *static* once its anchor has
 stayed within ``still_radius`` for ``static_s``. It is *abandoned* when it is static and no
 person has been within ``owner_radius`` of it for ``unattended_s``: the person who brought it has
-left its neighbourhood. A static object whose track ends (or which goes unobserved for
-``removal_grace_s``) was *removed*: a separate event, since a missing object on a shelf or a bag
-picked up by someone else matters too. Only objects that were static are reported removed;
-objects passing through (carried bags) never are.
+left its neighbourhood. A static object that goes unobserved for ``removal_grace_s`` was
+*removed*: a separate event, since a missing object on a shelf or a bag picked up by someone else
+matters too. Only objects that were static are reported removed; objects passing through
+(carried bags) never are.
+
+A detector misses a standing object now and then, and a passing hand or person hides it; its
+track then ends and a new one starts at the same place. So a static object that is no longer
+seen is kept as missing for ``removal_grace_s``, and a watched object found again at its
+place (within twice ``still_radius``) in that time *is* it: the new track takes over its history
+instead of counting as a removal plus a new object.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ class _Watched:
     box: Box
     last_observed: float
     still: Stillness = field(default_factory=Stillness)
-    static_since: float | None = None
+    static_since: float | None = None  # when it first stood still for static_s; kept after
     attended_at: float | None = None
     abandoned: bool = False
 
@@ -66,15 +72,15 @@ class AbandonedWatch:
         now, spec = frame.captured_at, self.spec
         events: list[Event] = []
         for track in objects:
-            watched = self._objects.get(track.track_id)
+            watched = self._objects.get(track.track_id) or self._refound(track, now)
             if watched is None:
-                watched = self._objects[track.track_id] = _Watched(
-                    track.class_name, track.box, now, attended_at=now
-                )
+                watched = _Watched(track.class_name, track.box, now, attended_at=now)
+            self._objects[track.track_id] = watched
             watched.box, watched.last_observed = track.box, now
             still_s = watched.still.update(now, track.box.bottom_centre, spec.still_radius)
             if not reached(still_s, spec.static_s):
-                watched.static_since = None
+                # Not still now; but an object that once stood here and is then picked up
+                # (moves, and its track ends) is exactly a removal: ``static_since`` stays.
                 continue
             if watched.static_since is None:
                 watched.static_since = watched.still.since
@@ -99,20 +105,40 @@ class AbandonedWatch:
                         "min_unattended_s": fmt(spec.unattended_s),
                         "nearest_person": "none" if math.isinf(nearest) else fmt(nearest),
                         "owner_radius": fmt(spec.owner_radius),
+                        "box": _box_text(track.box),
                     },
                 )
             )
         events.extend(self._removed(frame, set(ended)))
         return events
 
+    def _refound(self, track: Track, now: float) -> _Watched | None:
+        """A missing static object at this track's place, taken over. Any watched class will do:
+        detectors hesitate between close classes (a bottle read as a vase on some frames)."""
+        anchor = track.box.bottom_centre
+        reach = 2 * self.spec.still_radius
+        for old_id, watched in list(self._objects.items()):
+            if (
+                watched.static_since is not None
+                and watched.last_observed < now
+                and math.dist(watched.box.bottom_centre, anchor) <= reach
+            ):
+                del self._objects[old_id]
+                return watched
+        return None
+
     def _removed(self, frame: FrameRef, ended: set[str]) -> list[Event]:
         now, events = frame.captured_at, []
         for track_id, watched in list(self._objects.items()):
             unseen_s = now - watched.last_observed
-            if track_id not in ended and unseen_s <= self.spec.removal_grace_s:
+            if watched.static_since is None:
+                if track_id in ended or unseen_s > self.spec.removal_grace_s:
+                    del self._objects[track_id]  # passing through: never a removal
+                continue
+            if not reached(unseen_s, self.spec.removal_grace_s):
                 continue
             del self._objects[track_id]
-            if watched.static_since is None or not self.spec.report_removal:
+            if not self.spec.report_removal:
                 continue
             events.append(
                 make_event(

@@ -1,0 +1,136 @@
+"""The event catalogue on real clips: each test states what the clip shows and what must come out.
+
+Ground truth is labelled by eye for these tests (frame numbers of the clip). Events are matched
+to it by the frame they point at, with the delay each rule needs by construction (a dwell, a
+grace period) as the only slack.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import shared_data
+from tests.e2e.clip_runs import ClipRun, run_clip
+from vigie_core.types import Event, EventKind
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+
+
+# -- one-by-one-person-detection.mp4 (10 fps) ----------------------------------------------------
+# Six people, one at a time, walk in from the bottom edge to the table, stand there, and leave.
+# They stand at the table during frames ~70-185, ~240-435, ~520-690, ~760-855, ~940-1180 and
+# ~1255-1340 (the same labels as test_pipeline.py). Nobody falls, nobody runs, never two at once.
+VISITS = [(70, 185), (240, 435), (520, 690), (760, 855), (940, 1180), (1255, 1340)]
+LONG_VISITS = [(240, 435), (520, 690), (940, 1180)]  # 19.5, 17 and 24 s: over the 12 s limit
+
+
+@pytest.fixture(scope="module")
+def one_by_one() -> ClipRun:
+    clip = shared_data("intel-sample-videos/one-by-one-person-detection.mp4")
+    return run_clip(clip, "one-by-one", "one_by_one.yaml")
+
+
+def frames(events: list[Event]) -> list[int]:
+    return sorted(e.frame.sequence for e in events)
+
+
+def test_each_long_stay_at_the_table_is_one_loitering_event_with_its_measure(
+    one_by_one: ClipRun,
+) -> None:
+    loitering = one_by_one.of(EventKind.LOITERING, "table")
+    # Raised 12 s after the person's feet enter the zone, so inside the visit.
+    assert len(loitering) == len(LONG_VISITS), frames(loitering)
+    in_order = sorted(loitering, key=lambda e: e.frame.sequence)
+    for (start, end), event in zip(LONG_VISITS, in_order, strict=True):
+        # The labels are by eye: feet may cross the zone edge up to 1.5 s before a label.
+        assert start - 15 + 120 <= event.frame.sequence <= end, (event.frame.sequence, start)
+        assert float(event.details["dwell_s"]) >= 12.0
+        assert event.details["max_dwell_s"] == "12.000"
+        assert event.class_name == "person" and len(event.track_ids) == 1
+
+
+def test_every_visit_intrudes_once_and_is_counted_on_the_entry_line(one_by_one: ClipRun) -> None:
+    intrusions = frames(one_by_one.of(EventKind.ZONE_INTRUSION, "table"))
+    assert [sum(s - 15 <= f <= e for f in intrusions) for s, e in VISITS] == [1] * 6, intrusions
+    crossings = one_by_one.of(EventKind.LINE_CROSSING, "room-entry")
+    assert [e.details["direction"] for e in crossings] == ["forward"] * 6
+    assert crossings[-1].details["count_forward"] == "6"
+
+
+def test_occupancy_counts_one_person_at_a_time_and_adds_up(one_by_one: ClipRun) -> None:
+    periods = one_by_one.of(EventKind.OCCUPANCY, "table")
+    # 139 s of clip in 20 s periods: six closed periods (the last, partial one is not closed).
+    assert len(periods) >= 6
+    present = 0
+    for event in sorted(periods, key=lambda e: float(e.details["period_start"])):
+        came_in, went_out = int(event.details["in"]), int(event.details["out"])
+        assert int(event.details["peak"]) <= 1  # never two people at the table
+        assert int(event.details["present"]) == present + came_in - went_out
+        present = int(event.details["present"])
+    assert sum(int(e.details["in"]) for e in periods) >= 5
+
+
+def test_nothing_is_raised_that_the_clip_does_not_show(one_by_one: ClipRun) -> None:
+    kinds = {e.kind for e in one_by_one.events}
+    assert kinds <= {
+        EventKind.ZONE_INTRUSION,
+        EventKind.LINE_CROSSING,
+        EventKind.LOITERING,
+        EventKind.OCCUPANCY,
+    }, kinds  # no fall, no crowd (max 2 people), no crowd movement
+    assert one_by_one.dead_letters == 0
+
+
+# -- bottle-detection.mp4 (30 fps, hand-held camera) ---------------------------------------------
+# Three bottles on a table (left x~0.13, middle x~0.5, right x~0.84). A hand takes the left one
+# at ~205; puts it back at ~395; takes the left and the middle ones at ~530; puts the middle one
+# back at ~700 and the left one at ~860; takes the right one at ~950 and puts it back at ~1095.
+#
+# yolov4-tiny sees the left and middle bottles on nearly every frame but reads the right one as a
+# vase or misses it for seconds at a time (frames ~230-600), so its removal cannot be told from a
+# detector gap: the checks on removals are about the left and middle bottles only.
+GRACE_FRAMES = 90 + 45  # the scene's 3 s removal grace at 30 fps, plus 1.5 s of detector lag
+REMOVALS = [(205, "left"), (530, "left"), (530, "middle")]
+PUT_BACK = [(395, "left"), (700, "middle"), (860, "left"), (1095, "right")]
+SETTLE_FRAMES = 150  # static for 2 s and unattended for 1 s after the hand lets go, plus lag
+
+
+def position(event: Event) -> str:
+    x1, _, x2, _ = (float(v) for v in event.details.get("box", "0,0,0,0").split(","))
+    return "left" if x2 < 0.3 else "middle" if x1 < 0.7 else "right"
+
+
+@pytest.fixture(scope="module")
+def bottles() -> ClipRun:
+    clip = shared_data("intel-sample-videos/bottle-detection.mp4")
+    return run_clip(clip, "bottles", "bottles.yaml", "bottles-detection.yaml")
+
+
+def test_each_bottle_taken_away_is_reported_removed_at_its_place(bottles: ClipRun) -> None:
+    removed = [(e.frame.sequence, position(e)) for e in bottles.of(EventKind.OBJECT_REMOVED)]
+    for taken_at, where in REMOVALS:
+        assert any(taken_at <= f <= taken_at + GRACE_FRAMES and p == where for f, p in removed), (
+            taken_at,
+            where,
+            removed,
+        )
+    # No other removal of the two bottles the detector sees reliably.
+    reliable = [(f, p) for f, p in removed if p != "right"]
+    assert len(reliable) == len(REMOVALS), removed
+    for event in bottles.of(EventKind.OBJECT_REMOVED):
+        assert float(event.details["unseen_s"]) >= 3.0
+        assert event.class_name in {"bottle", "vase"}
+
+
+def test_each_bottle_put_back_is_signalled_once_it_stands_unattended(bottles: ClipRun) -> None:
+    appeared = [(e, e.frame.sequence, position(e)) for e in bottles.of(EventKind.ABANDONED_OBJECT)]
+    for put_at, where in PUT_BACK:
+        matches = [
+            e for e, f, p in appeared if put_at <= f <= put_at + SETTLE_FRAMES and p == where
+        ]
+        assert len(matches) == 1, (put_at, where, [(f, p) for _, f, p in appeared])
+        (event,) = matches
+        assert float(event.details["static_s"]) >= 2.0
+        assert float(event.details["unattended_s"]) >= 1.0
+        assert event.details["nearest_person"] == "none"  # a hand is not a person
+    assert bottles.dead_letters == 0
