@@ -69,10 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("scenes")
     check.set_defaults(func=_check_config)
 
-    from vigie_cli import demo, run
+    from vigie_cli import demo, report, run
 
     run.add_parser(sub)
     demo.add_parser(sub)
+    report.add_parser(sub)
 
     for name in SERVICES:
         svc = sub.add_parser(name, help=f"run the {name} service", add_help=False)

@@ -30,9 +30,16 @@ class ClipRun:
         return [e for e in self.events if e.kind is kind and (zone is None or e.zone == zone)]
 
 
-def run_clip(clip: Path, camera_id: str, scenes: str, detection: str | None = None) -> ClipRun:
+def run_clip(
+    clip: Path,
+    camera_id: str,
+    scenes: str,
+    detection: str | None = None,
+    database: Path | None = None,
+) -> ClipRun:
     """Every event the pipeline raises on ``clip`` with ``clips/<scenes>`` as its scene file and,
-    when given, ``clips/<detection>`` as the detection service's settings."""
+    when given, ``clips/<detection>`` as the detection service's settings; the archive is kept
+    at ``database`` when given."""
     with tempfile.TemporaryDirectory() as tmp:
         config_dir = Path(tmp) / "config"
         config_dir.mkdir()
@@ -44,7 +51,7 @@ def run_clip(clip: Path, camera_id: str, scenes: str, detection: str | None = No
             str(clip),
             camera_id,
             CLIPS / scenes,
-            Path(tmp) / "vigie.sqlite",
+            database or Path(tmp) / "vigie.sqlite",
             config_dir=config_dir,
         )
         run_in_process(services, bus, timeout_s=1200)

@@ -7,11 +7,19 @@ grace period) as the only slack.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import pytest
 
 from tests.conftest import shared_data
 from tests.e2e.clip_runs import ClipRun, run_clip
+from vigie_cli.main import main as vigie
+from vigie_cli.report import every_row
+from vigie_core.reporting import occupancy_series, position_grid
 from vigie_core.types import Event, EventKind
+from vigie_storage.adapters.sqlite_store import SqliteArchive
+from vigie_storage.ports import SearchQuery
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
@@ -25,9 +33,14 @@ LONG_VISITS = [(240, 435), (520, 690), (940, 1180)]  # 19.5, 17 and 24 s: over t
 
 
 @pytest.fixture(scope="module")
-def one_by_one() -> ClipRun:
+def one_by_one_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("one-by-one") / "vigie.sqlite"
+
+
+@pytest.fixture(scope="module")
+def one_by_one(one_by_one_archive: Path) -> ClipRun:
     clip = shared_data("intel-sample-videos/one-by-one-person-detection.mp4")
-    return run_clip(clip, "one-by-one", "one_by_one.yaml")
+    return run_clip(clip, "one-by-one", "one_by_one.yaml", database=one_by_one_archive)
 
 
 def frames(events: list[Event]) -> list[int]:
@@ -79,6 +92,39 @@ def test_nothing_is_raised_that_the_clip_does_not_show(one_by_one: ClipRun) -> N
         EventKind.OCCUPANCY,
     }, kinds  # no fall, no crowd (max 2 people), no crowd movement
     assert one_by_one.dead_letters == 0
+
+
+def test_the_report_draws_occupancy_and_where_people_stood(
+    one_by_one: ClipRun, one_by_one_archive: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.png"
+    assert (
+        vigie(
+            [
+                "report",
+                "--database",
+                str(one_by_one_archive),
+                "--camera",
+                "one-by-one",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    image = cv2.imread(str(out))
+    assert image is not None and image.shape[:2] == (500, 1400)
+    with SqliteArchive(one_by_one_archive) as archive:
+        query = SearchQuery(camera_id="one-by-one", limit=50)  # small pages: paging is exercised
+        events = list(every_row(archive.search_events, query, lambda e: e.occurred_at))
+        tracks = list(every_row(archive.search_tracks, query, lambda t: t.first_seen))
+    assert len({e.event_id for e in events}) == len(events) == len(one_by_one.events)
+    series = occupancy_series(events)
+    assert set(series) == {"table", "room"}
+    grid = position_grid(tracks, cols=4, rows=4)
+    # People stand at the table (x 0.45-0.71, y 0.72-1.0): the bottom middle cells hold most.
+    total = sum(map(sum, grid))
+    assert total > 0 and (grid[3][1] + grid[3][2]) / total > 0.5, grid
 
 
 # -- bottle-detection.mp4 (30 fps, hand-held camera) ---------------------------------------------

@@ -1,0 +1,135 @@
+"""``vigie report``: occupancy curves and a heat map of where people stood, to one PNG.
+
+Reads the archive (the embedded SQLite file the storage service writes) for one camera and a
+time range. Only aggregates are drawn: counts per zone and a density grid; no image, no track.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from vigie_core.reporting import OccupancyPoint, occupancy_series, position_grid
+
+log = logging.getLogger(__name__)
+
+Row = TypeVar("Row")
+
+
+def parse_time(text: str) -> float:
+    """Epoch seconds, or an ISO 8601 date-time (UTC unless it says otherwise)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither epoch seconds nor an ISO 8601 date-time"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("report", help="occupancy curves and a heat map to PNG")
+    p.add_argument("--database", type=Path, default=Path("var/vigie.sqlite"))
+    p.add_argument("--camera", required=True)
+    p.add_argument("--since", type=parse_time, default=None)
+    p.add_argument("--until", type=parse_time, default=None)
+    p.add_argument("--out", type=Path, default=Path("vigie-report.png"))
+    p.set_defaults(func=main)
+
+
+def every_row(
+    search: Callable[[Any], list[Row]], query: Any, time_of: Callable[[Row], float]
+) -> Iterator[Row]:
+    """Every row of a search, page after page; a page boundary that falls inside rows sharing
+    one time restarts at that time, and rows already returned are skipped."""
+    from dataclasses import replace
+
+    seen: set[str] = set()
+    while True:
+        page = search(query)
+        fresh = [r for r in page if _id_of(r) not in seen]
+        yield from fresh
+        seen.update(_id_of(r) for r in fresh)
+        if len(page) < query.limit or not fresh:
+            return
+        query = replace(query, since=time_of(page[-1]))
+
+
+def _id_of(row: Any) -> str:
+    return str(getattr(row, "event_id", None) or row.track_id)
+
+
+def main(args: argparse.Namespace) -> int:
+    from vigie_storage.adapters.sqlite_store import SqliteArchive
+    from vigie_storage.ports import MAX_LIMIT, SearchQuery
+
+    if not args.database.exists():
+        print(f"vigie report: no archive at {args.database}", file=sys.stderr)
+        return 2
+    query = SearchQuery(camera_id=args.camera, since=args.since, until=args.until, limit=MAX_LIMIT)
+    with SqliteArchive(args.database) as archive:
+        events = list(every_row(archive.search_events, query, lambda e: e.occurred_at))
+        tracks = list(every_row(archive.search_tracks, query, lambda t: t.first_seen))
+    series = occupancy_series(events)
+    grid = position_grid(tracks, since=args.since, until=args.until)
+    sizes = {(e.frame.width, e.frame.height) for e in events if e.frame.width and e.frame.height}
+    aspect = (max(sizes)[1] / max(sizes)[0]) if sizes else 9 / 16
+    render(args.out, args.camera, series, grid, aspect)
+    log.info(
+        "report written",
+        extra={"camera": args.camera, "since": args.since, "until": args.until},
+    )
+    zones = ", ".join(f"{z} ({len(p)} periods)" for z, p in series.items()) or "no occupancy"
+    print(f"{args.out}: {zones}; heat map from {len(tracks)} tracks")
+    return 0
+
+
+def render(
+    out: Path,
+    camera: str,
+    series: dict[str, list[OccupancyPoint]],
+    grid: list[list[int]],
+    aspect: float,
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (curves, heat) = plt.subplots(1, 2, figsize=(14, 5), width_ratios=(3, 2))
+    for zone, points in sorted(series.items()):
+        times = [datetime.fromtimestamp(p.start + p.period_s, UTC) for p in points]
+        line = curves.step(times, [p.present for p in points], where="post", label=f"{zone}")
+        curves.plot(times, [p.peak for p in points], "v", color=line[0].get_color(), alpha=0.6)
+        curves.bar(
+            times,
+            [p.came_in for p in points],
+            width=points[0].period_s / 86400 * 0.4 if points else 0,
+            color=line[0].get_color(),
+            alpha=0.25,
+            align="edge",
+        )
+    curves.set_title(f"{camera}: people per zone (line: present, ▼ peak, bars: came in)")
+    curves.set_xlabel("end of period (UTC)")
+    curves.set_ylabel("people")
+    if series:
+        curves.legend()
+    curves.grid(alpha=0.3)
+    image = heat.imshow(grid, extent=(0, 1, 1, 0), aspect=aspect, cmap="inferno")
+    heat.set_title("where people stood (time spent, bottom-centre of boxes)")
+    heat.set_xlabel("x (frame width)")
+    heat.set_ylabel("y (frame height)")
+    fig.colorbar(image, ax=heat, shrink=0.8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
