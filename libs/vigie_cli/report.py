@@ -107,25 +107,26 @@ def render(
 
     fig, (curves, heat) = plt.subplots(1, 2, figsize=(14, 5), width_ratios=(3, 2))
     for zone, points in sorted(series.items()):
-        times = [datetime.fromtimestamp(p.start + p.period_s, UTC) for p in points]
-        line = curves.step(times, [p.present for p in points], where="post", label=f"{zone}")
-        curves.plot(times, [p.peak for p in points], "v", color=line[0].get_color(), alpha=0.6)
-        curves.bar(
-            times,
-            [p.came_in for p in points],
-            width=points[0].period_s / 86400 * 0.4 if points else 0,
-            color=line[0].get_color(),
-            alpha=0.25,
-            align="edge",
+        starts = [datetime.fromtimestamp(p.start, UTC) for p in points]
+        ends = [datetime.fromtimestamp(p.start + p.period_s, UTC) for p in points]
+        # Peak held over its period (a step from each start), footfall in as a thin bar.
+        line = curves.step(
+            [*starts, ends[-1]],
+            [*(p.peak for p in points), points[-1].peak],
+            where="post",
+            label=f"{zone}: peak",
         )
-    curves.set_title(f"{camera}: people per zone (line: present, ▼ peak, bars: came in)")
-    curves.set_xlabel("end of period (UTC)")
+        colour = line[0].get_color()
+        curves.plot(ends, [p.present for p in points], "o", color=colour, label=f"{zone}: present")
+        curves.vlines(starts, 0, [p.came_in for p in points], colors=colour, alpha=0.35, lw=6)
+    curves.set_title(f"{camera}: people per zone (step: peak, dot: present, bar: came in)")
+    curves.set_xlabel("time (UTC)")
     curves.set_ylabel("people")
     if series:
         curves.legend()
     curves.grid(alpha=0.3)
     image = heat.imshow(grid, extent=(0, 1, 1, 0), aspect=aspect, cmap="inferno")
-    heat.set_title("where people stood (time spent, bottom-centre of boxes)")
+    heat.set_title("where people stood (time spent)")
     heat.set_xlabel("x (frame width)")
     heat.set_ylabel("y (frame height)")
     fig.colorbar(image, ax=heat, shrink=0.8)
