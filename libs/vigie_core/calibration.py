@@ -65,15 +65,45 @@ class GroundPlane:
         return math.dist(self.to_ground(a), self.to_ground(b))
 
 
+def _collinear_triple(points: Sequence[Point], tolerance: float) -> tuple[int, int, int] | None:
+    n = len(points)
+    for i in range(n):
+        for j in range(i + 1, n):
+            for k in range(j + 1, n):
+                (ax, ay), (bx, by), (cx, cy) = points[i], points[j], points[k]
+                twice_area = abs((bx - ax) * (cy - ay) - (by - ay) * (cx - ax))
+                if twice_area <= tolerance:
+                    return (i, j, k)
+    return None
+
+
 def _fit(image: Sequence[Point], ground: Sequence[Point]) -> tuple[float, ...]:
-    """Direct linear transform on four pairs; refuses degenerate (collinear) point sets."""
+    """Direct linear transform on four pairs; refuses degenerate point sets (three points on a
+    line, or twice the same point) and checks that the fit maps the four points back."""
+    for name, points, tolerance in (("image", image, 1e-6), ("ground", ground, 1e-6)):
+        scale = max(1.0, *(abs(v) for p in points for v in p))
+        triple = _collinear_triple(points, tolerance * scale * scale)
+        if triple is not None:
+            raise ValueError(
+                f"calibration {name} points {list(triple)} are degenerate: they lie on one line"
+                " (or repeat); four points with no three aligned are needed"
+            )
     rows = []
     for (x, y), (u, v) in zip(image, ground, strict=True):
         rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y, -u])
         rows.append([0, 0, 0, x, y, 1, -v * x, -v * y, -v])
     a = np.asarray(rows, dtype=float)
     _, singular, vt = np.linalg.svd(a)
-    if singular[-2] < 1e-9 * singular[0]:
-        raise ValueError("calibration points are degenerate: three of them lie on one line")
+    if singular[-1] < 1e-9 * singular[0] or abs(vt[-1][-1]) < 1e-12:
+        raise ValueError("calibration points are degenerate: no perspective maps them")
     h = vt[-1] / vt[-1][-1]
-    return tuple(float(v) for v in h)
+    matrix = tuple(float(v) for v in h)
+    for (x, y), (u, v) in zip(image, ground, strict=True):
+        w = matrix[6] * x + matrix[7] * y + matrix[8]
+        mapped = (
+            (matrix[0] * x + matrix[1] * y + matrix[2]) / w,
+            (matrix[3] * x + matrix[4] * y + matrix[5]) / w,
+        )
+        if math.dist(mapped, (u, v)) > 1e-6 * max(1.0, abs(u), abs(v)):
+            raise ValueError("calibration points are degenerate: the fit does not map them back")
+    return matrix

@@ -64,6 +64,8 @@ class WrongWaySpec:
     min_duration_s: float = 1.0
 
     def __post_init__(self) -> None:
+        if len(self.direction) != 2:
+            raise ValueError(f"wrong_way.direction must be [dx, dy], got {self.direction}")
         dx, dy = (float(v) for v in self.direction)
         norm = math.hypot(dx, dy)
         if not math.isfinite(norm) or norm <= 1e-9:
@@ -174,6 +176,10 @@ class CrowdSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", class_set(self.classes))
+        if self.max_people is not None and (
+            isinstance(self.max_people, bool) or not isinstance(self.max_people, int)
+        ):
+            raise ValueError(f"crowd.max_people must be a whole number, got {self.max_people}")
         if self.max_people is not None and self.max_people < 1:
             raise ValueError(f"crowd.max_people must be >= 1, got {self.max_people}")
         if self.max_density_per_m2 is not None:

@@ -505,7 +505,8 @@ def event_to_proto(event: Event) -> events_pb2.Event:
 
 
 def event_from_proto(msg: events_pb2.Event) -> Event:
-    """``class_name`` may be empty: a rule is not bound to one class."""
+    """``class_name`` may be empty: a rule is not bound to one class; ``zone`` may be empty: the
+    event is about the whole frame (fire, a weapon outside every zone)."""
     event_id = _required_str(msg.event_id, "event_id")
     kind = _enum_from_proto(msg.kind, _EVENT_KIND_FROM, events_pb2.EventKind, "kind")
     _require_field(msg, "frame", "frame")
@@ -513,7 +514,7 @@ def event_from_proto(msg: events_pb2.Event) -> Event:
         event_id=event_id,
         kind=kind,
         frame=_frame_ref(msg.frame, "frame"),
-        zone=_required_str(msg.zone, "zone"),
+        zone=msg.zone,
         class_name=msg.class_name,
         track_ids=_track_ids(msg.track_ids, "track_ids"),
         details=dict(msg.details),
@@ -550,7 +551,7 @@ def alert_from_proto(msg: alerts_pb2.Alert) -> Alert:
     alert_id = _required_str(msg.alert_id, "alert_id")
     camera_id = _required_str(msg.camera_id, "camera_id")
     kind = _enum_from_proto(msg.kind, _EVENT_KIND_FROM, events_pb2.EventKind, "kind")
-    zone = _required_str(msg.zone, "zone")
+    zone = msg.zone  # empty: the whole frame
     severity = _enum_from_proto(msg.severity, _SEVERITY_FROM, alerts_pb2.Severity, "severity")
     status = _enum_from_proto(msg.status, _ALERT_STATUS_FROM, alerts_pb2.AlertStatus, "status")
     first_event_id = _required_str(msg.first_event_id, "first_event_id")

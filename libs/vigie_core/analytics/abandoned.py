@@ -77,6 +77,11 @@ class AbandonedWatch:
                 watched = _Watched(track.class_name, track.box, now, attended_at=now)
             self._objects[track.track_id] = watched
             watched.box, watched.last_observed = track.box, now
+            # Attendance is followed from the first frame: an owner who stood by the bag while
+            # it became static attended it all that time.
+            nearest = min((box_gap(track.box, p) for p in people), default=math.inf)
+            if nearest <= spec.owner_radius or watched.attended_at is None:
+                watched.attended_at = now
             still_s = watched.still.update(now, track.box.bottom_centre, spec.still_radius)
             if not reached(still_s, spec.static_s):
                 # Not still now; but an object that once stood here and is then picked up
@@ -84,9 +89,6 @@ class AbandonedWatch:
                 continue
             if watched.static_since is None:
                 watched.static_since = watched.still.since
-            nearest = min((box_gap(track.box, p) for p in people), default=math.inf)
-            if nearest <= spec.owner_radius or watched.attended_at is None:
-                watched.attended_at = now
             unattended_s = now - watched.attended_at
             if watched.abandoned or not reached(unattended_s, spec.unattended_s):
                 continue

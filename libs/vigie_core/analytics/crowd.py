@@ -4,8 +4,10 @@ Density counts the people whose anchor is in the zone, including those the track
 lost (in a crowd people hide each other; they have not left). Movement compares the crowd's mean
 speed and spread (mean distance to its centroid) over a short window with a slow rolling
 baseline of the same zone: what is normal differs between a platform and a square, and between
-rush hour and night. The baseline does not learn while an alarm holds, so a long rush does not
-become the new normal before it is signalled.
+rush hour and night. The baseline learns only from frames within the normal band (less than half
+way to a rush or a dispersal): otherwise, while the short window ramps up over a real rush, the
+baseline would climb with it and the ratio never reach its factor. After a gap longer than the
+baseline (the camera was down, the zone's schedule closed) movement starts learning afresh.
 """
 
 from __future__ import annotations
@@ -125,6 +127,22 @@ class CrowdWatch:
 
     # -- movement --------------------------------------------------------------------------------
 
+    def _restart_movement(self) -> None:
+        spec = self.spec
+        self._speed, self._spread = _Ema(spec.window_s), _Ema(spec.window_s)
+        self._base_speed, self._base_spread = _Ema(spec.baseline_s), _Ema(spec.baseline_s)
+        self._baseline_age_s = 0.0
+        self._movement_raised, self._moving_since_clear = False, None
+
+    def _normal(self, speed: float, spread: float) -> bool:
+        """Less than half way from the baseline to a rush and to a dispersal."""
+        spec = self.spec
+        base_speed = self._base_speed.value or 0.0
+        base_spread = self._base_spread.value or 0.0
+        return speed < (1 + (spec.rush_factor - 1) / 2) * max(base_speed, 1e-6) and spread < (
+            1 + (spec.dispersal_factor - 1) / 2
+        ) * max(base_spread, 1e-6)
+
     def _movement(self, frame: FrameRef, members: Sequence[Member], dt: float) -> Event | None:
         spec, now = self.spec, frame.captured_at
         moving = [m for m in members if m.velocity is not None]
@@ -134,6 +152,9 @@ class CrowdWatch:
         cx = sum(m.anchor[0] for m in members) / len(members)
         cy = sum(m.anchor[1] for m in members) / len(members)
         spread_now = sum(math.dist(m.anchor, (cx, cy)) for m in members) / len(members)
+        if dt > spec.baseline_s:
+            self._restart_movement()
+            dt = 0.0
         speed = self._speed.update(speed_now, dt)
         spread = self._spread.update(spread_now, dt)
         warmed = self._baseline_age_s >= spec.baseline_s / 2
@@ -147,9 +168,10 @@ class CrowdWatch:
             ):
                 change = ("dispersal", spread, base_spread, spec.dispersal_factor)
         if change is None:
-            self._base_speed.update(speed_now, dt)
-            self._base_spread.update(spread_now, dt)
-            self._baseline_age_s += dt
+            if not warmed or self._normal(speed, spread):
+                self._base_speed.update(speed_now, dt)
+                self._base_spread.update(spread_now, dt)
+                self._baseline_age_s += dt
             if self._movement_raised:
                 since = self._moving_since_clear
                 self._moving_since_clear = now if since is None else since

@@ -60,13 +60,26 @@ class Motion:
 
 @dataclass(slots=True)
 class Stillness:
-    """Since when an anchor has stayed within ``radius`` of where it stopped."""
+    """Since when an anchor has stayed within ``radius`` of where it stopped.
+
+    "Where it stopped" is the mean of the anchors since then, not the first of them: that one is
+    a jittered sample itself, and measuring from it would put a parked car's next jittered
+    anchor beyond the radius now and then, restarting the stop again and again.
+    """
 
     since: float | None = None
     at: Point | None = None
+    samples: int = 0
 
     def update(self, t: float, anchor: Point, radius: float) -> float:
         """Seconds still so far (0 on the frame it stops or moves)."""
         if self.at is None or self.since is None or math.dist(anchor, self.at) > radius:
-            self.since, self.at = t, anchor
+            self.since, self.at, self.samples = t, anchor, 1
+            return 0.0
+        self.samples += 1
+        weight = 1.0 / self.samples
+        self.at = (
+            self.at[0] + weight * (anchor[0] - self.at[0]),
+            self.at[1] + weight * (anchor[1] - self.at[1]),
+        )
         return t - self.since

@@ -100,7 +100,10 @@ def person_down(
     now: float,
 ) -> dict[str, str] | None:
     """Lying (wide box), hardly moving, for ``min_down_s``, after having been seen standing."""
-    lying = has_stood and ratio >= spec.lying_ratio and (speed is None or speed <= spec.max_speed)
+    # An unmeasured speed (the first half-second of a track) is not "hardly moving".
+    lying = (
+        has_stood and ratio >= spec.lying_ratio and speed is not None and speed <= spec.max_speed
+    )
     if not lying:
         visit.down_since = None
         return None
