@@ -182,6 +182,9 @@ class SceneAnalyzer:
         if visit is None:
             visit = memory.visits[zone.name] = Visit(entered_at=now)
         if not zone.schedule.active_at(now):
+            # The stay itself goes on (someone there since before the window opened intrudes at
+            # once), but what a rule was measuring restarts when the window opens.
+            visit.restart_measures()
             return []
         found: list[tuple[EventKind, dict[str, str] | None]] = []
         cls = track.class_name

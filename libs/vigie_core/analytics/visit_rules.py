@@ -31,6 +31,12 @@ class Visit:
     def dwell(self, now: float) -> float:
         return max(0.0, now - self.entered_at)
 
+    def restart_measures(self) -> None:
+        """Forget what the movement rules were measuring (not the stay, not what was raised)."""
+        self.against_since = None
+        self.down_since = None
+        self.still = Stillness()
+
 
 def reached(elapsed: float, threshold: float) -> bool:
     return elapsed + TIME_SLACK_S >= threshold
