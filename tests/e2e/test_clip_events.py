@@ -127,6 +127,28 @@ def test_the_report_draws_occupancy_and_where_people_stood(
     assert total > 0 and (grid[3][1] + grid[3][2]) / total > 0.5, grid
 
 
+# -- classroom.gif (~17 fps, 45 frames) ------------------------------------------------------------
+# Four students sit at their desks for the whole clip (counted by eye on every fifth frame).
+
+
+@pytest.fixture(scope="module")
+def classroom() -> ClipRun:
+    return run_clip(shared_data("intel-sample-videos/classroom.gif"), "classroom", "classroom.yaml")
+
+
+def test_four_people_over_a_limit_of_three_is_one_crowd_density_event(classroom: ClipRun) -> None:
+    (event,) = classroom.of(EventKind.CROWD_DENSITY, "classroom")
+    assert event.details["people"] == "4"
+    assert event.details["max_people"] == "3"
+    assert event.details["people_per_m2"] == "0.100"  # 4 people on the zone's declared 40 m²
+    assert float(event.details["duration_s"]) >= 1.0
+    assert len(event.track_ids) == 4
+    # The heat map counts each person's feet on a 16x9 grid of the frame: four in all.
+    shape, _, cells = event.details["heatmap"].partition(":")
+    assert shape == "16x9" and sum(int(c) for c in cells if c.isdigit()) == 4
+    assert {e.kind for e in classroom.events} == {EventKind.CROWD_DENSITY}
+
+
 # -- bottle-detection.mp4 (30 fps, hand-held camera) ---------------------------------------------
 # Three bottles on a table (left x~0.13, middle x~0.5, right x~0.84). A hand takes the left one
 # at ~205; puts it back at ~395; takes the left and the middle ones at ~530; puts the middle one
