@@ -6,20 +6,19 @@ import logging
 import threading
 
 from vigie_analytics.handler import AnalyticsHandler
-from vigie_analytics.scene_config import SceneFile
 from vigie_analytics.settings import AnalyticsSettings
 from vigie_runtime.bus import Bus
 from vigie_runtime.health import Health
+from vigie_runtime.scenes import load_scenes
 from vigie_runtime.stage import Stage, StageRunner
 from vigie_runtime.topics import TRACKS
-from vigie_runtime.yamlconf import load_model
 
 log = logging.getLogger(__name__)
 
 
 class AnalyticsService:
     def __init__(self, settings: AnalyticsSettings, bus: Bus, health: Health) -> None:
-        scenes = load_model(settings.scenes, SceneFile).to_specs() if settings.scenes else {}
+        scenes = load_scenes(settings.scenes)
         if not scenes:
             log.warning("no scenes configured: no zone or line will raise events")
         self.handler = AnalyticsHandler(scenes)
