@@ -112,6 +112,11 @@ class TrackSummary:
     hits: int
     path: tuple[tuple[float, float, float], ...] = ()  # (t, x, y) of bottom-centre, downsampled
     mean_confidence: float = 0.0
+    # Speed of the bottom-centre in normalised frame units per second (a fraction of the frame
+    # per second, not a physical speed: see vigie_core.tracking.speed), measured over windows of
+    # at least half a second so detector jitter does not count; max_speed >= mean_speed.
+    mean_speed: float = 0.0
+    max_speed: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ Precision, by design of the contracts:
   integer arithmetic, never through ``FromSeconds`` on a float. A time written to the
   microsecond is sent as exactly that many microseconds, and any epoch-scale time (from
   1e7 s, April 1970, on) comes back as the very same float; smaller ones keep the nanosecond.
-* Boxes, confidences, velocities and path coordinates are ``float`` (32-bit) on the wire: a
+* Boxes, confidences, velocities, speeds and path coordinates are ``float`` (32-bit) on the wire: a
   decoded value is the original rounded to float32 (relative error at most 2**-24, about 6e-8).
   Encoding an already-decoded value again is exact, so re-publishing never drifts.
 * ``Track.first_seen`` of ``0.0`` (the core's "unknown") is sent as an unset timestamp, and an
@@ -256,6 +256,24 @@ def _unit_interval(value: float, path: str) -> float:
     return value
 
 
+def _non_negative(value: float, path: str) -> float:
+    _finite(value, path)
+    if value < 0.0:
+        raise DecodeError(f"{path} {value!r} is negative")
+    return value
+
+
+def _speeds(msg: tracks_pb2.TrackSummary, prefix: str) -> tuple[float, float]:
+    """Rounding to float32 keeps order, so a peak below the mean was sent that way."""
+    mean = _non_negative(msg.mean_speed, _join(prefix, "mean_speed"))
+    peak = _non_negative(msg.max_speed, _join(prefix, "max_speed"))
+    if peak < mean:
+        raise DecodeError(
+            f"{_join(prefix, 'max_speed')} {peak!r} is below {_join(prefix, 'mean_speed')} {mean!r}"
+        )
+    return mean, peak
+
+
 def _ordered(first_seen: float, last_seen: float, path: str) -> None:
     if last_seen < first_seen:
         raise DecodeError(
@@ -436,6 +454,8 @@ def track_summary_to_proto(summary: TrackSummary) -> tracks_pb2.TrackSummary:
             for t, x, y in summary.path
         ],
         mean_confidence=summary.mean_confidence,
+        mean_speed=summary.mean_speed,
+        max_speed=summary.max_speed,
     )
 
 
@@ -446,6 +466,7 @@ def _track_summary(msg: tracks_pb2.TrackSummary, prefix: str) -> TrackSummary:
     first_seen = _required_time(msg, "first_seen", _join(prefix, "first_seen"))
     last_seen = _required_time(msg, "last_seen", _join(prefix, "last_seen"))
     _ordered(first_seen, last_seen, prefix)
+    mean_speed, max_speed = _speeds(msg, prefix)
     path_points = []
     for i, point in enumerate(msg.path):
         p = _join(prefix, f"path[{i}]")
@@ -465,6 +486,8 @@ def _track_summary(msg: tracks_pb2.TrackSummary, prefix: str) -> TrackSummary:
         hits=msg.hits,
         path=tuple(path_points),
         mean_confidence=_unit_interval(msg.mean_confidence, _join(prefix, "mean_confidence")),
+        mean_speed=mean_speed,
+        max_speed=max_speed,
     )
 
 

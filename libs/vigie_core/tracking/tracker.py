@@ -58,6 +58,7 @@ from vigie_core.tracking.association import (
 )
 from vigie_core.tracking.kalman import STATE_DIM
 from vigie_core.tracking.path import PathSampler
+from vigie_core.tracking.speed import SpeedMeter
 from vigie_core.tracking.state import (
     SNAPSHOT_VERSION,
     as_bool,
@@ -150,6 +151,11 @@ class TrackerParams:
     """Upper bound on a summary's path length. When reached, every other point is dropped and
     the spacing doubles, so a long track keeps its whole extent at a coarser resolution."""
 
+    speed_window_s: float = 0.5
+    """Shortest time over which a summary's speeds are measured (see ``speed``). Shorter lets
+    frame-to-frame jitter of the boxes read as speed; longer averages out real bursts (a
+    window of a few seconds turns a sprint across the frame into a jog)."""
+
     def __post_init__(self) -> None:
         if self.min_hits < 1:
             raise ValueError(f"min_hits must be at least 1, got {self.min_hits}")
@@ -176,6 +182,8 @@ class TrackerParams:
             raise ValueError(f"max_path_points must be at least 2, got {self.max_path_points}")
         if not self.lost_margin_per_s >= 0:
             raise ValueError(f"lost_margin_per_s must be >= 0, got {self.lost_margin_per_s}")
+        if not (math.isfinite(self.speed_window_s) and self.speed_window_s > 0):
+            raise ValueError(f"speed_window_s must be > 0, got {self.speed_window_s}")
 
 
 def majority_class(votes: Counter[str]) -> str:
@@ -234,6 +242,7 @@ class _LiveTrack:
         "last_confidence",
         "last_seen",
         "path",
+        "speed",
         "track_id",
         "votes",
     )
@@ -248,6 +257,7 @@ class _LiveTrack:
     confidence_sum: float
     last_confidence: float
     path: PathSampler
+    speed: SpeedMeter
 
     @classmethod
     def born(cls, track_id: str, t: float, params: TrackerParams) -> _LiveTrack:
@@ -261,6 +271,7 @@ class _LiveTrack:
         track.class_name = ""
         track.confidence_sum = track.last_confidence = 0.0
         track.path = PathSampler(params.path_interval_s, params.max_path_points)
+        track.speed = SpeedMeter(params.speed_window_s)
         return track
 
     def record(self, detection: Detection, t: float, min_hits: int) -> bool:
@@ -278,6 +289,12 @@ class _LiveTrack:
         self.confirmed = self.confirmed or newly_confirmed
         return newly_confirmed
 
+    def observe(self, t: float, x: float, y: float) -> None:
+        """Where the ground anchor (bottom-centre of the filtered box) was on a frame the track
+        matched: the observations its path and speeds are made of."""
+        self.path.add(t, x, y)
+        self.speed.add(t, x, y)
+
     def summary(self, camera_id: str) -> TrackSummary:
         return TrackSummary(
             track_id=self.track_id,
@@ -288,6 +305,8 @@ class _LiveTrack:
             hits=self.hits,
             path=self.path.points(),
             mean_confidence=self.confidence_sum / self.hits,
+            mean_speed=self.speed.mean(),
+            max_speed=self.speed.peak(),
         )
 
 
@@ -328,7 +347,12 @@ class CameraTracker:
         ``tracks``, every live track (tentative ones too) in birth order with ``track_id``,
         ``confirmed``, ``first_seen``, ``last_seen``, ``hits``, ``votes`` ([class, count]
         pairs), ``confidence_sum``, ``last_confidence``, the Kalman ``mean`` (8 numbers) and
-        ``covariance`` (8x8), and ``path`` (``doublings``, ``kept`` points, ``latest``).
+        ``covariance`` (8x8), ``path`` (``doublings``, ``kept`` points, ``latest``) and
+        ``speed`` (``start``, ``distance``, ``duration``, ``peak``, ``recent`` points).
+        ``speed`` came after the first release of this layout, so ``restore`` reads snapshots
+        without it (the track measures its speed afresh) and the version stays 1: an older
+        release reading a newer snapshot ignores the key and loses only the measurement, where a
+        new version would make it refuse the snapshot and lose the camera's track ids.
         Whether a track is tracked or lost (which decides the rounds it takes part in and the
         widening of its gate) is ``last_seen == last_time``, so it needs no key of its own.
         Floats go out at full precision (JSON writes the shortest exact repr), which is what
@@ -356,6 +380,7 @@ class CameraTracker:
             "mean": self._mean[row].tolist(),
             "covariance": kalman.blocks_to_covariance(self._blocks[row]).tolist(),
             "path": track.path.state(),
+            "speed": track.speed.state(),
         }
 
     @classmethod
@@ -595,7 +620,7 @@ class CameraTracker:
             self._tracks, states, boxes, velocities, strict=True
         ):
             if track.last_seen == t:
-                track.path.add(t, (x1 + x2) / 2.0, y2)
+                track.observe(t, (x1 + x2) / 2.0, y2)
             if state is not None:
                 out.append(
                     Track(
@@ -688,6 +713,14 @@ def _read_track(
     mean, blocks = _read_filter(state, where)
     track.path = PathSampler.read(
         field(state, "path", where), f"{where}.path", params.path_interval_s, params.max_path_points
+    )
+    # Added after the first release of the snapshot: a track from an older snapshot has no
+    # speed yet, and measures it from its next observation on.
+    raw_speed = state.get("speed")
+    track.speed = (
+        SpeedMeter(params.speed_window_s)
+        if raw_speed is None
+        else SpeedMeter.read(raw_speed, f"{where}.speed", params.speed_window_s)
     )
     return _TrackRow(track, mean, blocks)
 

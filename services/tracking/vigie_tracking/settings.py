@@ -29,6 +29,7 @@ class TrackerSettings(StrictModel):
     lost_margin_per_s: float = Field(_DEFAULT.lost_margin_per_s, ge=0)
     path_interval_s: float = Field(_DEFAULT.path_interval_s, gt=0)
     max_path_points: int = Field(_DEFAULT.max_path_points, ge=2)
+    speed_window_s: float = Field(_DEFAULT.speed_window_s, gt=0, description="speed measured over")
 
     @model_validator(mode="after")
     def _consistent(self) -> TrackerSettings:

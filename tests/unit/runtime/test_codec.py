@@ -83,6 +83,8 @@ def wire_summary(s: TrackSummary) -> TrackSummary:
         s,
         path=tuple((t, f32(x), f32(y)) for t, x, y in s.path),
         mean_confidence=f32(s.mean_confidence),
+        mean_speed=f32(s.mean_speed),
+        max_speed=f32(s.max_speed),
     )
 
 
@@ -126,6 +128,8 @@ def summary(**kw: Any) -> TrackSummary:
         hits=25,
         path=((T0 - 10.5, 0.1, 0.9), (T0 - 5.25, 0.2, 0.8), (T0, 0.3, 0.7)),
         mean_confidence=0.75,
+        mean_speed=0.0371,
+        max_speed=0.1234,
     )
     return TrackSummary(**(base | kw))
 
@@ -253,7 +257,9 @@ def test_ended_summary_keeps_its_path_in_order() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [summary(), summary(path=(), mean_confidence=0.0)], ids=["path", "no-path"]
+    "value",
+    [summary(), summary(path=(), mean_confidence=0.0, mean_speed=0.0, max_speed=0.0)],
+    ids=["path", "no-path"],
 )
 def test_track_summary_round_trip(value: TrackSummary) -> None:
     assert codec.decode_track_summary(codec.encode(value)) == wire_summary(value)
@@ -757,6 +763,20 @@ def test_ended_summary_field_checks() -> None:
     msg = codec.tracks_to_proto(tracks())
     msg.ended[0].mean_confidence = 2.0
     assert _reason(codec.decode_tracks, msg) == "ended[0].mean_confidence 2.0 is outside [0, 1]"
+
+    msg = codec.tracks_to_proto(tracks())
+    msg.ended[0].mean_speed = math.inf
+    assert _reason(codec.decode_tracks, msg) == "ended[0].mean_speed is not finite (inf)"
+
+    msg = codec.tracks_to_proto(tracks())
+    msg.ended[0].max_speed = -0.5
+    assert _reason(codec.decode_tracks, msg) == "ended[0].max_speed -0.5 is negative"
+
+    msg = codec.tracks_to_proto(tracks())
+    msg.ended[0].max_speed = 0.0
+    assert _reason(codec.decode_tracks, msg).startswith(
+        "ended[0].max_speed 0.0 is below ended[0].mean_speed 0.037"
+    )
 
 
 def test_standalone_summary_reasons_have_no_prefix() -> None:
