@@ -117,6 +117,9 @@ class TrackSummary:
     # at least half a second so detector jitter does not count; max_speed >= mean_speed.
     mean_speed: float = 0.0
     max_speed: float = 0.0
+    # Zone name -> seconds the bottom-centre spent inside that zone of the camera's scene (the
+    # zones it was observed in; see vigie_core.tracking.zone_time for how time is counted).
+    seconds_in_zone: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,10 @@ Precision, by design of the contracts:
   integer arithmetic, never through ``FromSeconds`` on a float. A time written to the
   microsecond is sent as exactly that many microseconds, and any epoch-scale time (from
   1e7 s, April 1970, on) comes back as the very same float; smaller ones keep the nanosecond.
-* Boxes, confidences, velocities, speeds and path coordinates are ``float`` (32-bit) on the wire: a
-  decoded value is the original rounded to float32 (relative error at most 2**-24, about 6e-8).
-  Encoding an already-decoded value again is exact, so re-publishing never drifts.
+* Boxes, confidences, velocities, speeds, seconds in zones and path coordinates are ``float``
+  (32-bit) on the wire: a decoded value is the original rounded to float32 (relative error at
+  most 2**-24, about 6e-8). Encoding an already-decoded value again is exact, so re-publishing
+  never drifts.
 * ``Track.first_seen`` of ``0.0`` (the core's "unknown") is sent as an unset timestamp, and an
   unset one decodes to ``0.0``.
 """
@@ -274,6 +275,17 @@ def _speeds(msg: tracks_pb2.TrackSummary, prefix: str) -> tuple[float, float]:
     return mean, peak
 
 
+def _seconds_in_zone(values: Mapping[str, float], path: str) -> dict[str, float]:
+    """Sorted by zone name: a map has no order on the wire, and this makes a decoded summary
+    the same whatever order the sender's map was in."""
+    result = {}
+    for zone in sorted(values):
+        if not zone:
+            raise DecodeError(f"{path} has an empty zone name")
+        result[zone] = _non_negative(values[zone], f"{path}[{zone!r}]")
+    return result
+
+
 def _ordered(first_seen: float, last_seen: float, path: str) -> None:
     if last_seen < first_seen:
         raise DecodeError(
@@ -456,6 +468,7 @@ def track_summary_to_proto(summary: TrackSummary) -> tracks_pb2.TrackSummary:
         mean_confidence=summary.mean_confidence,
         mean_speed=summary.mean_speed,
         max_speed=summary.max_speed,
+        seconds_in_zone=dict(summary.seconds_in_zone),
     )
 
 
@@ -488,6 +501,7 @@ def _track_summary(msg: tracks_pb2.TrackSummary, prefix: str) -> TrackSummary:
         mean_confidence=_unit_interval(msg.mean_confidence, _join(prefix, "mean_confidence")),
         mean_speed=mean_speed,
         max_speed=max_speed,
+        seconds_in_zone=_seconds_in_zone(msg.seconds_in_zone, _join(prefix, "seconds_in_zone")),
     )
 
 

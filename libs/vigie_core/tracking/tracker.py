@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from vigie_core.ids import millis
+from vigie_core.scene import ZoneSpec
 from vigie_core.tracking import kalman
 from vigie_core.tracking.association import (
     buffered_iou_matrix,
@@ -72,6 +73,7 @@ from vigie_core.tracking.state import (
     field,
     invalid,
 )
+from vigie_core.tracking.zone_time import ZoneClock, ZoneMap
 from vigie_core.types import (
     Box,
     Detection,
@@ -245,6 +247,7 @@ class _LiveTrack:
         "speed",
         "track_id",
         "votes",
+        "zone_time",
     )
 
     track_id: str
@@ -258,6 +261,7 @@ class _LiveTrack:
     last_confidence: float
     path: PathSampler
     speed: SpeedMeter
+    zone_time: ZoneClock
 
     @classmethod
     def born(cls, track_id: str, t: float, params: TrackerParams) -> _LiveTrack:
@@ -272,6 +276,7 @@ class _LiveTrack:
         track.confidence_sum = track.last_confidence = 0.0
         track.path = PathSampler(params.path_interval_s, params.max_path_points)
         track.speed = SpeedMeter(params.speed_window_s)
+        track.zone_time = ZoneClock()
         return track
 
     def record(self, detection: Detection, t: float, min_hits: int) -> bool:
@@ -289,11 +294,13 @@ class _LiveTrack:
         self.confirmed = self.confirmed or newly_confirmed
         return newly_confirmed
 
-    def observe(self, t: float, x: float, y: float) -> None:
+    def observe(self, t: float, x: float, y: float, zones: tuple[str, ...]) -> None:
         """Where the ground anchor (bottom-centre of the filtered box) was on a frame the track
-        matched: the observations its path and speeds are made of."""
+        matched, and the zones holding it: the observations its path, speeds and times in zones
+        are made of."""
         self.path.add(t, x, y)
         self.speed.add(t, x, y)
+        self.zone_time.add(t, zones)
 
     def summary(self, camera_id: str) -> TrackSummary:
         return TrackSummary(
@@ -307,15 +314,26 @@ class _LiveTrack:
             mean_confidence=self.confidence_sum / self.hits,
             mean_speed=self.speed.mean(),
             max_speed=self.speed.peak(),
+            seconds_in_zone=self.zone_time.seconds(),
         )
 
 
 class CameraTracker:
-    """Tracks the objects of one camera, one ``FrameDetections`` at a time, in capture order."""
+    """Tracks the objects of one camera, one ``FrameDetections`` at a time, in capture order.
 
-    def __init__(self, camera_id: str, params: TrackerParams = TrackerParams()) -> None:
+    ``zones`` are the camera's scene zones, for the time each track spends in each (see
+    ``zone_time``); like the parameters, they are configuration, not state.
+    """
+
+    def __init__(
+        self,
+        camera_id: str,
+        params: TrackerParams = TrackerParams(),
+        zones: Sequence[ZoneSpec] = (),
+    ) -> None:
         self._camera_id = camera_id
         self._params = params
+        self._zones = ZoneMap(zones)
         self._tracks: list[_LiveTrack] = []  # in birth order, which is the output order
         self._last_time: float | None = None
         # Row i is the filter of track i: its estimate and its covariance in block form.
@@ -329,6 +347,10 @@ class CameraTracker:
     @property
     def params(self) -> TrackerParams:
         return self._params
+
+    @property
+    def zone_names(self) -> tuple[str, ...]:
+        return self._zones.names
 
     @property
     def last_time(self) -> float | None:
@@ -348,11 +370,13 @@ class CameraTracker:
         ``confirmed``, ``first_seen``, ``last_seen``, ``hits``, ``votes`` ([class, count]
         pairs), ``confidence_sum``, ``last_confidence``, the Kalman ``mean`` (8 numbers) and
         ``covariance`` (8x8), ``path`` (``doublings``, ``kept`` points, ``latest``) and
-        ``speed`` (``start``, ``distance``, ``duration``, ``peak``, ``recent`` points).
-        ``speed`` came after the first release of this layout, so ``restore`` reads snapshots
-        without it (the track measures its speed afresh) and the version stays 1: an older
-        release reading a newer snapshot ignores the key and loses only the measurement, where a
-        new version would make it refuse the snapshot and lose the camera's track ids.
+        ``speed`` (``start``, ``distance``, ``duration``, ``peak``, ``recent`` points) and
+        ``zone_time`` (``last_time``, ``inside`` zone names, ``seconds`` as [zone, seconds]
+        pairs). ``speed`` and ``zone_time`` came after the first release of this layout, so
+        ``restore`` reads snapshots without them (the track measures afresh) and the version
+        stays 1: an older release reading a newer snapshot ignores the keys and loses only the
+        measurements, where a new version would make it refuse the snapshot and lose the
+        camera's track ids.
         Whether a track is tracked or lost (which decides the rounds it takes part in and the
         widening of its gate) is ``last_seen == last_time``, so it needs no key of its own.
         Floats go out at full precision (JSON writes the shortest exact repr), which is what
@@ -381,14 +405,18 @@ class CameraTracker:
             "covariance": kalman.blocks_to_covariance(self._blocks[row]).tolist(),
             "path": track.path.state(),
             "speed": track.speed.state(),
+            "zone_time": track.zone_time.state(),
         }
 
     @classmethod
     def restore(
-        cls, state: Mapping[str, Any], params: TrackerParams | None = None
+        cls,
+        state: Mapping[str, Any],
+        params: TrackerParams | None = None,
+        zones: Sequence[ZoneSpec] = (),
     ) -> CameraTracker:
         """The tracker a ``snapshot`` was taken of, run with ``params`` (default
-        ``TrackerParams()``): fed the same later frames, it gives the same tracks.
+        ``TrackerParams()``) and ``zones``: fed the same later frames, it gives the same tracks.
 
         Raises ``ValueError`` naming the faulty field for anything it cannot replay faithfully
         (missing keys, another version, wrong types, non-finite numbers, a malformed filter
@@ -403,7 +431,7 @@ class CameraTracker:
             raise invalid(
                 "version", f"got {version!r}, this tracker reads version {SNAPSHOT_VERSION}"
             )
-        tracker = cls(as_str(field(root, "camera_id", "snapshot"), "camera_id"), params)
+        tracker = cls(as_str(field(root, "camera_id", "snapshot"), "camera_id"), params, zones)
         raw_time = field(root, "last_time", "snapshot")
         raw_tracks = as_list(field(root, "tracks", "snapshot"), "tracks")
         if raw_time is None:
@@ -615,12 +643,14 @@ class CameraTracker:
         filtered box, not the raw detection: steadier, and the box this frame publishes."""
         boxes = kalman.states_to_boxes(self._mean).tolist()
         velocities = self._mean[:, 4:6].tolist()
+        zones = self._zones
         out = []
         for track, state, (x1, y1, x2, y2), (vx, vy) in zip(
             self._tracks, states, boxes, velocities, strict=True
         ):
             if track.last_seen == t:
-                track.observe(t, (x1 + x2) / 2.0, y2)
+                anchor = ((x1 + x2) / 2.0, y2)
+                track.observe(t, *anchor, zones.containing(anchor) if zones else ())
             if state is not None:
                 out.append(
                     Track(
@@ -721,6 +751,12 @@ def _read_track(
         SpeedMeter(params.speed_window_s)
         if raw_speed is None
         else SpeedMeter.read(raw_speed, f"{where}.speed", params.speed_window_s)
+    )
+    raw_zone_time = state.get("zone_time")
+    track.zone_time = (
+        ZoneClock()
+        if raw_zone_time is None
+        else ZoneClock.read(raw_zone_time, f"{where}.zone_time")
     )
     return _TrackRow(track, mean, blocks)
 

@@ -280,11 +280,13 @@ def test_snapshot_is_plain_json_with_the_documented_keys() -> None:
             "covariance",
             "path",
             "speed",
+            "zone_time",
         }
         assert len(tr["mean"]) == 8
         assert [len(row) for row in tr["covariance"]] == [8] * 8
         assert set(tr["path"]) == {"doublings", "kept", "latest"}
         assert set(tr["speed"]) == {"start", "distance", "duration", "peak", "recent"}
+        assert set(tr["zone_time"]) == {"last_time", "inside", "seconds"}
 
 
 def test_snapshot_shares_nothing_with_the_tracker() -> None:
@@ -441,7 +443,7 @@ def test_unknown_extra_keys_are_ignored_and_whole_numbers_accepted() -> None:
 # --- snapshots written before the summary's measurements -----------------------------------------
 
 # Keys that only feed a track's summary, added to the snapshot after its first release.
-SUMMARY_ONLY_KEYS = ("speed",)
+SUMMARY_ONLY_KEYS = ("speed", "zone_time")
 
 
 def _as_first_release(snapshot: dict[str, Any]) -> dict[str, Any]:

@@ -85,6 +85,7 @@ def wire_summary(s: TrackSummary) -> TrackSummary:
         mean_confidence=f32(s.mean_confidence),
         mean_speed=f32(s.mean_speed),
         max_speed=f32(s.max_speed),
+        seconds_in_zone={zone: f32(v) for zone, v in s.seconds_in_zone.items()},
     )
 
 
@@ -130,6 +131,7 @@ def summary(**kw: Any) -> TrackSummary:
         mean_confidence=0.75,
         mean_speed=0.0371,
         max_speed=0.1234,
+        seconds_in_zone={"table": 7.3, "door": 0.0, "aisle 2": 1.05},
     )
     return TrackSummary(**(base | kw))
 
@@ -258,7 +260,10 @@ def test_ended_summary_keeps_its_path_in_order() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [summary(), summary(path=(), mean_confidence=0.0, mean_speed=0.0, max_speed=0.0)],
+    [
+        summary(),
+        summary(path=(), mean_confidence=0.0, mean_speed=0.0, max_speed=0.0, seconds_in_zone={}),
+    ],
     ids=["path", "no-path"],
 )
 def test_track_summary_round_trip(value: TrackSummary) -> None:
@@ -773,6 +778,16 @@ def test_ended_summary_field_checks() -> None:
     assert _reason(codec.decode_tracks, msg) == "ended[0].max_speed -0.5 is negative"
 
     msg = codec.tracks_to_proto(tracks())
+    msg.ended[0].seconds_in_zone["table"] = -1.0
+    assert _reason(codec.decode_tracks, msg) == (
+        "ended[0].seconds_in_zone['table'] -1.0 is negative"
+    )
+
+    msg = codec.tracks_to_proto(tracks())
+    msg.ended[0].seconds_in_zone[""] = 1.0
+    assert _reason(codec.decode_tracks, msg) == "ended[0].seconds_in_zone has an empty zone name"
+
+    msg = codec.tracks_to_proto(tracks())
     msg.ended[0].max_speed = 0.0
     assert _reason(codec.decode_tracks, msg).startswith(
         "ended[0].max_speed 0.0 is below ended[0].mean_speed 0.037"
@@ -1070,3 +1085,10 @@ def test_corrupted_bytes_only_ever_raise_decode_error(
             decode(bytes(data))
         except DecodeError as exc:
             assert exc.reason
+
+
+def test_seconds_in_zone_decode_in_zone_order_whatever_the_sender_did() -> None:
+    msg = codec.track_summary_to_proto(summary())
+    decoded = codec.decode_track_summary(msg.SerializeToString())
+    assert list(decoded.seconds_in_zone) == ["aisle 2", "door", "table"]
+    assert decoded.seconds_in_zone["table"] == f32(7.3)
