@@ -68,6 +68,9 @@ class Detection:
     box: Box
     class_name: str
     confidence: float
+    # A vehicle's colour name (``vigie_core.colours.Colour``) seen in its box; empty when not
+    # named, and always empty for people.
+    colour: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -385,7 +385,10 @@ def detections_to_proto(value: FrameDetections) -> detections_pb2.Detections:
         frame=frame_ref_to_proto(value.frame),
         detections=[
             detections_pb2.Detection(
-                box=_box_to_proto(d.box), class_name=d.class_name, confidence=d.confidence
+                box=_box_to_proto(d.box),
+                class_name=d.class_name,
+                confidence=d.confidence,
+                colour=d.colour,
             )
             for d in value.detections
         ],
@@ -394,6 +397,8 @@ def detections_to_proto(value: FrameDetections) -> detections_pb2.Detections:
 
 
 def detections_from_proto(msg: detections_pb2.Detections) -> FrameDetections:
+    """A colour name is taken as given, not checked against today's palette: a detector of a
+    later release may name more colours, and its detections must not be dead-lettered here."""
     _require_field(msg, "frame", "frame")
     frame = _frame_ref(msg.frame, "frame")
     detections = []
@@ -405,6 +410,7 @@ def detections_from_proto(msg: detections_pb2.Detections) -> FrameDetections:
                 box=_box(d.box, f"{path}.box"),
                 class_name=_required_str(d.class_name, f"{path}.class_name"),
                 confidence=_unit_interval(d.confidence, f"{path}.confidence"),
+                colour=d.colour,
             )
         )
     return FrameDetections(frame=frame, detections=tuple(detections), model=msg.model)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 
 from vigie.v1 import services_pb2_grpc
 from vigie_detection.adapters import DetectorConfig, build_detector, decode_jpeg
@@ -12,6 +13,7 @@ from vigie_detection.handler import DetectionHandler
 from vigie_detection.models.class_filter import CameraClassFilter
 from vigie_detection.models.errors import ModelError
 from vigie_detection.settings import DetectionSettings
+from vigie_detection.vehicle_colour import VehicleColours
 from vigie_runtime.bus import Bus
 from vigie_runtime.grpc_server import GrpcServer, Registration
 from vigie_runtime.health import Health
@@ -43,7 +45,8 @@ class DetectionService:
             # A missing or corrupt model is a configuration problem: one clear line, exit 2.
             raise ConfigError(f"model: {exc}") from None
         class_filter = CameraClassFilter(self.detector.class_names, m.classes, m.camera_classes)
-        handler = DetectionHandler(self.detector, decode_jpeg, class_filter.apply)
+        colours = _vehicle_colours(settings.vehicle_colour.classes, self.detector.class_names)
+        handler = DetectionHandler(self.detector, decode_jpeg, class_filter.apply, colours.annotate)
         b = settings.batching
         self.batching = BatchingDetection(
             handler,
@@ -77,6 +80,7 @@ class DetectionService:
                         self.detector,
                         class_filter.apply,
                         max_message_bytes=settings.grpc.max_message_mb * 1024 * 1024,
+                        annotate=colours.annotate,
                     ),
                     "vigie.v1.Detector",
                 )
@@ -86,6 +90,18 @@ class DetectionService:
     def run(self, stop: threading.Event) -> None:
         with self.grpc:
             self.runner.run(stop)
+
+
+def _vehicle_colours(classes: list[str], known: Iterable[str]) -> VehicleColours:
+    """A class the model does not know would silently never get a colour: refused, as the
+    class filter refuses it."""
+    unknown = sorted(set(classes) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"vehicle_colour.classes: unknown class names {unknown}; the model knows "
+            f"{', '.join(sorted(known))}"
+        )
+    return VehicleColours(classes)
 
 
 def build(settings: DetectionSettings, bus: Bus, health: Health) -> DetectionService:

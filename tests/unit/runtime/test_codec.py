@@ -113,7 +113,7 @@ def detections() -> FrameDetections:
         frame=frame_ref(),
         detections=(
             Detection(Box(0.1, 0.2, 0.3, 0.4), "person", 0.9),
-            Detection(Box(0.5, 0.5, 0.5, 0.5), "car", 0.0),
+            Detection(Box(0.5, 0.5, 0.5, 0.5), "car", 0.0, colour="red"),
         ),
         model="yolov4-tiny",
     )
@@ -1092,3 +1092,16 @@ def test_seconds_in_zone_decode_in_zone_order_whatever_the_sender_did() -> None:
     decoded = codec.decode_track_summary(msg.SerializeToString())
     assert list(decoded.seconds_in_zone) == ["aisle 2", "door", "table"]
     assert decoded.seconds_in_zone["table"] == f32(7.3)
+
+
+def test_a_detection_keeps_its_colour_and_one_without_stays_without() -> None:
+    msg = codec.detections_to_proto(detections())
+    assert [d.colour for d in msg.detections] == ["", "red"]
+    decoded = codec.decode_detections(msg.SerializeToString())
+    assert [d.colour for d in decoded.detections] == ["", "red"]
+
+
+def test_colour_names_of_a_later_palette_are_passed_on() -> None:
+    msg = codec.detections_to_proto(detections())
+    msg.detections[1].colour = "beige"
+    assert codec.decode_detections(msg.SerializeToString()).detections[1].colour == "beige"
