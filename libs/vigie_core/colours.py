@@ -29,3 +29,7 @@ class Colour(StrEnum):
 
 
 COLOUR_NAMES: frozenset[str] = frozenset(colour.value for colour in Colour)
+
+NEVER_COLOURED: frozenset[str] = frozenset({"person"})
+"""Classes that never carry a colour, whatever a detector sends: the detection service refuses
+to name one for them, and the tracker ignores one if it arrives anyway."""

@@ -123,6 +123,9 @@ class TrackSummary:
     # Zone name -> seconds the bottom-centre spent inside that zone of the camera's scene (the
     # zones it was observed in; see vigie_core.tracking.zone_time for how time is counted).
     seconds_in_zone: dict[str, float] = field(default_factory=dict)
+    # Majority of the colours named on the track's detections (vigie_core.colours); empty when
+    # none was named, as for every non-vehicle, and always for people.
+    colour: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -475,6 +475,7 @@ def track_summary_to_proto(summary: TrackSummary) -> tracks_pb2.TrackSummary:
         mean_speed=summary.mean_speed,
         max_speed=summary.max_speed,
         seconds_in_zone=dict(summary.seconds_in_zone),
+        colour=summary.colour,
     )
 
 
@@ -508,6 +509,7 @@ def _track_summary(msg: tracks_pb2.TrackSummary, prefix: str) -> TrackSummary:
         mean_speed=mean_speed,
         max_speed=max_speed,
         seconds_in_zone=_seconds_in_zone(msg.seconds_in_zone, _join(prefix, "seconds_in_zone")),
+        colour=msg.colour,
     )
 
 

@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from vigie_core.colours import NEVER_COLOURED
 from vigie_core.ids import millis
 from vigie_core.scene import ZoneSpec
 from vigie_core.tracking import kalman
@@ -189,8 +190,8 @@ class TrackerParams:
 
 
 def majority_class(votes: Counter[str]) -> str:
-    """The most frequent class; on a tie, the one seen first (``Counter`` keeps insertion
-    order), so the answer never depends on hashing."""
+    """The most frequent class (or colour); on a tie, the one seen first (``Counter`` keeps
+    insertion order), so the answer never depends on hashing."""
     return votes.most_common(1)[0][0]
 
 
@@ -237,6 +238,8 @@ class _LiveTrack:
 
     __slots__ = (
         "class_name",
+        "colour",
+        "colour_votes",
         "confidence_sum",
         "confirmed",
         "first_seen",
@@ -257,6 +260,8 @@ class _LiveTrack:
     hits: int
     votes: Counter[str]
     class_name: str
+    colour_votes: Counter[str]
+    colour: str
     confidence_sum: float
     last_confidence: float
     path: PathSampler
@@ -273,6 +278,8 @@ class _LiveTrack:
         track.hits = 0
         track.votes = Counter()
         track.class_name = ""
+        track.colour_votes = Counter()
+        track.colour = ""
         track.confidence_sum = track.last_confidence = 0.0
         track.path = PathSampler(params.path_interval_s, params.max_path_points)
         track.speed = SpeedMeter(params.speed_window_s)
@@ -288,6 +295,11 @@ class _LiveTrack:
         self.votes[name] += 1
         if name != self.class_name:  # a vote for the leader cannot change the majority
             self.class_name = majority_class(self.votes)
+        colour = detection.colour
+        if colour and name not in NEVER_COLOURED:
+            self.colour_votes[colour] += 1
+            if colour != self.colour:
+                self.colour = majority_class(self.colour_votes)
         self.confidence_sum += detection.confidence
         self.last_confidence = detection.confidence
         newly_confirmed = not self.confirmed and self.hits >= min_hits
@@ -315,6 +327,7 @@ class _LiveTrack:
             mean_speed=self.speed.mean(),
             max_speed=self.speed.peak(),
             seconds_in_zone=self.zone_time.seconds(),
+            colour="" if self.class_name in NEVER_COLOURED else self.colour,
         )
 
 
@@ -369,14 +382,15 @@ class CameraTracker:
         ``tracks``, every live track (tentative ones too) in birth order with ``track_id``,
         ``confirmed``, ``first_seen``, ``last_seen``, ``hits``, ``votes`` ([class, count]
         pairs), ``confidence_sum``, ``last_confidence``, the Kalman ``mean`` (8 numbers) and
-        ``covariance`` (8x8), ``path`` (``doublings``, ``kept`` points, ``latest``) and
-        ``speed`` (``start``, ``distance``, ``duration``, ``peak``, ``recent`` points) and
+        ``covariance`` (8x8), ``path`` (``doublings``, ``kept`` points, ``latest``),
+        ``speed`` (``start``, ``distance``, ``duration``, ``peak``, ``recent`` points),
         ``zone_time`` (``last_time``, ``inside`` zone names, ``seconds`` as [zone, seconds]
-        pairs). ``speed`` and ``zone_time`` came after the first release of this layout, so
-        ``restore`` reads snapshots without them (the track measures afresh) and the version
-        stays 1: an older release reading a newer snapshot ignores the keys and loses only the
-        measurements, where a new version would make it refuse the snapshot and lose the
-        camera's track ids.
+        pairs) and ``colour_votes`` ([colour, count] pairs, empty for a track whose detections
+        named none). ``speed``, ``zone_time`` and ``colour_votes`` came after the first release
+        of this layout, so ``restore`` reads snapshots without them (the track measures and
+        votes afresh) and the version stays 1: an older release reading a newer snapshot ignores
+        the keys and loses only the measurements, where a new version would make it refuse the
+        snapshot and lose the camera's track ids.
         Whether a track is tracked or lost (which decides the rounds it takes part in and the
         widening of its gate) is ``last_seen == last_time``, so it needs no key of its own.
         Floats go out at full precision (JSON writes the shortest exact repr), which is what
@@ -406,6 +420,8 @@ class CameraTracker:
             "path": track.path.state(),
             "speed": track.speed.state(),
             "zone_time": track.zone_time.state(),
+            # Pairs in insertion order, as the class votes: the order breaks ties.
+            "colour_votes": [[name, count] for name, count in track.colour_votes.items()],
         }
 
     @classmethod
@@ -752,6 +768,17 @@ def _read_track(
         if raw_speed is None
         else SpeedMeter.read(raw_speed, f"{where}.speed", params.speed_window_s)
     )
+    raw_colours = state.get("colour_votes")
+    track.colour_votes = (
+        Counter()
+        if raw_colours is None
+        else _read_colour_votes(raw_colours, f"{where}.colour_votes")
+    )
+    if track.colour_votes.total() > track.hits:
+        raise invalid(
+            f"{where}.colour_votes", f"{track.colour_votes.total()} votes for {track.hits} hits"
+        )
+    track.colour = majority_class(track.colour_votes) if track.colour_votes else ""
     raw_zone_time = state.get("zone_time")
     track.zone_time = (
         ZoneClock()
@@ -762,16 +789,24 @@ def _read_track(
 
 
 def _read_votes(value: Any, where: str) -> Counter[str]:
-    votes: Counter[str] = Counter()
-    pairs = as_list(value, where)
-    if not pairs:
+    if not as_list(value, where):
         raise invalid(where, "a track has at least one class vote")
-    for i, pair in enumerate(pairs):
+    return _read_counts(value, where, "class")
+
+
+def _read_colour_votes(value: Any, where: str) -> Counter[str]:
+    """Possibly none: most detections of most tracks carry no colour."""
+    return _read_counts(value, where, "colour")
+
+
+def _read_counts(value: Any, where: str, what: str) -> Counter[str]:
+    votes: Counter[str] = Counter()
+    for i, pair in enumerate(as_list(value, where)):
         entry = as_list(pair, f"{where}[{i}]")
         if len(entry) != 2:
-            raise invalid(f"{where}[{i}]", f"expected [class, count], got {len(entry)} items")
+            raise invalid(f"{where}[{i}]", f"expected [{what}, count], got {len(entry)} items")
         name = as_str(entry[0], f"{where}[{i}][0]")
         if name in votes:
-            raise invalid(f"{where}[{i}]", f"class {name!r} listed twice")
+            raise invalid(f"{where}[{i}]", f"{what} {name!r} listed twice")
         votes[name] = as_int(entry[1], f"{where}[{i}][1]", minimum=1)
     return votes

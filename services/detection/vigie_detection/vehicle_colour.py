@@ -35,15 +35,21 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from vigie_core.colours import Colour
+from vigie_core.colours import NEVER_COLOURED, Colour
 from vigie_core.types import Box, Detection
+
+__all__ = [
+    "NEVER_COLOURED",
+    "VEHICLE_CLASSES",
+    "VehicleColours",
+    "central_region",
+    "dominant_colour",
+    "pixel_colours",
+]
 
 VEHICLE_CLASSES: frozenset[str] = frozenset({"bicycle", "car", "motorbike", "bus", "truck"})
 """The COCO vehicle classes, spelt as the default model's class list spells them (Darknet's
 ``coco.names`` says "motorbike" where COCO says "motorcycle")."""
-
-NEVER_COLOURED: frozenset[str] = frozenset({"person"})
-"""Classes refused in a colour setting, whatever the operator asks (see the module docstring)."""
 
 # Fraction of the box's width (height) dropped on each side: the central half is kept.
 _MARGIN_X = 0.25

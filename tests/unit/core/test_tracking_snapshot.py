@@ -281,6 +281,7 @@ def test_snapshot_is_plain_json_with_the_documented_keys() -> None:
             "path",
             "speed",
             "zone_time",
+            "colour_votes",
         }
         assert len(tr["mean"]) == 8
         assert [len(row) for row in tr["covariance"]] == [8] * 8
@@ -443,7 +444,7 @@ def test_unknown_extra_keys_are_ignored_and_whole_numbers_accepted() -> None:
 # --- snapshots written before the summary's measurements -----------------------------------------
 
 # Keys that only feed a track's summary, added to the snapshot after its first release.
-SUMMARY_ONLY_KEYS = ("speed", "zone_time")
+SUMMARY_ONLY_KEYS = ("speed", "zone_time", "colour_votes")
 
 
 def _as_first_release(snapshot: dict[str, Any]) -> dict[str, Any]:

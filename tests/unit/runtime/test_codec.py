@@ -132,6 +132,7 @@ def summary(**kw: Any) -> TrackSummary:
         mean_speed=0.0371,
         max_speed=0.1234,
         seconds_in_zone={"table": 7.3, "door": 0.0, "aisle 2": 1.05},
+        colour="blue",
     )
     return TrackSummary(**(base | kw))
 
@@ -262,7 +263,14 @@ def test_ended_summary_keeps_its_path_in_order() -> None:
     "value",
     [
         summary(),
-        summary(path=(), mean_confidence=0.0, mean_speed=0.0, max_speed=0.0, seconds_in_zone={}),
+        summary(
+            path=(),
+            mean_confidence=0.0,
+            mean_speed=0.0,
+            max_speed=0.0,
+            seconds_in_zone={},
+            colour="",
+        ),
     ],
     ids=["path", "no-path"],
 )
