@@ -68,24 +68,28 @@ class SpeedMeter:
         # the latest: the start of the sliding window that ends at the latest point.
         self._recent: deque[Point] = deque()
 
-    def _spans(self, start: Point, t: float) -> bool:
-        return t - start[0] >= self._window_s - _TIME_SLACK_S
-
     def add(self, t: float, x: float, y: float) -> None:
-        """One observation; times strictly increase from call to call."""
+        """One observation; times strictly increase from call to call. (Called for every
+        matched track on every frame, hence written for speed.)"""
         point = (t, x, y)
+        # A window starting at or before this time, ending now, is at least ``window_s`` long.
+        reach = t - self._window_s + _TIME_SLACK_S
         start = self._start
         if start is None:
             self._start = point
-        elif self._spans(start, t):
-            self._distance += _distance(start, point)
+        elif start[0] <= reach:
+            self._distance += math.hypot(x - start[1], y - start[2])
             self._duration += t - start[0]
             self._start = point
         recent = self._recent
-        while len(recent) >= 2 and self._spans(recent[1], t):
+        while len(recent) >= 2 and recent[1][0] <= reach:
             recent.popleft()
-        if recent and self._spans(recent[0], t):
-            self._peak = max(self._peak, _distance(recent[0], point) / (t - recent[0][0]))
+        if recent:
+            first = recent[0]
+            if first[0] <= reach:
+                speed = math.hypot(x - first[1], y - first[2]) / (t - first[0])
+                if speed > self._peak:
+                    self._peak = speed
         recent.append(point)
 
     def mean(self) -> float:
