@@ -362,10 +362,6 @@ class CameraTracker:
         return self._params
 
     @property
-    def zone_names(self) -> tuple[str, ...]:
-        return self._zones.names
-
-    @property
     def last_time(self) -> float | None:
         """Capture time of the last frame processed, or None before the first (or after reset)."""
         return self._last_time
@@ -760,8 +756,8 @@ def _read_track(
     track.path = PathSampler.read(
         field(state, "path", where), f"{where}.path", params.path_interval_s, params.max_path_points
     )
-    # Added after the first release of the snapshot: a track from an older snapshot has no
-    # speed yet, and measures it from its next observation on.
+    # The summary's measurements came after the first release of the snapshot: a track from an
+    # older one has none yet, and measures (and votes on colours) from its next observation on.
     raw_speed = state.get("speed")
     track.speed = (
         SpeedMeter(params.speed_window_s)

@@ -25,6 +25,10 @@ from vigie_core.geometry import Point
 from vigie_core.scene import ZoneSpec
 from vigie_core.tracking.state import as_float, as_list, as_mapping, as_str, field, invalid
 
+# ``Polygon.contains`` counts a point this close to the outline as on it, so the bounding boxes
+# are widened by as much: the quick test must never refuse what the polygon would accept.
+_OUTLINE_TOLERANCE = 1e-9
+
 
 class ZoneMap:
     """The zones of one camera, asked which of them hold a point.
@@ -45,10 +49,6 @@ class ZoneMap:
     def __bool__(self) -> bool:
         return bool(self._zones)
 
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(name for name, _, _ in self._zones)
-
     def containing(self, point: Point) -> tuple[str, ...]:
         """Names of the zones holding ``point`` (outline included, as analytics counts it),
         in the scene's order."""
@@ -63,7 +63,8 @@ class ZoneMap:
 def _bounds(zone: ZoneSpec) -> tuple[float, float, float, float]:
     xs = [p[0] for p in zone.polygon.points]
     ys = [p[1] for p in zone.polygon.points]
-    return (min(xs), min(ys), max(xs), max(ys))
+    slack = _OUTLINE_TOLERANCE
+    return (min(xs) - slack, min(ys) - slack, max(xs) + slack, max(ys) + slack)
 
 
 class ZoneClock:

@@ -136,6 +136,13 @@ def test_zone_map_answers_in_scene_order_with_the_outline_inside() -> None:
     assert zones.containing((0.1, 0.1)) == ()
 
 
+def test_the_quick_bounds_test_agrees_with_the_polygon_on_its_outline() -> None:
+    # a hair outside the outline is on it for Polygon.contains, so for the zone map too
+    point = (0.6 + 5e-10, 0.5)
+    assert MIDDLE.polygon.contains(point)
+    assert ZoneMap((MIDDLE,)).containing(point) == ("middle",)
+
+
 def test_a_concave_zone_is_judged_by_its_outline_not_its_bounds() -> None:
     # an L: the bounding box holds (0.7, 0.3), the polygon does not
     ell = ZoneSpec(
