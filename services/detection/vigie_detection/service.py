@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
 
 from vigie.v1 import services_pb2_grpc
 from vigie_detection.adapters import DetectorConfig, build_detector, decode_jpeg
@@ -45,7 +44,10 @@ class DetectionService:
             # A missing or corrupt model is a configuration problem: one clear line, exit 2.
             raise ConfigError(f"model: {exc}") from None
         class_filter = CameraClassFilter(self.detector.class_names, m.classes, m.camera_classes)
-        colours = _vehicle_colours(settings.vehicle_colour.classes, self.detector.class_names)
+        try:
+            colours = VehicleColours(settings.vehicle_colour.classes, self.detector.class_names)
+        except ValueError as exc:
+            raise ConfigError(f"vehicle_colour.classes: {exc}") from None
         handler = DetectionHandler(self.detector, decode_jpeg, class_filter.apply, colours.annotate)
         b = settings.batching
         self.batching = BatchingDetection(
@@ -90,18 +92,6 @@ class DetectionService:
     def run(self, stop: threading.Event) -> None:
         with self.grpc:
             self.runner.run(stop)
-
-
-def _vehicle_colours(classes: list[str], known: Iterable[str]) -> VehicleColours:
-    """A class the model does not know would silently never get a colour: refused, as the
-    class filter refuses it."""
-    unknown = sorted(set(classes) - set(known))
-    if unknown:
-        raise ConfigError(
-            f"vehicle_colour.classes: unknown class names {unknown}; the model knows "
-            f"{', '.join(sorted(known))}"
-        )
-    return VehicleColours(classes)
 
 
 def build(settings: DetectionSettings, bus: Bus, health: Health) -> DetectionService:

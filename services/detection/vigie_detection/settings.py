@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from vigie_detection.vehicle_colour import NEVER_COLOURED, VEHICLE_CLASSES
+from vigie_core.colours import NEVER_COLOURED
+from vigie_detection.vehicle_colour import VEHICLE_CLASSES
 from vigie_runtime.settings import GrpcSettings, HttpSettings, ServiceSettings, StrictModel
 
 

@@ -38,15 +38,6 @@ import numpy as np
 from vigie_core.colours import NEVER_COLOURED, Colour
 from vigie_core.types import Box, Detection
 
-__all__ = [
-    "NEVER_COLOURED",
-    "VEHICLE_CLASSES",
-    "VehicleColours",
-    "central_region",
-    "dominant_colour",
-    "pixel_colours",
-]
-
 VEHICLE_CLASSES: frozenset[str] = frozenset({"bicycle", "car", "motorbike", "bus", "truck"})
 """The COCO vehicle classes, spelt as the default model's class list spells them (Darknet's
 ``coco.names`` says "motorbike" where COCO says "motorcycle")."""
@@ -80,14 +71,22 @@ _HUE_WINS_FROM = 0.2
 
 _PALETTE: tuple[Colour, ...] = tuple(Colour)
 _INDEX = {colour: i for i, colour in enumerate(_PALETTE)}
-_ACHROMATIC = np.array([_INDEX[c] for c in (Colour.BLACK, Colour.GREY, Colour.WHITE)])
-_CHROMATIC = np.array([i for i, c in enumerate(_PALETTE) if i not in set(_ACHROMATIC.tolist())])
-# Hue (0-179) -> palette index, as a lookup table.
-_HUE_TO_INDEX = np.zeros(180, dtype=np.intp)
-_start = 0
-for _end, _colour in _HUE_BANDS:
-    _HUE_TO_INDEX[_start:_end] = _INDEX[_colour]
-    _start = _end
+_ACHROMATIC_COLOURS = (Colour.BLACK, Colour.GREY, Colour.WHITE)
+_ACHROMATIC = np.array([_INDEX[c] for c in _ACHROMATIC_COLOURS])
+_CHROMATIC = np.array([i for i, c in enumerate(_PALETTE) if c not in _ACHROMATIC_COLOURS])
+
+
+def _hue_lookup() -> np.ndarray:
+    """Hue (0-179) -> palette index, from ``_HUE_BANDS``."""
+    table = np.zeros(180, dtype=np.intp)
+    start = 0
+    for end, colour in _HUE_BANDS:
+        table[start:end] = _INDEX[colour]
+        start = end
+    return table
+
+
+_HUE_TO_INDEX = _hue_lookup()
 
 
 def central_region(image: np.ndarray, box: Box) -> np.ndarray:
@@ -125,7 +124,7 @@ def dominant_colour(region: np.ndarray) -> Colour | None:
     if region.ndim != 3 or min(region.shape[:2]) < _MIN_REGION_PX:
         return None
     # Every few rows and columns of a large region first: averaging all of a bus filling a
-    # 1080p frame would cost ten times the rest, and four samples per output pixel and side
+    # 1080p frame would cost several times the rest, and four samples per output pixel and side
     # already smooth out JPEG noise.
     step = max(1, max(region.shape[:2]) // (4 * _SAMPLE_SIDE))
     region = region[::step, ::step]
@@ -145,10 +144,14 @@ def dominant_colour(region: np.ndarray) -> Colour | None:
 class VehicleColours:
     """Names the colour of every detection of one of ``classes``; the others pass unchanged.
 
-    An empty ``classes`` turns it off. Classes in ``NEVER_COLOURED`` are refused.
+    An empty ``classes`` turns it off. Classes in ``NEVER_COLOURED`` are refused, and so are
+    classes missing from ``known`` (the model's class names) when given: a misspelt one
+    ("motorcycle" for the default model's "motorbike") would silently never get a colour.
     """
 
-    def __init__(self, classes: Iterable[str] = VEHICLE_CLASSES) -> None:
+    def __init__(
+        self, classes: Iterable[str] = VEHICLE_CLASSES, known: Iterable[str] | None = None
+    ) -> None:
         wanted = frozenset(classes)
         refused = sorted(wanted & NEVER_COLOURED)
         if refused:
@@ -156,6 +159,13 @@ class VehicleColours:
                 f"classes {refused} cannot be given a colour: a colour of clothing helps single "
                 "out a person, and Vigie does not do that"
             )
+        if known is not None:
+            known = frozenset(known)
+            unknown = sorted(wanted - known)
+            if unknown:
+                raise ValueError(
+                    f"unknown class names {unknown}; the model knows {', '.join(sorted(known))}"
+                )
         self.classes = wanted
 
     def annotate(

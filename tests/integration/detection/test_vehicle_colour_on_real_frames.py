@@ -19,14 +19,20 @@ from vigie_core.colours import Colour
 from vigie_core.types import Box, Detection
 from vigie_detection.adapters import DetectorConfig, build_detector
 from vigie_detection.adapters.detector import Detector
+from vigie_detection.service import DetectionService
+from vigie_detection.settings import DetectionSettings
 from vigie_detection.vehicle_colour import (
     VEHICLE_CLASSES,
     VehicleColours,
     central_region,
     dominant_colour,
 )
+from vigie_runtime.health import Health
+from vigie_runtime.inmemory import InMemoryBus
+from vigie_runtime.yamlconf import ConfigError
 
 CAR_CLIP = "intel-sample-videos/car-detection.mp4"
+RED_CAR = Box(0.42, 0.355, 0.635, 1.0)  # frame 205, the right-hand car
 
 
 def clip_frame(index: int) -> np.ndarray:
@@ -47,7 +53,7 @@ def clip_frame(index: int) -> np.ndarray:
     [
         (
             205,
-            Box(0.42, 0.355, 0.635, 1.0),
+            RED_CAR,
             Colour.RED,
             "the right-hand car is a red saloon; the centre of its box is red roof over the "
             "light grey of its rear window",
@@ -105,3 +111,16 @@ def test_people_in_the_street_photos_get_no_colour(detector: Detector) -> None:
     people = [d for d in found if d.class_name == "person"]
     assert people and all(d.colour == "" for d in people)
     assert any(d.colour for d in found if d.class_name in VEHICLE_CLASSES)
+
+
+def test_the_detection_service_colours_vehicles_as_configured() -> None:
+    service = DetectionService(DetectionSettings(), InMemoryBus(), Health())
+    image = clip_frame(205)
+    (car,) = service.batching.handler.annotate(image, (Detection(RED_CAR, "car", 0.9),))
+    assert car.colour == Colour.RED
+    with pytest.raises(ConfigError, match=r"vehicle_colour\.classes: unknown class names"):
+        DetectionService(
+            DetectionSettings(vehicle_colour={"classes": ["motorcycle"]}),  # type: ignore[arg-type]
+            InMemoryBus(),
+            Health(),
+        )

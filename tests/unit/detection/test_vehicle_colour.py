@@ -12,7 +12,6 @@ from pydantic import ValidationError
 
 from vigie_core.colours import COLOUR_NAMES, Colour
 from vigie_core.types import Box, Detection
-from vigie_detection.service import _vehicle_colours
 from vigie_detection.settings import DetectionSettings, VehicleColourSettings
 from vigie_detection.vehicle_colour import (
     VEHICLE_CLASSES,
@@ -20,7 +19,6 @@ from vigie_detection.vehicle_colour import (
     central_region,
     dominant_colour,
 )
-from vigie_runtime.yamlconf import ConfigError
 
 WHOLE = Box(0.0, 0.0, 1.0, 1.0)
 
@@ -169,8 +167,8 @@ def test_people_can_never_be_given_a_colour() -> None:
         VehicleColourSettings(classes=["person"])
 
 
-def test_a_class_the_model_does_not_know_is_a_configuration_error() -> None:
+def test_a_class_the_model_does_not_know_is_refused() -> None:
     known = ("person", "car", "motorbike")
-    assert _vehicle_colours(["car", "motorbike"], known).classes == {"car", "motorbike"}
-    with pytest.raises(ConfigError, match=r"unknown class names \['motorcycle'\]"):
-        _vehicle_colours(["car", "motorcycle"], known)
+    assert VehicleColours(["car", "motorbike"], known).classes == {"car", "motorbike"}
+    with pytest.raises(ValueError, match=r"unknown class names \['motorcycle'\]"):
+        VehicleColours(["car", "motorcycle"], known)
