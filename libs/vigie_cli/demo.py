@@ -74,7 +74,9 @@ def build_services(
         "detection": DetectionService(
             settings("detection", DetectionSettings, grpc=ephemeral), bus, Health()
         ),
-        "tracking": TrackingService(settings("tracking", TrackingSettings), bus, Health()),
+        "tracking": TrackingService(
+            settings("tracking", TrackingSettings, scenes=scenes), bus, Health()
+        ),
         "analytics": AnalyticsService(
             settings("analytics", AnalyticsSettings, scenes=scenes), bus, Health()
         ),

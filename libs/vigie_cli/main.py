@@ -37,11 +37,11 @@ def _topics(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from vigie_analytics.scene_config import SceneFile
-    from vigie_runtime.yamlconf import ConfigError, load_model
+    from vigie_runtime.scenes import load_scenes
+    from vigie_runtime.yamlconf import ConfigError
 
     try:
-        scenes = load_model(Path(args.scenes), SceneFile).to_specs()
+        scenes = load_scenes(Path(args.scenes))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

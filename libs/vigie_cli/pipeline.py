@@ -75,7 +75,7 @@ class PipelinePlan:
             env["VIGIE_CONFIG"] = str((self.config_dir / f"{name}.yaml").resolve())
         if name in self.grpc_ports:
             env["VIGIE_GRPC__PORT"] = str(self.grpc_ports[name])
-        if name == "analytics" and self.scenes is not None:
+        if name in ("analytics", "tracking") and self.scenes is not None:
             env["VIGIE_SCENES"] = str(self.scenes)
         if name == "storage":
             env["VIGIE_DATABASE"] = str(self.database)

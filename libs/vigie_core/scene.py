@@ -1,8 +1,10 @@
 """What a camera's analytics watch for: zones, counting lines and their rules, validated once.
 
 Plain frozen dataclasses so the pure core has no dependency on the configuration format; the
-analytics service converts its YAML models into these. Names are the operator's vocabulary: they
-end up in ``Event.zone`` and in alerts, so they must be unique within a camera.
+runtime's scene loader (``vigie_runtime.scenes``) converts the YAML file into these, for
+analytics (zone and line rules) and tracking (time spent in each zone) alike. Names are the
+operator's vocabulary: they end up in ``Event.zone``, in alerts and in track summaries, so they
+must be unique within a camera.
 """
 
 from __future__ import annotations

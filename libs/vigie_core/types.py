@@ -68,6 +68,9 @@ class Detection:
     box: Box
     class_name: str
     confidence: float
+    # A vehicle's colour name (``vigie_core.colours.Colour``) seen in its box; empty when not
+    # named, and always empty for people.
+    colour: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,17 @@ class TrackSummary:
     hits: int
     path: tuple[tuple[float, float, float], ...] = ()  # (t, x, y) of bottom-centre, downsampled
     mean_confidence: float = 0.0
+    # Speed of the bottom-centre in normalised frame units per second (a fraction of the frame
+    # per second, not a physical speed: see vigie_core.tracking.speed), measured over windows of
+    # at least half a second so detector jitter does not count; max_speed >= mean_speed.
+    mean_speed: float = 0.0
+    max_speed: float = 0.0
+    # Zone name -> seconds the bottom-centre spent inside that zone of the camera's scene (the
+    # zones it was observed in; see vigie_core.tracking.zone_time for how time is counted).
+    seconds_in_zone: dict[str, float] = field(default_factory=dict)
+    # Majority of the colours named on the track's detections (vigie_core.colours); empty when
+    # none was named, as for every non-vehicle, and always for people.
+    colour: str = ""
 
 
 @dataclass(frozen=True, slots=True)

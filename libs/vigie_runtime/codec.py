@@ -16,9 +16,10 @@ Precision, by design of the contracts:
   integer arithmetic, never through ``FromSeconds`` on a float. A time written to the
   microsecond is sent as exactly that many microseconds, and any epoch-scale time (from
   1e7 s, April 1970, on) comes back as the very same float; smaller ones keep the nanosecond.
-* Boxes, confidences, velocities and path coordinates are ``float`` (32-bit) on the wire: a
-  decoded value is the original rounded to float32 (relative error at most 2**-24, about 6e-8).
-  Encoding an already-decoded value again is exact, so re-publishing never drifts.
+* Boxes, confidences, velocities, speeds, seconds in zones and path coordinates are ``float``
+  (32-bit) on the wire: a decoded value is the original rounded to float32 (relative error at
+  most 2**-24, about 6e-8). Encoding an already-decoded value again is exact, so re-publishing
+  never drifts.
 * ``Track.first_seen`` of ``0.0`` (the core's "unknown") is sent as an unset timestamp, and an
   unset one decodes to ``0.0``.
 """
@@ -255,6 +256,35 @@ def _unit_interval(value: float, path: str) -> float:
     return value
 
 
+def _non_negative(value: float, path: str) -> float:
+    _finite(value, path)
+    if value < 0.0:
+        raise DecodeError(f"{path} {value!r} is negative")
+    return value
+
+
+def _speeds(msg: tracks_pb2.TrackSummary, prefix: str) -> tuple[float, float]:
+    """Rounding to float32 keeps order, so a peak below the mean was sent that way."""
+    mean = _non_negative(msg.mean_speed, _join(prefix, "mean_speed"))
+    peak = _non_negative(msg.max_speed, _join(prefix, "max_speed"))
+    if peak < mean:
+        raise DecodeError(
+            f"{_join(prefix, 'max_speed')} {peak!r} is below {_join(prefix, 'mean_speed')} {mean!r}"
+        )
+    return mean, peak
+
+
+def _seconds_in_zone(values: Mapping[str, float], path: str) -> dict[str, float]:
+    """Sorted by zone name: a map has no order on the wire, and this makes a decoded summary
+    the same whatever order the sender's map was in."""
+    result = {}
+    for zone in sorted(values):
+        if not zone:
+            raise DecodeError(f"{path} has an empty zone name")
+        result[zone] = _non_negative(values[zone], f"{path}[{zone!r}]")
+    return result
+
+
 def _ordered(first_seen: float, last_seen: float, path: str) -> None:
     if last_seen < first_seen:
         raise DecodeError(
@@ -354,7 +384,10 @@ def detections_to_proto(value: FrameDetections) -> detections_pb2.Detections:
         frame=frame_ref_to_proto(value.frame),
         detections=[
             detections_pb2.Detection(
-                box=_box_to_proto(d.box), class_name=d.class_name, confidence=d.confidence
+                box=_box_to_proto(d.box),
+                class_name=d.class_name,
+                confidence=d.confidence,
+                colour=d.colour,
             )
             for d in value.detections
         ],
@@ -363,6 +396,8 @@ def detections_to_proto(value: FrameDetections) -> detections_pb2.Detections:
 
 
 def detections_from_proto(msg: detections_pb2.Detections) -> FrameDetections:
+    """A colour name is taken as given, not checked against today's palette: a detector of a
+    later release may name more colours, and its detections must not be dead-lettered here."""
     _require_field(msg, "frame", "frame")
     frame = _frame_ref(msg.frame, "frame")
     detections = []
@@ -374,6 +409,7 @@ def detections_from_proto(msg: detections_pb2.Detections) -> FrameDetections:
                 box=_box(d.box, f"{path}.box"),
                 class_name=_required_str(d.class_name, f"{path}.class_name"),
                 confidence=_unit_interval(d.confidence, f"{path}.confidence"),
+                colour=d.colour,
             )
         )
     return FrameDetections(frame=frame, detections=tuple(detections), model=msg.model)
@@ -435,6 +471,10 @@ def track_summary_to_proto(summary: TrackSummary) -> tracks_pb2.TrackSummary:
             for t, x, y in summary.path
         ],
         mean_confidence=summary.mean_confidence,
+        mean_speed=summary.mean_speed,
+        max_speed=summary.max_speed,
+        seconds_in_zone=dict(summary.seconds_in_zone),
+        colour=summary.colour,
     )
 
 
@@ -445,6 +485,7 @@ def _track_summary(msg: tracks_pb2.TrackSummary, prefix: str) -> TrackSummary:
     first_seen = _required_time(msg, "first_seen", _join(prefix, "first_seen"))
     last_seen = _required_time(msg, "last_seen", _join(prefix, "last_seen"))
     _ordered(first_seen, last_seen, prefix)
+    mean_speed, max_speed = _speeds(msg, prefix)
     path_points = []
     for i, point in enumerate(msg.path):
         p = _join(prefix, f"path[{i}]")
@@ -464,6 +505,10 @@ def _track_summary(msg: tracks_pb2.TrackSummary, prefix: str) -> TrackSummary:
         hits=msg.hits,
         path=tuple(path_points),
         mean_confidence=_unit_interval(msg.mean_confidence, _join(prefix, "mean_confidence")),
+        mean_speed=mean_speed,
+        max_speed=max_speed,
+        seconds_in_zone=_seconds_in_zone(msg.seconds_in_zone, _join(prefix, "seconds_in_zone")),
+        colour=msg.colour,
     )
 
 

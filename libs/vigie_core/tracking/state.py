@@ -15,7 +15,13 @@ from typing import Any
 
 SNAPSHOT_VERSION = 1
 """Layout of ``CameraTracker.snapshot``. Bump it whenever a field changes meaning or a new
-field is required to reproduce ``update``: a reader must refuse what it cannot replay exactly."""
+field is required to reproduce ``update``: a reader must refuse what it cannot replay exactly.
+
+A key that only feeds a track's summary (speed, time in zones, colour votes) is added without a
+bump, and read as empty when absent: a snapshot without it still resumes every identity exactly,
+and only the summary's measurement restarts. Keeping the version lets releases before and after
+the key read each other's snapshots during a rolling upgrade instead of refusing them and
+starting the cameras afresh under new track ids."""
 
 
 def invalid(where: str, problem: str) -> ValueError:

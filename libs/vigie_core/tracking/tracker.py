@@ -47,7 +47,9 @@ from typing import Any
 
 import numpy as np
 
+from vigie_core.colours import NEVER_COLOURED
 from vigie_core.ids import millis
+from vigie_core.scene import ZoneSpec
 from vigie_core.tracking import kalman
 from vigie_core.tracking.association import (
     buffered_iou_matrix,
@@ -58,6 +60,7 @@ from vigie_core.tracking.association import (
 )
 from vigie_core.tracking.kalman import STATE_DIM
 from vigie_core.tracking.path import PathSampler
+from vigie_core.tracking.speed import SpeedMeter
 from vigie_core.tracking.state import (
     SNAPSHOT_VERSION,
     as_bool,
@@ -71,6 +74,7 @@ from vigie_core.tracking.state import (
     field,
     invalid,
 )
+from vigie_core.tracking.zone_time import ZoneClock, ZoneMap
 from vigie_core.types import (
     Box,
     Detection,
@@ -150,6 +154,11 @@ class TrackerParams:
     """Upper bound on a summary's path length. When reached, every other point is dropped and
     the spacing doubles, so a long track keeps its whole extent at a coarser resolution."""
 
+    speed_window_s: float = 0.5
+    """Shortest time over which a summary's speeds are measured (see ``speed``). Shorter lets
+    frame-to-frame jitter of the boxes read as speed; longer averages out real bursts (a
+    window of a few seconds turns a sprint across the frame into a jog)."""
+
     def __post_init__(self) -> None:
         if self.min_hits < 1:
             raise ValueError(f"min_hits must be at least 1, got {self.min_hits}")
@@ -176,11 +185,13 @@ class TrackerParams:
             raise ValueError(f"max_path_points must be at least 2, got {self.max_path_points}")
         if not self.lost_margin_per_s >= 0:
             raise ValueError(f"lost_margin_per_s must be >= 0, got {self.lost_margin_per_s}")
+        if not (math.isfinite(self.speed_window_s) and self.speed_window_s > 0):
+            raise ValueError(f"speed_window_s must be > 0, got {self.speed_window_s}")
 
 
 def majority_class(votes: Counter[str]) -> str:
-    """The most frequent class; on a tie, the one seen first (``Counter`` keeps insertion
-    order), so the answer never depends on hashing."""
+    """The most frequent class (or colour); on a tie, the one seen first (``Counter`` keeps
+    insertion order), so the answer never depends on hashing."""
     return votes.most_common(1)[0][0]
 
 
@@ -227,6 +238,8 @@ class _LiveTrack:
 
     __slots__ = (
         "class_name",
+        "colour",
+        "colour_votes",
         "confidence_sum",
         "confirmed",
         "first_seen",
@@ -234,8 +247,10 @@ class _LiveTrack:
         "last_confidence",
         "last_seen",
         "path",
+        "speed",
         "track_id",
         "votes",
+        "zone_time",
     )
 
     track_id: str
@@ -245,9 +260,13 @@ class _LiveTrack:
     hits: int
     votes: Counter[str]
     class_name: str
+    colour_votes: Counter[str]
+    colour: str
     confidence_sum: float
     last_confidence: float
     path: PathSampler
+    speed: SpeedMeter
+    zone_time: ZoneClock
 
     @classmethod
     def born(cls, track_id: str, t: float, params: TrackerParams) -> _LiveTrack:
@@ -259,8 +278,12 @@ class _LiveTrack:
         track.hits = 0
         track.votes = Counter()
         track.class_name = ""
+        track.colour_votes = Counter()
+        track.colour = ""
         track.confidence_sum = track.last_confidence = 0.0
         track.path = PathSampler(params.path_interval_s, params.max_path_points)
+        track.speed = SpeedMeter(params.speed_window_s)
+        track.zone_time = ZoneClock()
         return track
 
     def record(self, detection: Detection, t: float, min_hits: int) -> bool:
@@ -272,11 +295,24 @@ class _LiveTrack:
         self.votes[name] += 1
         if name != self.class_name:  # a vote for the leader cannot change the majority
             self.class_name = majority_class(self.votes)
+        colour = detection.colour
+        if colour and name not in NEVER_COLOURED:
+            self.colour_votes[colour] += 1
+            if colour != self.colour:
+                self.colour = majority_class(self.colour_votes)
         self.confidence_sum += detection.confidence
         self.last_confidence = detection.confidence
         newly_confirmed = not self.confirmed and self.hits >= min_hits
         self.confirmed = self.confirmed or newly_confirmed
         return newly_confirmed
+
+    def observe(self, t: float, x: float, y: float, zones: tuple[str, ...]) -> None:
+        """Where the ground anchor (bottom-centre of the filtered box) was on a frame the track
+        matched, and the zones holding it: the observations its path, speeds and times in zones
+        are made of."""
+        self.path.add(t, x, y)
+        self.speed.add(t, x, y)
+        self.zone_time.add(t, zones)
 
     def summary(self, camera_id: str) -> TrackSummary:
         return TrackSummary(
@@ -288,15 +324,29 @@ class _LiveTrack:
             hits=self.hits,
             path=self.path.points(),
             mean_confidence=self.confidence_sum / self.hits,
+            mean_speed=self.speed.mean(),
+            max_speed=self.speed.peak(),
+            seconds_in_zone=self.zone_time.seconds(),
+            colour="" if self.class_name in NEVER_COLOURED else self.colour,
         )
 
 
 class CameraTracker:
-    """Tracks the objects of one camera, one ``FrameDetections`` at a time, in capture order."""
+    """Tracks the objects of one camera, one ``FrameDetections`` at a time, in capture order.
 
-    def __init__(self, camera_id: str, params: TrackerParams = TrackerParams()) -> None:
+    ``zones`` are the camera's scene zones, for the time each track spends in each (see
+    ``zone_time``); like the parameters, they are configuration, not state.
+    """
+
+    def __init__(
+        self,
+        camera_id: str,
+        params: TrackerParams = TrackerParams(),
+        zones: Sequence[ZoneSpec] = (),
+    ) -> None:
         self._camera_id = camera_id
         self._params = params
+        self._zones = ZoneMap(zones)
         self._tracks: list[_LiveTrack] = []  # in birth order, which is the output order
         self._last_time: float | None = None
         # Row i is the filter of track i: its estimate and its covariance in block form.
@@ -328,7 +378,15 @@ class CameraTracker:
         ``tracks``, every live track (tentative ones too) in birth order with ``track_id``,
         ``confirmed``, ``first_seen``, ``last_seen``, ``hits``, ``votes`` ([class, count]
         pairs), ``confidence_sum``, ``last_confidence``, the Kalman ``mean`` (8 numbers) and
-        ``covariance`` (8x8), and ``path`` (``doublings``, ``kept`` points, ``latest``).
+        ``covariance`` (8x8), ``path`` (``doublings``, ``kept`` points, ``latest``),
+        ``speed`` (``start``, ``distance``, ``duration``, ``peak``, ``recent`` points),
+        ``zone_time`` (``last_time``, ``inside`` zone names, ``seconds`` as [zone, seconds]
+        pairs) and ``colour_votes`` ([colour, count] pairs, empty for a track whose detections
+        named none). ``speed``, ``zone_time`` and ``colour_votes`` came after the first release
+        of this layout, so ``restore`` reads snapshots without them (the track measures and
+        votes afresh) and the version stays 1: an older release reading a newer snapshot ignores
+        the keys and loses only the measurements, where a new version would make it refuse the
+        snapshot and lose the camera's track ids.
         Whether a track is tracked or lost (which decides the rounds it takes part in and the
         widening of its gate) is ``last_seen == last_time``, so it needs no key of its own.
         Floats go out at full precision (JSON writes the shortest exact repr), which is what
@@ -356,14 +414,21 @@ class CameraTracker:
             "mean": self._mean[row].tolist(),
             "covariance": kalman.blocks_to_covariance(self._blocks[row]).tolist(),
             "path": track.path.state(),
+            "speed": track.speed.state(),
+            "zone_time": track.zone_time.state(),
+            # Pairs in insertion order, as the class votes: the order breaks ties.
+            "colour_votes": [[name, count] for name, count in track.colour_votes.items()],
         }
 
     @classmethod
     def restore(
-        cls, state: Mapping[str, Any], params: TrackerParams | None = None
+        cls,
+        state: Mapping[str, Any],
+        params: TrackerParams | None = None,
+        zones: Sequence[ZoneSpec] = (),
     ) -> CameraTracker:
         """The tracker a ``snapshot`` was taken of, run with ``params`` (default
-        ``TrackerParams()``): fed the same later frames, it gives the same tracks.
+        ``TrackerParams()``) and ``zones``: fed the same later frames, it gives the same tracks.
 
         Raises ``ValueError`` naming the faulty field for anything it cannot replay faithfully
         (missing keys, another version, wrong types, non-finite numbers, a malformed filter
@@ -378,7 +443,7 @@ class CameraTracker:
             raise invalid(
                 "version", f"got {version!r}, this tracker reads version {SNAPSHOT_VERSION}"
             )
-        tracker = cls(as_str(field(root, "camera_id", "snapshot"), "camera_id"), params)
+        tracker = cls(as_str(field(root, "camera_id", "snapshot"), "camera_id"), params, zones)
         raw_time = field(root, "last_time", "snapshot")
         raw_tracks = as_list(field(root, "tracks", "snapshot"), "tracks")
         if raw_time is None:
@@ -590,12 +655,14 @@ class CameraTracker:
         filtered box, not the raw detection: steadier, and the box this frame publishes."""
         boxes = kalman.states_to_boxes(self._mean).tolist()
         velocities = self._mean[:, 4:6].tolist()
+        zones = self._zones
         out = []
         for track, state, (x1, y1, x2, y2), (vx, vy) in zip(
             self._tracks, states, boxes, velocities, strict=True
         ):
             if track.last_seen == t:
-                track.path.add(t, (x1 + x2) / 2.0, y2)
+                anchor = ((x1 + x2) / 2.0, y2)
+                track.observe(t, *anchor, zones.containing(anchor) if zones else ())
             if state is not None:
                 out.append(
                     Track(
@@ -689,20 +756,53 @@ def _read_track(
     track.path = PathSampler.read(
         field(state, "path", where), f"{where}.path", params.path_interval_s, params.max_path_points
     )
+    # The summary's measurements came after the first release of the snapshot: a track from an
+    # older one has none yet, and measures (and votes on colours) from its next observation on.
+    raw_speed = state.get("speed")
+    track.speed = (
+        SpeedMeter(params.speed_window_s)
+        if raw_speed is None
+        else SpeedMeter.read(raw_speed, f"{where}.speed", params.speed_window_s)
+    )
+    raw_colours = state.get("colour_votes")
+    track.colour_votes = (
+        Counter()
+        if raw_colours is None
+        else _read_colour_votes(raw_colours, f"{where}.colour_votes")
+    )
+    if track.colour_votes.total() > track.hits:
+        raise invalid(
+            f"{where}.colour_votes", f"{track.colour_votes.total()} votes for {track.hits} hits"
+        )
+    track.colour = majority_class(track.colour_votes) if track.colour_votes else ""
+    raw_zone_time = state.get("zone_time")
+    track.zone_time = (
+        ZoneClock()
+        if raw_zone_time is None
+        else ZoneClock.read(raw_zone_time, f"{where}.zone_time")
+    )
     return _TrackRow(track, mean, blocks)
 
 
 def _read_votes(value: Any, where: str) -> Counter[str]:
-    votes: Counter[str] = Counter()
-    pairs = as_list(value, where)
-    if not pairs:
+    if not as_list(value, where):
         raise invalid(where, "a track has at least one class vote")
-    for i, pair in enumerate(pairs):
+    return _read_counts(value, where, "class")
+
+
+def _read_colour_votes(value: Any, where: str) -> Counter[str]:
+    """Possibly none: most detections of most tracks carry no colour."""
+    return _read_counts(value, where, "colour")
+
+
+def _read_counts(value: Any, where: str, what: str) -> Counter[str]:
+    votes: Counter[str] = Counter()
+    for i, pair in enumerate(as_list(value, where)):
         entry = as_list(pair, f"{where}[{i}]")
         if len(entry) != 2:
-            raise invalid(f"{where}[{i}]", f"expected [class, count], got {len(entry)} items")
+            raise invalid(f"{where}[{i}]", f"expected [{what}, count], got {len(entry)} items")
         name = as_str(entry[0], f"{where}[{i}][0]")
         if name in votes:
-            raise invalid(f"{where}[{i}]", f"class {name!r} listed twice")
+            raise invalid(f"{where}[{i}]", f"{what} {name!r} listed twice")
         votes[name] = as_int(entry[1], f"{where}[{i}][1]", minimum=1)
     return votes

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from prometheus_client import Counter
 
-from vigie_analytics.scene_config import SceneFile
 from vigie_core.scene import SceneSpec
-from vigie_runtime.yamlconf import ConfigError, load_model
+from vigie_runtime.scenes import load_scenes
+from vigie_runtime.yamlconf import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class SceneWatch:
     ) -> None:
         self.path, self._apply, self._interval_s, self._clock = path, apply, interval_s, clock
         self._signature = self._read_signature()
-        self.scenes: Scenes = load_model(path, SceneFile).to_specs()
+        self.scenes: Scenes = load_scenes(path)
         self._next_check = clock() + interval_s
 
     def _read_signature(self) -> str | None:
@@ -61,7 +61,7 @@ class SceneWatch:
             return False
         self._signature = signature
         try:
-            scenes = load_model(self.path, SceneFile).to_specs()
+            scenes = load_scenes(self.path)
         except ConfigError as exc:
             SCENE_RELOADS.labels("refused").inc()
             log.error(

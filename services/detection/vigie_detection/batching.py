@@ -121,7 +121,9 @@ class BatchingDetection:
             return [self._detect_one(p) for p in chunk]
         BATCH_SECONDS.labels(self.stage).observe(time.perf_counter() - started)
         BATCH_FRAMES.labels(self.stage).observe(len(chunk))
-        return [self.handler.output_for(p.frame, f) for p, f in zip(chunk, found, strict=True)]
+        return [
+            self.handler.output_for(p.frame, p.image, f) for p, f in zip(chunk, found, strict=True)
+        ]
 
     def _detect_one(self, pending: _Pending) -> Output:
         try:
@@ -136,7 +138,7 @@ class BatchingDetection:
                 exc_info=True,
             )
             return dead_letter(pending.message, self.dead_letter_topic, self.stage, reason)
-        return self.handler.output_for(pending.frame, found)
+        return self.handler.output_for(pending.frame, pending.image, found)
 
 
 class FillingSubscriber:

@@ -18,7 +18,7 @@ import grpc
 from vigie.v1 import detections_pb2, services_pb2, services_pb2_grpc
 from vigie_core.types import FrameDetections, FrameRef
 from vigie_detection.adapters.detector import Detector
-from vigie_detection.handler import ClassFilter, keep_all
+from vigie_detection.handler import Annotator, ClassFilter, as_found, keep_all
 from vigie_runtime import codec
 from vigie_runtime.images import InvalidImage, decode_jpeg
 
@@ -40,9 +40,11 @@ class DetectorServicer(services_pb2_grpc.DetectorServicer):
         detector: Detector,
         class_filter: ClassFilter = keep_all,
         max_message_bytes: int | None = None,
+        annotate: Annotator = as_found,
     ) -> None:
         self.detector = detector
         self.class_filter = class_filter
+        self.annotate = annotate
         self.max_message_bytes = max_message_bytes
         # Recent seconds per request (decode + model), smoothed: the deadline check's yardstick.
         self._typical_s = 0.0
@@ -77,7 +79,9 @@ class DetectorServicer(services_pb2_grpc.DetectorServicer):
         height, width = image.shape[:2]
         camera = request.camera_id or ADHOC_CAMERA
         frame = FrameRef(camera, 0, time.time(), width, height)
-        found = self.class_filter(camera, self.detector.detect_batch([image])[0])
+        found = self.annotate(
+            image, self.class_filter(camera, self.detector.detect_batch([image])[0])
+        )
         elapsed = time.perf_counter() - started
         with self._lock:
             self._typical_s = (

@@ -1,4 +1,8 @@
-"""Frame in, detections out. The model is injected, so this runs the same in a test."""
+"""Frame in, detections out. The model is injected, so this runs the same in a test.
+
+After the model, each camera's class filter, then the colour of each vehicle, read from the
+decoded frame while it is still in memory (frames are not kept anywhere after this stage).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,15 @@ from vigie_runtime.bus import Message, Output
 from vigie_runtime.topics import DETECTIONS
 
 ClassFilter = Callable[[str, tuple[Detection, ...]], tuple[Detection, ...]]
+# Adds what the pixels say about each detection (a vehicle's colour) to the detections of an image.
+Annotator = Callable[[np.ndarray, tuple[Detection, ...]], tuple[Detection, ...]]
 
 
 def keep_all(camera_id: str, detections: tuple[Detection, ...]) -> tuple[Detection, ...]:
+    return detections
+
+
+def as_found(image: np.ndarray, detections: tuple[Detection, ...]) -> tuple[Detection, ...]:
     return detections
 
 
@@ -29,23 +39,29 @@ class DetectionHandler:
         detector: Detector,
         decode_image: Callable[[bytes], np.ndarray],
         class_filter: ClassFilter = keep_all,
+        annotate: Annotator = as_found,
     ) -> None:
         self.detector = detector
         self.decode_image = decode_image
         self.class_filter = class_filter
+        self.annotate = annotate
 
     def decode(self, message: Message) -> frames_pb2.Frame:
         return codec.decode_frame(message.value)
 
-    def output_for(self, frame: frames_pb2.Frame, found: tuple[Detection, ...]) -> Output:
-        """The Detections message of ``frame``, after the camera's class filter."""
+    def output_for(
+        self, frame: frames_pb2.Frame, image: np.ndarray, found: tuple[Detection, ...]
+    ) -> Output:
+        """The Detections message of ``frame`` (decoded as ``image``), after the camera's
+        class filter, with what ``annotate`` reads from the pixels."""
+        kept = self.class_filter(frame.camera_id, found)
         result = FrameDetections(
             frame=codec.frame_ref_of(frame),
-            detections=self.class_filter(frame.camera_id, found),
+            detections=self.annotate(image, kept),
             model=self.detector.name,
         )
         return Output(DETECTIONS, frame.camera_id, codec.encode(codec.detections_to_proto(result)))
 
     def handle(self, frame: frames_pb2.Frame, message: Message) -> Sequence[Output]:
         image = self.decode_image(frame.jpeg)
-        return [self.output_for(frame, self.detector.detect(image))]
+        return [self.output_for(frame, image, self.detector.detect(image))]

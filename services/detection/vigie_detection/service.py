@@ -12,6 +12,7 @@ from vigie_detection.handler import DetectionHandler
 from vigie_detection.models.class_filter import CameraClassFilter
 from vigie_detection.models.errors import ModelError
 from vigie_detection.settings import DetectionSettings
+from vigie_detection.vehicle_colour import VehicleColours
 from vigie_runtime.bus import Bus
 from vigie_runtime.grpc_server import GrpcServer, Registration
 from vigie_runtime.health import Health
@@ -43,7 +44,11 @@ class DetectionService:
             # A missing or corrupt model is a configuration problem: one clear line, exit 2.
             raise ConfigError(f"model: {exc}") from None
         class_filter = CameraClassFilter(self.detector.class_names, m.classes, m.camera_classes)
-        handler = DetectionHandler(self.detector, decode_jpeg, class_filter.apply)
+        try:
+            colours = VehicleColours(settings.vehicle_colour.classes, self.detector.class_names)
+        except ValueError as exc:
+            raise ConfigError(f"vehicle_colour.classes: {exc}") from None
+        handler = DetectionHandler(self.detector, decode_jpeg, class_filter.apply, colours.annotate)
         b = settings.batching
         self.batching = BatchingDetection(
             handler,
@@ -77,6 +82,7 @@ class DetectionService:
                         self.detector,
                         class_filter.apply,
                         max_message_bytes=settings.grpc.max_message_mb * 1024 * 1024,
+                        annotate=colours.annotate,
                     ),
                     "vigie.v1.Detector",
                 )

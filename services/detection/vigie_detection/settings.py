@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from vigie_core.colours import NEVER_COLOURED
+from vigie_detection.vehicle_colour import VEHICLE_CLASSES
 from vigie_runtime.freshness import CameraFreshness, FreshnessSettings
 from vigie_runtime.settings import GrpcSettings, HttpSettings, ServiceSettings, StrictModel
 
@@ -47,6 +49,23 @@ class BatchingSettings(StrictModel):
     max_wait_ms: float = Field(10.0, ge=0, le=1000)
 
 
+class VehicleColourSettings(StrictModel):
+    """Detections of these classes get a colour name read from the centre of their box (a
+    few tens of microseconds per box). Empty: no colours. People can never be listed."""
+
+    classes: list[str] = Field(default_factory=lambda: sorted(VEHICLE_CLASSES))
+
+    @field_validator("classes")
+    @classmethod
+    def _no_people(cls, classes: list[str]) -> list[str]:
+        refused = sorted(set(classes) & NEVER_COLOURED)
+        if refused:
+            raise ValueError(
+                f"{refused} cannot be given a colour: clothing colours help single out a person"
+            )
+        return classes
+
+
 class DetectionSettings(ServiceSettings):
     group_id: str = "vigie-detection"
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=9402))
@@ -56,3 +75,4 @@ class DetectionSettings(ServiceSettings):
     max_batch: int = Field(8, ge=1, le=256)
     batching: BatchingSettings = Field(default_factory=BatchingSettings)
     freshness: FreshnessSettings = Field(default_factory=FreshnessSettings)
+    vehicle_colour: VehicleColourSettings = Field(default_factory=VehicleColourSettings)

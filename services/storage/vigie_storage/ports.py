@@ -14,6 +14,7 @@ one is stored the other does not replace it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, TypeAlias, runtime_checkable
@@ -57,6 +58,11 @@ class SearchQuery:
     their ``[first_seen, last_seen]`` overlaps the window. ``limit`` 0 means the default (as in
     the gRPC request, where 0 is "server default") and is capped so one request cannot pull the
     whole archive into memory.
+
+    ``zone`` picks events and alerts raised in that zone, and tracks that were in it; for tracks,
+    ``min_seconds_in_zone`` asks for at least that long in it. ``colour`` picks tracks whose
+    vehicle was named that colour. Events and alerts have no colour and no time in a zone, so
+    ``colour`` and ``min_seconds_in_zone`` do not narrow those searches.
     """
 
     camera_id: str | None = None
@@ -65,10 +71,18 @@ class SearchQuery:
     zone: str | None = None
     class_name: str | None = None
     limit: int = DEFAULT_LIMIT
+    colour: str | None = None
+    min_seconds_in_zone: float | None = None
 
     def __post_init__(self) -> None:
         if self.limit < 0:
             raise ValueError(f"limit must be >= 0, got {self.limit}")
+        seconds = self.min_seconds_in_zone
+        if seconds is not None:
+            if not (math.isfinite(seconds) and seconds >= 0):
+                raise ValueError(f"min_seconds_in_zone must be a number >= 0, got {seconds}")
+            if self.zone is None:
+                raise ValueError("min_seconds_in_zone needs a zone: time in which zone?")
         limit = min(self.limit or DEFAULT_LIMIT, MAX_LIMIT)
         object.__setattr__(self, "limit", limit)
 
@@ -107,7 +121,8 @@ class ArchiveStore(Protocol):
     def search_alerts(self, query: SearchQuery) -> list[Alert]: ...
 
     def search_tracks(self, query: SearchQuery) -> list[TrackSummary]:
-        """Tracks carry no zone, so ``query.zone`` does not narrow this search."""
+        """Tracks that were in ``query.zone`` (for at least ``min_seconds_in_zone``) and whose
+        colour is ``query.colour``, when given, besides the filters every search has."""
         ...
 
     def verdicts_for(self, alert_id: str) -> list[Verdict]:

@@ -9,6 +9,10 @@ the batch touched is published (keyed by camera) on the compacted state topic, i
 delivery as the batch's tracks and before its offsets are committed. A camera this replica
 has no tracker for, or has not seen for longer than the lost buffer (its partition may have
 been elsewhere meanwhile), is resumed from the newest state on that topic: the same ids go on.
+
+Each camera's tracker gets the zones of its scene, if one is configured, so that every track's
+summary says how long it spent in each zone; the zones are configuration, not state, and are
+handed to resumed trackers as to new ones.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from vigie_core.scene import SceneSpec, ZoneSpec
 from vigie_core.tracking import CameraTracker, TrackerParams
 from vigie_core.types import FrameDetections
 from vigie_runtime import codec, metrics
@@ -55,8 +60,10 @@ class TrackingHandler:
         refresh_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         reread_after_s: float = 0.5,
+        scenes: Mapping[str, SceneSpec] | None = None,
     ) -> None:
         self.params = params
+        self.scenes: Mapping[str, SceneSpec] = scenes or {}
         self.trackers: dict[str, CameraTracker] = {}
         self.read_states = read_states
         self.refresh_s = refresh_s
@@ -67,6 +74,10 @@ class TrackingHandler:
         self._states: Mapping[str, Mapping[str, Any]] = {}
         self._states_read_at: float | None = None
         self._touched: set[str] = set()
+
+    def _zones(self, camera: str) -> tuple[ZoneSpec, ...]:
+        scene = self.scenes.get(camera)
+        return scene.zones if scene is not None else ()
 
     def decode(self, message: Message) -> FrameDetections:
         return codec.decode_detections(message.value)
@@ -108,7 +119,7 @@ class TrackingHandler:
         if state is None:
             return None
         try:
-            stored = CameraTracker.restore(state, self.params)
+            stored = CameraTracker.restore(state, self.params, self._zones(camera))
             if stored.camera_id != camera:
                 raise ValueError(f"state of camera {stored.camera_id!r} stored under {camera!r}")
         except ValueError as exc:
@@ -128,7 +139,7 @@ class TrackingHandler:
         if gap:
             tracker = self._resume(camera, tracker) or tracker
         if tracker is None:
-            tracker = CameraTracker(camera, self.params)
+            tracker = CameraTracker(camera, self.params, self._zones(camera))
         self.trackers[camera] = tracker
         return tracker
 

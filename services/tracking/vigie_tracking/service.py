@@ -1,22 +1,31 @@
-"""Wiring of the tracking service: one consumer stage, no server."""
+"""Wiring of the tracking service: the scene file's zones, one consumer stage, no server."""
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from vigie_runtime.bus import Bus
 from vigie_runtime.health import Health
+from vigie_runtime.scenes import load_scenes
 from vigie_runtime.stage import Stage, StageRunner
 from vigie_runtime.topics import DETECTIONS, TRACKER_STATE
 from vigie_tracking.handler import TrackingHandler, latest_states
 from vigie_tracking.settings import TrackingSettings
 
+log = logging.getLogger(__name__)
+
 
 class TrackingService:
     def __init__(self, settings: TrackingSettings, bus: Bus, health: Health) -> None:
         params = settings.tracker.params()
+        scenes = load_scenes(settings.scenes)
+        if settings.scenes is not None and not any(scene.zones for scene in scenes.values()):
+            log.warning("the scene file has no zones: track summaries carry no time in zones")
         self.handler = TrackingHandler(
-            params, read_states=lambda: latest_states(bus.read_all(TRACKER_STATE))
+            params,
+            read_states=lambda: latest_states(bus.read_all(TRACKER_STATE)),
+            scenes=scenes,
         )
         stage = Stage(
             name="tracking",

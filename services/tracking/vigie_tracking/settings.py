@@ -10,6 +10,8 @@ set them again when you change the model.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, model_validator
 
 from vigie_core.tracking import TrackerParams
@@ -29,6 +31,7 @@ class TrackerSettings(StrictModel):
     lost_margin_per_s: float = Field(_DEFAULT.lost_margin_per_s, ge=0)
     path_interval_s: float = Field(_DEFAULT.path_interval_s, gt=0)
     max_path_points: int = Field(_DEFAULT.max_path_points, ge=2)
+    speed_window_s: float = Field(_DEFAULT.speed_window_s, gt=0, description="speed measured over")
 
     @model_validator(mode="after")
     def _consistent(self) -> TrackerSettings:
@@ -44,3 +47,6 @@ class TrackingSettings(ServiceSettings):
     group_id: str = "vigie-tracking"
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=9403))
     tracker: TrackerSettings = Field(default_factory=TrackerSettings)
+    # The scene file analytics reads (`cameras: {<camera id>: {zones: [...]}}`): track summaries
+    # then say how long each track spent in each zone of its camera. None: no zone times.
+    scenes: Path | None = None

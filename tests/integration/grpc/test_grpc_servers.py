@@ -174,3 +174,51 @@ def test_archive_searches_by_camera_and_time(serve: object, tmp_path: Path) -> N
         stub.SearchEvents(services_pb2.SearchRequest(since=until, until=since))
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     store.close()
+
+
+def test_archive_searches_tracks_by_colour_and_time_in_zone(serve: object, tmp_path: Path) -> None:
+    store = SqliteArchive(tmp_path / "archive.sqlite")
+
+    def vehicle(n: int, colour: str, seconds: float) -> TrackSummary:
+        return TrackSummary(
+            f"cam-1/v-{n}", "cam-1", "car", 10.0 + n, 90.0, 40, colour=colour,
+            mean_speed=0.0625, max_speed=0.25, seconds_in_zone={"bay": seconds},
+        )  # fmt: skip
+
+    stored = [vehicle(1, "red", 45.0), vehicle(2, "white", 50.0), vehicle(3, "red", 5.0)]
+    store.save_many(stored)
+    channel = serve(  # type: ignore[operator]
+        Registration(
+            services_pb2_grpc.add_ArchiveServicer_to_server,
+            ArchiveServicer(store),
+            "vigie.v1.Archive",
+        )
+    )
+    stub = services_pb2_grpc.ArchiveStub(channel)
+
+    def track_ids(**fields: object) -> list[str]:
+        found = stub.SearchTracks(services_pb2.SearchRequest(**fields))  # type: ignore[arg-type]
+        return [t.track_id for t in found.tracks]
+
+    assert track_ids(colour="red") == ["cam-1/v-1", "cam-1/v-3"]
+    assert track_ids(colour=" Red ") == ["cam-1/v-1", "cam-1/v-3"]  # as an operator types it
+    assert track_ids(zone="bay", min_seconds_in_zone=30.0) == ["cam-1/v-1", "cam-1/v-2"]
+    assert track_ids(zone="bay", min_seconds_in_zone=30.0, colour="red") == ["cam-1/v-1"]
+    (red,) = stub.SearchTracks(
+        services_pb2.SearchRequest(colour="red", zone="bay", min_seconds_in_zone=30.0)
+    ).tracks
+    assert codec.track_summary_from_proto(red) == stored[0]  # values exact in float32
+
+    refused = [
+        (stub.SearchTracks, {"colour": "redd"}, "unknown colour 'redd'"),
+        (stub.SearchTracks, {"min_seconds_in_zone": 30.0}, "needs a zone"),
+        (stub.SearchTracks, {"zone": "bay", "min_seconds_in_zone": -1.0}, "must be a number"),
+        (stub.SearchEvents, {"colour": "red"}, "only apply to SearchTracks"),
+        (stub.SearchAlerts, {"zone": "bay", "min_seconds_in_zone": 5.0}, "only apply"),
+    ]
+    for call, fields, message in refused:
+        with pytest.raises(grpc.RpcError) as error:
+            call(services_pb2.SearchRequest(**fields))  # type: ignore[arg-type]
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert message in (error.value.details() or "")
+    store.close()

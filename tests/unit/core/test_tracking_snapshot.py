@@ -279,10 +279,15 @@ def test_snapshot_is_plain_json_with_the_documented_keys() -> None:
             "mean",
             "covariance",
             "path",
+            "speed",
+            "zone_time",
+            "colour_votes",
         }
         assert len(tr["mean"]) == 8
         assert [len(row) for row in tr["covariance"]] == [8] * 8
         assert set(tr["path"]) == {"doublings", "kept", "latest"}
+        assert set(tr["speed"]) == {"start", "distance", "duration", "peak", "recent"}
+        assert set(tr["zone_time"]) == {"last_time", "inside", "seconds"}
 
 
 def test_snapshot_shares_nothing_with_the_tracker() -> None:
@@ -407,6 +412,8 @@ def _coupled(snapshot: dict[str, Any]) -> None:
             _set("tracks.0.path", {"doublings": 0, "kept": [], "latest": None}),
             "at least one point",
         ),
+        (_set("tracks.0.speed.peak", -1.0), r"tracks\[0\]\.speed\.peak: expected a number >= 0"),
+        (_set("tracks.0.speed", []), r"tracks\[0\]\.speed: expected an object"),
     ],
 )
 def test_unusable_snapshots_are_refused_with_the_faulty_field(
@@ -432,6 +439,57 @@ def test_unknown_extra_keys_are_ignored_and_whole_numbers_accepted() -> None:
     snapshot["last_time"] = int(T0)  # a writer that drops ".0"
     resumed = CameraTracker.restore(snapshot, tracker.params)
     assert resumed.last_time == T0 and isinstance(resumed.last_time, float)
+
+
+# --- snapshots written before the summary's measurements -----------------------------------------
+
+# Keys that only feed a track's summary, added to the snapshot after its first release.
+SUMMARY_ONLY_KEYS = ("speed", "zone_time", "colour_votes")
+
+
+def _as_first_release(snapshot: dict[str, Any]) -> dict[str, Any]:
+    older = copy.deepcopy(snapshot)
+    for track in older["tracks"]:
+        for key in SUMMARY_ONLY_KEYS:
+            del track[key]
+    return older
+
+
+def test_a_snapshot_without_summary_measurements_resumes_every_identity() -> None:
+    frames = random_scene(2)
+    original = CameraTracker(CAMERA)
+    run(original, frames[:60])
+    snapshot = json.loads(json.dumps(original.snapshot()))
+    resumed = CameraTracker.restore(_as_first_release(snapshot))
+    assert resumed.snapshot()["version"] == snapshot["version"] == 1
+    later, resumed_later = run(original, frames[60:]), run(resumed, frames[60:])
+    assert [out.tracks for out in resumed_later] == [out.tracks for out in later]
+    ended = [s for out in later for s in out.ended]
+    resumed_ended = [s for out in resumed_later for s in out.ended]
+    assert ended and [s.track_id for s in resumed_ended] == [s.track_id for s in ended]
+    born_before = {tr["track_id"] for tr in snapshot["tracks"]}
+    for mine, theirs in zip(resumed_ended, ended, strict=True):
+        if mine.track_id not in born_before:
+            assert mine == theirs  # tracks born after the restore know nothing of it
+        else:  # the measurements start again at the restore; the rest is unchanged
+            assert (mine.path, mine.hits, mine.class_name) == (
+                theirs.path,
+                theirs.hits,
+                theirs.class_name,
+            )
+            assert 0.0 <= mine.mean_speed <= mine.max_speed
+
+
+def test_a_track_restored_without_its_speed_measures_it_from_then_on() -> None:
+    params = TrackerParams(lost_buffer_s=0.3)
+    frames = [frame(T0 + 0.1 * i, det(0.1 + 0.02 * i, 0.5)) for i in range(30)]
+    tracker = CameraTracker(CAMERA, params)
+    run(tracker, frames[:10])
+    resumed = CameraTracker.restore(_as_first_release(tracker.snapshot()), params)
+    run(resumed, frames[10:])
+    (summary,) = resumed.flush()
+    assert summary.mean_speed == pytest.approx(0.2, rel=0.02)
+    assert summary.max_speed == pytest.approx(0.2, rel=0.05)
 
 
 # --- flush --------------------------------------------------------------------------------------

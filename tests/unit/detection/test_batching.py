@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -203,3 +204,23 @@ def test_stage_with_filling_bus_batches_and_dead_letters_through_the_runner() ->
     reasons = sorted(m.headers["vigie.reason"][:9] for m in bus.messages(DEAD_LETTERS))
     assert reasons == [b"decode: D", b"processin"]
     assert max(detector.calls) > 1  # frames of both cameras shared network calls
+
+
+def test_each_frame_s_detections_are_annotated_from_that_frame_s_own_pixels() -> None:
+    seen: list[tuple[tuple[int, ...], int]] = []
+
+    def annotate(image: np.ndarray, found: tuple[Detection, ...]) -> tuple[Detection, ...]:
+        seen.append((image.shape, len(found)))
+        return tuple(replace(d, colour=f"{image.shape[0]}px") for d in found)
+
+    b = BatchingDetection(
+        DetectionHandler(BatchDetector(), decode_image, annotate=annotate),
+        max_batch=4,
+        freshness=FreshnessSettings(),
+        dead_letter_topic=DEAD_LETTERS,
+        clock=lambda: NOW,
+    )
+    outputs = feed(b, [frame("cam-1", 1), frame("cam-1", 2, jpeg=b"odd")])
+    assert seen == [((48, 64, 3), 1), ((7, 7, 3), 1)]
+    colours = [codec.decode_detections(o.value).detections[0].colour for o in outputs]
+    assert colours == ["48px", "7px"]

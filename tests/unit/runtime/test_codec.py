@@ -83,6 +83,9 @@ def wire_summary(s: TrackSummary) -> TrackSummary:
         s,
         path=tuple((t, f32(x), f32(y)) for t, x, y in s.path),
         mean_confidence=f32(s.mean_confidence),
+        mean_speed=f32(s.mean_speed),
+        max_speed=f32(s.max_speed),
+        seconds_in_zone={zone: f32(v) for zone, v in s.seconds_in_zone.items()},
     )
 
 
@@ -110,7 +113,7 @@ def detections() -> FrameDetections:
         frame=frame_ref(),
         detections=(
             Detection(Box(0.1, 0.2, 0.3, 0.4), "person", 0.9),
-            Detection(Box(0.5, 0.5, 0.5, 0.5), "car", 0.0),
+            Detection(Box(0.5, 0.5, 0.5, 0.5), "car", 0.0, colour="red"),
         ),
         model="yolov4-tiny",
     )
@@ -126,6 +129,10 @@ def summary(**kw: Any) -> TrackSummary:
         hits=25,
         path=((T0 - 10.5, 0.1, 0.9), (T0 - 5.25, 0.2, 0.8), (T0, 0.3, 0.7)),
         mean_confidence=0.75,
+        mean_speed=0.0371,
+        max_speed=0.1234,
+        seconds_in_zone={"table": 7.3, "door": 0.0, "aisle 2": 1.05},
+        colour="blue",
     )
     return TrackSummary(**(base | kw))
 
@@ -253,7 +260,19 @@ def test_ended_summary_keeps_its_path_in_order() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [summary(), summary(path=(), mean_confidence=0.0)], ids=["path", "no-path"]
+    "value",
+    [
+        summary(),
+        summary(
+            path=(),
+            mean_confidence=0.0,
+            mean_speed=0.0,
+            max_speed=0.0,
+            seconds_in_zone={},
+            colour="",
+        ),
+    ],
+    ids=["path", "no-path"],
 )
 def test_track_summary_round_trip(value: TrackSummary) -> None:
     assert codec.decode_track_summary(codec.encode(value)) == wire_summary(value)
@@ -763,6 +782,30 @@ def test_ended_summary_field_checks() -> None:
     msg.ended[0].mean_confidence = 2.0
     assert _reason(codec.decode_tracks, msg) == "ended[0].mean_confidence 2.0 is outside [0, 1]"
 
+    msg = codec.tracks_to_proto(tracks())
+    msg.ended[0].mean_speed = math.inf
+    assert _reason(codec.decode_tracks, msg) == "ended[0].mean_speed is not finite (inf)"
+
+    msg = codec.tracks_to_proto(tracks())
+    msg.ended[0].max_speed = -0.5
+    assert _reason(codec.decode_tracks, msg) == "ended[0].max_speed -0.5 is negative"
+
+    msg = codec.tracks_to_proto(tracks())
+    msg.ended[0].seconds_in_zone["table"] = -1.0
+    assert _reason(codec.decode_tracks, msg) == (
+        "ended[0].seconds_in_zone['table'] -1.0 is negative"
+    )
+
+    msg = codec.tracks_to_proto(tracks())
+    msg.ended[0].seconds_in_zone[""] = 1.0
+    assert _reason(codec.decode_tracks, msg) == "ended[0].seconds_in_zone has an empty zone name"
+
+    msg = codec.tracks_to_proto(tracks())
+    msg.ended[0].max_speed = 0.0
+    assert _reason(codec.decode_tracks, msg).startswith(
+        "ended[0].max_speed 0.0 is below ended[0].mean_speed 0.037"
+    )
+
 
 def test_standalone_summary_reasons_have_no_prefix() -> None:
     msg = codec.track_summary_to_proto(summary())
@@ -1055,3 +1098,23 @@ def test_corrupted_bytes_only_ever_raise_decode_error(
             decode(bytes(data))
         except DecodeError as exc:
             assert exc.reason
+
+
+def test_seconds_in_zone_decode_in_zone_order_whatever_the_sender_did() -> None:
+    msg = codec.track_summary_to_proto(summary())
+    decoded = codec.decode_track_summary(msg.SerializeToString())
+    assert list(decoded.seconds_in_zone) == ["aisle 2", "door", "table"]
+    assert decoded.seconds_in_zone["table"] == f32(7.3)
+
+
+def test_a_detection_keeps_its_colour_and_one_without_stays_without() -> None:
+    msg = codec.detections_to_proto(detections())
+    assert [d.colour for d in msg.detections] == ["", "red"]
+    decoded = codec.decode_detections(msg.SerializeToString())
+    assert [d.colour for d in decoded.detections] == ["", "red"]
+
+
+def test_colour_names_of_a_later_palette_are_passed_on() -> None:
+    msg = codec.detections_to_proto(detections())
+    msg.detections[1].colour = "beige"
+    assert codec.decode_detections(msg.SerializeToString()).detections[1].colour == "beige"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -192,3 +194,25 @@ def test_undecodable_image_raises_value_error_from_handle(detector: FakeDetector
         handler.handle(frame, message)
 
     assert detector.images == []  # the model never saw anything
+
+
+def test_colours_are_read_after_the_class_filter_from_the_decoded_image(
+    detector: FakeDetector, decoder: FakeDecoder
+) -> None:
+    given: list[tuple[np.ndarray, tuple[Detection, ...]]] = []
+
+    def cars_only(camera: str, found: tuple[Detection, ...]) -> tuple[Detection, ...]:
+        return tuple(d for d in found if d.class_name == "car")
+
+    def annotate(image: np.ndarray, found: tuple[Detection, ...]) -> tuple[Detection, ...]:
+        given.append((image, found))
+        return tuple(replace(d, colour="blue") for d in found)
+
+    handler = DetectionHandler(detector, decoder, cars_only, annotate)
+    (output,) = run(handler, frame_message(make_frame()))
+
+    ((image, found),) = given
+    assert image is detector.images[0]  # the frame's own pixels, decoded once
+    assert [d.class_name for d in found] == ["car"]
+    (car,) = codec.decode_detections(output.value).detections
+    assert (car.class_name, car.colour) == ("car", "blue")

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
+from vigie_core.geometry import Polygon
+from vigie_core.scene import SceneSpec, ZoneSpec
 from vigie_core.tracking import TrackerParams
 from vigie_core.types import Box, Detection, FrameDetections, FrameRef, TrackState
 from vigie_runtime import codec
@@ -287,6 +289,45 @@ def test_restart_after_a_long_silence_ends_the_old_track_with_its_summary() -> N
     (track_id,) = ids(feed(TrackingHandler(PARAMS), frames)[-1])
     assert ended.track_id == track_id
     assert ended.last_seen == T0 + 9 / FPS
+
+
+# -- zones ----------------------------------------------------------------------------------------
+
+# The walk's anchor (bottom-centre) goes along y 0.8 from x 0.15 at 0.1 per second: inside this
+# zone from x 0.3 to 0.5, i.e. frames 15 to 35.
+HALL_ZONE = ZoneSpec("hall", Polygon(((0.3, 0.7), (0.5, 0.7), (0.5, 0.9), (0.3, 0.9))))
+SCENES = {CAMERA: SceneSpec(CAMERA, zones=(HALL_ZONE,))}
+
+
+def ended_summaries(outputs: Sequence[Output]) -> list[Any]:
+    return [s for o in outputs for s in codec.decode_tracks(o.value).ended]
+
+
+def test_summaries_say_how_long_each_track_spent_in_its_camera_s_zones() -> None:
+    handler = TrackingHandler(PARAMS, scenes=SCENES)
+    outputs = feed(handler, [*walk(range(50)), message_of(detections(80))])
+    (summary,) = ended_summaries(outputs)
+    assert summary.seconds_in_zone == {"hall": pytest.approx(2.0, abs=0.1)}
+
+
+def test_cameras_without_a_scene_report_no_zone_time() -> None:
+    handler = TrackingHandler(PARAMS, scenes=SCENES)
+    other = "cam-without-scene"
+    outputs = feed(handler, [*walk(range(50), other), message_of(detections(80, other))])
+    (summary,) = ended_summaries(outputs)
+    assert summary.seconds_in_zone == {}
+
+
+def test_a_resumed_tracker_keeps_counting_in_its_zones() -> None:
+    frames = [*walk(range(50)), message_of(detections(80))]
+    uninterrupted = feed(TrackingHandler(PARAMS, scenes=SCENES), frames)
+    before = TrackingHandler(PARAMS, scenes=SCENES)
+    feed(before, frames[:25])  # inside the zone at the snapshot
+    stored = state_messages(before.snapshots())
+    after = TrackingHandler(PARAMS, read_states=lambda: latest_states(stored), scenes=SCENES)
+    resumed = feed(after, frames[25:])
+    assert [o.value for o in resumed] == [o.value for o in uninterrupted[25:]]
+    assert ended_summaries(resumed)[0].seconds_in_zone["hall"] > 1.9
 
 
 def test_latest_states_keeps_the_newest_readable_state_per_camera() -> None:

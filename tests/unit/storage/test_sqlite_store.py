@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,6 +106,8 @@ def track(
     last: float = T0 + 5,
     camera: str = "cam-1",
     cls: str = "person",
+    colour: str = "",
+    zones: dict[str, float] | None = None,
 ) -> TrackSummary:
     return TrackSummary(
         track_id=track_id,
@@ -114,6 +118,10 @@ def track(
         hits=12,
         path=((first, 0.1, 0.9), (last, 0.4, 0.85)),
         mean_confidence=0.8125,
+        mean_speed=0.0625,
+        max_speed=0.15625,
+        seconds_in_zone={"gate": 3.5, "hall": 0.25} if zones is None else zones,
+        colour=colour,
     )
 
 
@@ -151,12 +159,19 @@ def test_shipped_migrations_are_found_in_order() -> None:
 
 def test_migrations_applied_once_and_recorded(store: SqliteArchive, db_path: Path) -> None:
     rows = migration_rows(db_path)
-    assert [(v, name) for v, name, _ in rows] == [(1, "initial")]
-    assert rows[0][2]  # applied_at recorded
-    assert store.schema_version == 1
+    assert [(v, name) for v, name, _ in rows] == [(1, "initial"), (2, "track_measurements")]
+    assert all(applied_at for _, _, applied_at in rows)
+    assert store.schema_version == 2
     with sqlite3.connect(db_path) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"events", "alerts", "verdicts", "track_summaries", "schema_migrations"} <= tables
+    assert {
+        "events",
+        "alerts",
+        "verdicts",
+        "track_summaries",
+        "track_zone_times",
+        "schema_migrations",
+    } <= tables
 
 
 def test_reopening_does_not_reapply(db_path: Path) -> None:
@@ -183,7 +198,7 @@ def test_a_newer_database_is_refused_and_left_untouched(db_path: Path) -> None:
         conn.execute("INSERT INTO schema_migrations VALUES (9999, 'from_the_future', 'later')")
     with pytest.raises(SchemaVersionError, match="9999"):
         SqliteArchive(db_path)
-    assert [r[0] for r in migration_rows(db_path)] == [1, 9999]
+    assert [r[0] for r in migration_rows(db_path)] == [1, 2, 9999]
 
 
 def test_each_migration_is_one_transaction(tmp_path: Path) -> None:
@@ -503,7 +518,99 @@ def test_search_tracks_filters_and_overlap(store: SqliteArchive) -> None:
     assert ids(SearchQuery(since=T0 + 5, until=T0 + 10)) == ["cam-1/1"]
     assert ids(SearchQuery(since=T0 + 14, until=T0 + 21)) == ["cam-2/1", "cam-1/2"]
     assert ids(SearchQuery(limit=1)) == ["cam-1/1"]
-    assert ids(SearchQuery(zone="gate")) == ids(ALL)  # tracks carry no zone
+
+
+def test_round_trip_track_measurements(store: SqliteArchive) -> None:
+    car = track("cam-1/9", cls="car", colour="red", zones={"bay 2": 31.0, "exit": 0.0})
+    quiet = track("cam-1/8", first=T0 - 1, zones={})
+    store.save_many([car, quiet])
+    assert store.search_tracks(ALL) == [quiet, car]
+
+
+def test_a_replayed_summary_replaces_its_zone_times(store: SqliteArchive, db_path: Path) -> None:
+    store.save_track_summary(track(zones={"gate": 3.5, "hall": 0.25}))
+    store.save_track_summary(track(zones={"gate": 4.0}))  # a later copy of the same track
+    store.save_track_summary(track(zones={"gate": 4.0}))
+    (loaded,) = store.search_tracks(ALL)
+    assert loaded.seconds_in_zone == {"gate": 4.0}
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM track_zone_times").fetchone() == (1,)
+
+
+def test_search_tracks_by_colour_and_time_in_zone(store: SqliteArchive) -> None:
+    store.save_many(
+        [
+            track("cam-1/1", first=T0, cls="car", colour="red", zones={"bay": 45.0}),
+            track("cam-1/2", first=T0 + 1, cls="car", colour="white", zones={"bay": 12.0}),
+            track("cam-2/1", first=T0 + 2, camera="cam-2", cls="bus", colour="red", zones={}),
+            track("cam-1/3", first=T0 + 3, zones={"bay": 31.0, "door": 2.0}),
+            track("cam-1/4", first=T0 + 4, cls="car", colour="red", zones={"door": 40.0}),
+        ]
+    )
+
+    def ids(**filters: Any) -> list[str]:
+        return [t.track_id for t in store.search_tracks(SearchQuery(**filters))]
+
+    assert ids(colour="red") == ["cam-1/1", "cam-2/1", "cam-1/4"]
+    assert ids(colour="red", camera_id="cam-1") == ["cam-1/1", "cam-1/4"]
+    assert ids(colour="blue") == []
+    assert ids(zone="bay") == ["cam-1/1", "cam-1/2", "cam-1/3"]
+    assert ids(zone="bay", min_seconds_in_zone=30.0) == ["cam-1/1", "cam-1/3"]
+    assert ids(zone="bay", min_seconds_in_zone=30.0, colour="red") == ["cam-1/1"]
+    assert ids(zone="bay", min_seconds_in_zone=31.0) == ["cam-1/1", "cam-1/3"]  # at least
+    assert ids(zone="door", min_seconds_in_zone=30.0, class_name="car") == ["cam-1/4"]
+    assert ids(zone="nowhere") == []
+    # what is found carries all of its zone times, not only the one searched for
+    (found,) = store.search_tracks(SearchQuery(zone="door", min_seconds_in_zone=1.0, limit=1))
+    assert found.seconds_in_zone == {"bay": 31.0, "door": 2.0}
+
+
+def test_colour_and_time_in_zone_do_not_narrow_events_or_alerts(store: SqliteArchive) -> None:
+    store.save_many([event(1, zone="gate"), alert(zone="gate")])
+    query = SearchQuery(zone="gate", colour="red", min_seconds_in_zone=60.0)
+    assert len(store.search_events(query)) == 1
+    assert len(store.search_alerts(query)) == 1
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({"min_seconds_in_zone": 30.0}, "needs a zone"),
+        ({"zone": "bay", "min_seconds_in_zone": -1.0}, "must be a number >= 0"),
+        ({"zone": "bay", "min_seconds_in_zone": math.nan}, "must be a number >= 0"),
+    ],
+)
+def test_time_in_zone_filter_is_checked(filters: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SearchQuery(**filters)
+
+
+def test_a_release_1_archive_is_migrated_and_keeps_its_tracks(db_path: Path) -> None:
+    # An archive written before track measurements: schema 0001 only, one summary as it stored it.
+    db_path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        first_release = [m for m in load_migrations() if m.version == 1]
+        assert migrate(conn, first_release) == [1]
+        conn.execute(
+            "INSERT INTO track_summaries (track_id, camera_id, class_name, first_seen, last_seen,"
+            " hits, mean_confidence, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            ("cam-1/old", "cam-1", "car", T0, T0 + 5, 12, 0.8125, "[[1700000000.0,0.1,0.9]]"),
+        )
+    finally:
+        conn.close()
+
+    with SqliteArchive(db_path) as archive:
+        assert archive.schema_version == 2
+        (old,) = archive.search_tracks(ALL)
+        assert (old.track_id, old.class_name, old.path) == ("cam-1/old", "car", ((T0, 0.1, 0.9),))
+        # never measured: no speed, no colour, no time in any zone
+        assert (old.mean_speed, old.max_speed, old.colour, old.seconds_in_zone) == (0, 0, "", {})
+        new = track("cam-1/new", first=T0 + 10, cls="car", colour="red", zones={"bay": 40.0})
+        archive.save_track_summary(new)
+        assert archive.search_tracks(ALL) == [old, new]
+        assert archive.search_tracks(SearchQuery(colour="red")) == [new]
+        assert archive.search_tracks(SearchQuery(zone="bay", min_seconds_in_zone=30)) == [new]
 
 
 def test_search_query_limit_defaults_and_cap() -> None:
@@ -589,7 +696,7 @@ def test_two_stores_on_one_file_open_together_and_see_each_other(db_path: Path) 
         thread.join()
     try:
         assert errors == []
-        assert [r[0] for r in migration_rows(db_path)] == [1]
+        assert [r[0] for r in migration_rows(db_path)] == [1, 2]
         writer, reader = opened[0], opened[1]
         writer.save_event(event())
         assert reader.search_events(ALL) == [event()]

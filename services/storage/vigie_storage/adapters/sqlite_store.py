@@ -84,28 +84,39 @@ class SqliteArchive:
     # -- reads ----------------------------------------------------------------------------------
 
     def search_events(self, query: SearchQuery) -> list[Event]:
-        where, params = _where(query, start="occurred_at", end="occurred_at", has_zone=True)
+        where = _common_filter(query, start="occurred_at", end="occurred_at")
+        if query.zone is not None:
+            where.add("zone = ?", query.zone)
         rows = self._select(
-            f"SELECT * FROM events WHERE {where} ORDER BY occurred_at, event_id LIMIT ?",
-            [*params, query.limit],
+            f"SELECT * FROM events WHERE {where.sql} ORDER BY occurred_at, event_id LIMIT ?",
+            [*where.params, query.limit],
         )
         return [_event_from(row) for row in rows]
 
     def search_alerts(self, query: SearchQuery) -> list[Alert]:
-        where, params = _where(query, start="first_seen", end="last_seen", has_zone=True)
+        where = _common_filter(query, start="first_seen", end="last_seen")
+        if query.zone is not None:
+            where.add("zone = ?", query.zone)
         rows = self._select(
-            f"SELECT * FROM alerts WHERE {where} ORDER BY first_seen, alert_id LIMIT ?",
-            [*params, query.limit],
+            f"SELECT * FROM alerts WHERE {where.sql} ORDER BY first_seen, alert_id LIMIT ?",
+            [*where.params, query.limit],
         )
         return [_alert_from(row) for row in rows]
 
     def search_tracks(self, query: SearchQuery) -> list[TrackSummary]:
-        where, params = _where(query, start="first_seen", end="last_seen", has_zone=False)
-        rows = self._select(
-            f"SELECT * FROM track_summaries WHERE {where} ORDER BY first_seen, track_id LIMIT ?",
-            [*params, query.limit],
-        )
-        return [_track_from(row) for row in rows]
+        where = _common_filter(query, start="first_seen", end="last_seen")
+        if query.zone is not None:
+            where.add(_WAS_IN_ZONE, query.zone, query.min_seconds_in_zone or 0.0)
+        if query.colour is not None:
+            where.add("colour = ?", query.colour)
+        with self._lock, self._read_transaction() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM track_summaries WHERE {where.sql}"
+                " ORDER BY first_seen, track_id LIMIT ?",
+                [*where.params, query.limit],
+            ).fetchall()
+            zones = _zone_times(conn, [row["track_id"] for row in rows])
+        return [_track_from(row, zones.get(row["track_id"], {})) for row in rows]
 
     def verdicts_for(self, alert_id: str) -> list[Verdict]:
         rows = self._select(
@@ -162,6 +173,17 @@ class SqliteArchive:
                     conn.execute("ROLLBACK")
                 raise
 
+    @contextmanager
+    def _read_transaction(self) -> Iterator[sqlite3.Connection]:
+        """Several reads that must see one state of the file (a summary and its zone times),
+        even while another process writes it. Call with the lock held."""
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
     def _select(self, sql: str, params: list[Any]) -> list[sqlite3.Row]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
@@ -211,27 +233,57 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
         return
 
 
-def _where(query: SearchQuery, *, start: str, end: str, has_zone: bool) -> tuple[str, list[Any]]:
-    """The filter for one search. A row spanning ``[start, end]`` matches the window
+class _Filter:
+    """The WHERE clause of one search, built condition by condition."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, clause: str, *values: object) -> None:
+        self.clauses.append(clause)
+        self.params.extend(values)
+
+    @property
+    def sql(self) -> str:
+        return " AND ".join(self.clauses) or "1"
+
+
+def _common_filter(query: SearchQuery, *, start: str, end: str) -> _Filter:
+    """The filters every search has. A row spanning ``[start, end]`` matches the window
     ``[since, until)`` when it overlaps it; for events both columns are the same instant."""
-    clauses: list[str] = []
-    params: list[Any] = []
-
-    def add(clause: str, value: object) -> None:
-        clauses.append(clause)
-        params.append(value)
-
+    where = _Filter()
     if query.camera_id is not None:
-        add("camera_id = ?", query.camera_id)
+        where.add("camera_id = ?", query.camera_id)
     if query.since is not None:
-        add(f"{end} >= ?", query.since)
+        where.add(f"{end} >= ?", query.since)
     if query.until is not None:
-        add(f"{start} < ?", query.until)
-    if has_zone and query.zone is not None:
-        add("zone = ?", query.zone)
+        where.add(f"{start} < ?", query.until)
     if query.class_name is not None:
-        add("class_name = ?", query.class_name)
-    return " AND ".join(clauses) or "1", params
+        where.add("class_name = ?", query.class_name)
+    return where
+
+
+# A track seen in a zone (parameters: zone, at least this many seconds), by the zone-times index.
+_WAS_IN_ZONE = (
+    "EXISTS (SELECT 1 FROM track_zone_times AS z WHERE z.track_id = track_summaries.track_id"
+    " AND z.zone = ? AND z.seconds >= ?)"
+)
+
+
+def _zone_times(conn: sqlite3.Connection, track_ids: list[str]) -> dict[str, dict[str, float]]:
+    """Track id -> zone -> seconds, for the tracks a search found (one query, however many)."""
+    if not track_ids:
+        return {}
+    rows = conn.execute(
+        "SELECT track_id, zone, seconds FROM track_zone_times"
+        " WHERE track_id IN (SELECT value FROM json_each(?)) ORDER BY track_id, zone",
+        [json.dumps(track_ids)],
+    )
+    found: dict[str, dict[str, float]] = {}
+    for track_id, zone, seconds in rows:
+        found.setdefault(track_id, {})[zone] = seconds
+    return found
 
 
 # -- statements ---------------------------------------------------------------------------------
@@ -341,6 +393,9 @@ _TRACK_COLUMNS = (
     "hits",
     "mean_confidence",
     "path",
+    "mean_speed",
+    "max_speed",
+    "colour",
 )
 _UPSERT_TRACK = _upsert(
     "track_summaries", "track_id", _TRACK_COLUMNS, _replace_all(_TRACK_COLUMNS, "track_id")
@@ -374,6 +429,12 @@ def _write_verdict(conn: sqlite3.Connection, verdict: Verdict) -> None:
 
 def _write_track(conn: sqlite3.Connection, summary: TrackSummary) -> None:
     conn.execute(_UPSERT_TRACK, _track_params(summary))
+    # The summary is the whole truth about its track: its zone rows are replaced, not merged.
+    conn.execute("DELETE FROM track_zone_times WHERE track_id = ?", (summary.track_id,))
+    conn.executemany(
+        "INSERT INTO track_zone_times (track_id, zone, seconds) VALUES (?, ?, ?)",
+        [(summary.track_id, zone, seconds) for zone, seconds in summary.seconds_in_zone.items()],
+    )
 
 
 def _advance_status(conn: sqlite3.Connection, alert_id: str, status: AlertStatus) -> None:
@@ -538,10 +599,13 @@ def _track_params(summary: TrackSummary) -> Params:
         "hits": summary.hits,
         "mean_confidence": summary.mean_confidence,
         "path": _json([list(point) for point in summary.path]),
+        "mean_speed": summary.mean_speed,
+        "max_speed": summary.max_speed,
+        "colour": summary.colour,
     }
 
 
-def _track_from(row: sqlite3.Row) -> TrackSummary:
+def _track_from(row: sqlite3.Row, seconds_in_zone: dict[str, float]) -> TrackSummary:
     return TrackSummary(
         track_id=row["track_id"],
         camera_id=row["camera_id"],
@@ -551,4 +615,8 @@ def _track_from(row: sqlite3.Row) -> TrackSummary:
         hits=row["hits"],
         path=tuple(tuple(point) for point in json.loads(row["path"])),
         mean_confidence=row["mean_confidence"],
+        mean_speed=row["mean_speed"],
+        max_speed=row["max_speed"],
+        seconds_in_zone=seconds_in_zone,
+        colour=row["colour"],
     )

@@ -1,5 +1,9 @@
 """The scene file an operator writes: per camera, the zones and counting lines to watch.
 
+Read by every stage that needs a camera's zones (analytics for its rules, tracking for the time
+each track spends in each zone), through :func:`load_scenes`, so both read one file the same way
+and can never disagree on what a zone is.
+
 Shape::
 
     cameras:
@@ -45,6 +49,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import (
@@ -70,6 +75,7 @@ from vigie_core.rules import (
 )
 from vigie_core.scene import DEFAULT_OCCUPANCY, CountDirection, LineSpec, SceneSpec, ZoneSpec
 from vigie_core.schedule import DAYS, Schedule, TimeWindow, parse_clock
+from vigie_runtime.yamlconf import load_model
 
 Name = Annotated[str, Field(min_length=1, pattern=r"\S")]
 Coordinate = tuple[float, float]
@@ -290,3 +296,13 @@ class SceneFile(BaseModel):
 
     def to_specs(self) -> dict[str, SceneSpec]:
         return {camera: scene.to_spec(camera) for camera, scene in self.cameras.items()}
+
+
+def load_scenes(path: Path | None) -> dict[str, SceneSpec]:
+    """Camera id -> scene from the file at ``path``; none configured (``None``) is no scene.
+
+    Raises ``ConfigError`` naming the file, line and key of the first problem.
+    """
+    if path is None:
+        return {}
+    return load_model(path, SceneFile).to_specs()

@@ -10,10 +10,11 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from vigie_analytics.scene_config import SceneFile
 from vigie_core.analytics import SceneAnalyzer
 from vigie_core.geometry import Line, Polygon
 from vigie_core.scene import CountDirection, LineSpec, SceneSpec, ZoneSpec
+from vigie_runtime.scenes import SceneFile, load_scenes
+from vigie_runtime.yamlconf import ConfigError
 
 SCENES = Path(__file__).resolve().parents[3] / "services/analytics/vigie_analytics/scenes"
 
@@ -250,3 +251,26 @@ def test_the_one_by_one_example_watches_the_table_and_the_way_in() -> None:
     [entry] = spec.lines
     assert entry.name == "room-entry"
     assert entry.count_direction is CountDirection.FORWARD
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def test_load_scenes_reads_the_file_every_stage_shares() -> None:
+    specs = load_scenes(SCENES / "one-by-one.yaml")
+    assert list(specs) == ["one-by-one"]
+    assert [zone.name for zone in specs["one-by-one"].zones] == ["table"]
+
+
+def test_no_scene_file_is_no_scene() -> None:
+    assert load_scenes(None) == {}
+
+
+def test_load_scenes_errors_name_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "scenes.yaml"
+    path.write_text(
+        "cameras:\n  gate:\n    zones:\n      - name: door\n        polygon: [[0, 0], [1, 0]]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=rf"{path}:5: cameras\.gate\.zones\.0\.polygon"):
+        load_scenes(path)
