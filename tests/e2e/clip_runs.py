@@ -36,15 +36,18 @@ def run_clip(
     scenes: str,
     detection: str | None = None,
     database: Path | None = None,
+    analytics: str | None = None,
 ) -> ClipRun:
     """Every event the pipeline raises on ``clip`` with ``clips/<scenes>`` as its scene file and,
-    when given, ``clips/<detection>`` as the detection service's settings; the archive is kept
-    at ``database`` when given."""
+    when given, ``clips/<detection>`` and ``clips/<analytics>`` as those services' settings; the
+    archive is kept at ``database`` when given."""
     with tempfile.TemporaryDirectory() as tmp:
         config_dir = Path(tmp) / "config"
         config_dir.mkdir()
         if detection is not None:
             shutil.copy(CLIPS / detection, config_dir / "detection.yaml")
+        if analytics is not None:
+            shutil.copy(CLIPS / analytics, config_dir / "analytics.yaml")
         bus = InMemoryBus()
         services = build_services(
             bus,

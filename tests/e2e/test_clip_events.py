@@ -127,6 +127,24 @@ def test_the_report_draws_occupancy_and_where_people_stood(
     assert total > 0 and (grid[3][1] + grid[3][2]) / total > 0.5, grid
 
 
+# -- fire-flames/fire.mp4 (25 fps) -----------------------------------------------------------------
+# Flames fill the lower half of every frame. The camera's policy enables the fire analyser.
+
+
+def test_flames_are_signalled_by_the_pipeline_once() -> None:
+    run = run_clip(
+        shared_data("fire-flames/fire.mp4"),
+        "flames",
+        "flames.yaml",
+        analytics="flames-analytics.yaml",
+    )
+    (event,) = run.of(EventKind.FIRE)
+    assert 70 <= event.frame.sequence <= 100  # 80% of 3 s of flickering flames, at 25 fps
+    assert float(event.details["flicker"]) >= 5.0 and event.zone == ""
+    assert {e.kind for e in run.events} == {EventKind.FIRE}
+    assert run.dead_letters == 0
+
+
 # -- classroom.gif (~17 fps, 45 frames) ------------------------------------------------------------
 # Four students sit at their desks for the whole clip (counted by eye on every fifth frame).
 

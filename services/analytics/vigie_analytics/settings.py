@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from vigie_analytics.pixels.fire import FireSettings
 from vigie_runtime.freshness import FreshnessSettings
 from vigie_runtime.settings import HttpSettings, ServiceSettings
 
@@ -19,3 +20,5 @@ class AnalyticsSettings(ServiceSettings):
     scenes_reload_s: float = Field(2.0, gt=0)
     # Pixel analysers skip live frames older than this (replays never).
     freshness: FreshnessSettings = Field(default_factory=FreshnessSettings)
+    # Fire (and smoke) from the pixels of the cameras listed in fire.enabled_cameras.
+    fire: FireSettings = Field(default_factory=FireSettings)
