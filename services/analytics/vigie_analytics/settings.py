@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from vigie_analytics.pixels.emotion import EmotionSettings
 from vigie_analytics.pixels.fire import FireSettings
 from vigie_runtime.freshness import FreshnessSettings
 from vigie_runtime.settings import HttpSettings, ServiceSettings
@@ -22,3 +23,5 @@ class AnalyticsSettings(ServiceSettings):
     freshness: FreshnessSettings = Field(default_factory=FreshnessSettings)
     # Fire (and smoke) from the pixels of the cameras listed in fire.enabled_cameras.
     fire: FireSettings = Field(default_factory=FireSettings)
+    # Aggregate emotion per zone and window, only for the cameras in emotion.enabled_cameras.
+    emotion: EmotionSettings = Field(default_factory=EmotionSettings)

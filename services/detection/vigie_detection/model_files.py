@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vigie_detection.models import registry
-from vigie_detection.models.checksums import cached_sha256, sha256
 from vigie_detection.models.errors import ModelCorrupt, ModelError, ModelNotFound
+from vigie_runtime.checksums import cached_sha256, sha256
 
 __all__ = [
     "INSTALL_HINT",

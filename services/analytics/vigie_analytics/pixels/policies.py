@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from vigie_analytics.pixels.emotion import emotion_analyser_factory
 from vigie_analytics.pixels.fire import fire_analyser_factory
 from vigie_analytics.pixels.handler import PixelPolicy
 from vigie_analytics.settings import AnalyticsSettings
@@ -13,4 +14,8 @@ def pixel_policies(settings: AnalyticsSettings) -> list[PixelPolicy]:
     if settings.fire.enabled_cameras:
         cameras = frozenset(settings.fire.enabled_cameras)
         policies.append(PixelPolicy("fire", cameras, fire_analyser_factory(settings.fire)))
+    if settings.emotion.enabled_cameras:
+        cameras = frozenset(settings.emotion.enabled_cameras)
+        factory = emotion_analyser_factory(settings.emotion)
+        policies.append(PixelPolicy("emotion", cameras, factory))
     return policies

@@ -22,7 +22,6 @@ from typing import Literal
 
 import numpy as np
 
-from vigie_detection.models.checksums import sha256
 from vigie_detection.models.errors import ModelCorrupt, ModelError, ModelUnsupported
 from vigie_detection.models.onnx_cache import (
     SOURCE_ROLES,
@@ -35,6 +34,7 @@ from vigie_detection.models.onnx_cache import (
 )
 from vigie_detection.models.optional import require
 from vigie_detection.models.registry import DEFAULT_MODEL, Registry, ResolvedModel, verify_file
+from vigie_runtime.checksums import sha256
 
 OPSET = 17
 # Largest difference tolerated between torch and onnxruntime on the check input: far above

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from vigie_detection.models.checksums import cached_sha256
 from vigie_detection.models.errors import ModelCorrupt, ModelError, ModelNotFound
 from vigie_detection.models.manifest import FileRole, Manifest, ModelSpec
+from vigie_runtime.checksums import cached_sha256
 from vigie_runtime.yamlconf import ConfigError, format_validation_error, read_yaml
 
 BUILTIN_MANIFEST = Path(__file__).with_name("manifest.yaml")
