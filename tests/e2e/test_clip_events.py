@@ -70,6 +70,21 @@ def test_every_visit_intrudes_once_and_is_counted_on_the_entry_line(one_by_one: 
     assert crossings[-1].details["count_forward"] == "6"
 
 
+def test_leaving_through_the_one_way_corridor_is_wrong_way(one_by_one: ClipRun) -> None:
+    # Each visitor leaves by walking right through the corridor within ~2 s of leaving the
+    # table. The rule needs half a second of measured movement against the allowed way inside
+    # the zone, so a brisk exit may be missed (the third visitor is out of sight in 1.5 s).
+    exits = [end for _, end in VISITS]
+    events = one_by_one.of(EventKind.WRONG_WAY, "exit-corridor")
+    matched = [[e for e in events if end <= e.frame.sequence <= end + 30] for end in exits]
+    assert all(len(m) <= 1 for m in matched), frames(events)
+    assert sum(len(m) for m in matched) == len(events) >= 5, frames(events)
+    for event in events:
+        assert float(event.details["angle_deg"]) > 135.0
+        assert float(event.details["speed"]) >= 0.03
+        assert event.details["expected_dx"] == "-1.000"
+
+
 def test_occupancy_counts_one_person_at_a_time_and_adds_up(one_by_one: ClipRun) -> None:
     periods = one_by_one.of(EventKind.OCCUPANCY, "table")
     # 139 s of clip in 20 s periods: six closed periods (the last, partial one is not closed).
@@ -90,6 +105,7 @@ def test_nothing_is_raised_that_the_clip_does_not_show(one_by_one: ClipRun) -> N
         EventKind.LINE_CROSSING,
         EventKind.LOITERING,
         EventKind.OCCUPANCY,
+        EventKind.WRONG_WAY,
     }, kinds  # no fall, no crowd (max 2 people), no crowd movement
     assert one_by_one.dead_letters == 0
 
@@ -120,7 +136,7 @@ def test_the_report_draws_occupancy_and_where_people_stood(
         tracks = list(every_row(archive.search_tracks, query, lambda t: t.first_seen))
     assert len({e.event_id for e in events}) == len(events) == len(one_by_one.events)
     series = occupancy_series(events)
-    assert set(series) == {"table", "room"}
+    assert set(series) == {"table", "room", "exit-corridor"}
     grid = position_grid(tracks, cols=4, rows=4)
     # People stand at the table (x 0.45-0.71, y 0.72-1.0): the bottom middle cells hold most.
     total = sum(map(sum, grid))
