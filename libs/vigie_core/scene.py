@@ -24,6 +24,8 @@ from vigie_core.rules import (
     StoppedVehicleSpec,
     WeaponSpec,
     WrongWaySpec,
+    class_set,
+    non_negative,
 )
 from vigie_core.schedule import ALWAYS, Schedule
 
@@ -33,21 +35,6 @@ DEFAULT_OCCUPANCY = OccupancySpec()
 def _check_name(name: str, what: str) -> None:
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"{what} name must be a non-empty string, got {name!r}")
-
-
-def _check_non_negative(value: float, what: str) -> None:
-    if not (math.isfinite(value) and value >= 0.0):
-        raise ValueError(f"{what} must be a finite number >= 0, got {value}")
-
-
-def _classes(classes: frozenset[str] | set[str] | tuple[str, ...] | list[str]) -> frozenset[str]:
-    if isinstance(classes, str):
-        # frozenset("person") would be a set of letters that never matches anything.
-        raise ValueError(f"classes must be a collection of names, not the string {classes!r}")
-    result = frozenset(classes)
-    for name in result:
-        _check_name(name, "class")
-    return result
 
 
 class CountDirection(StrEnum):
@@ -95,9 +82,9 @@ class ZoneSpec:
 
     def __post_init__(self) -> None:
         _check_name(self.name, "zone")
-        object.__setattr__(self, "classes", _classes(self.classes))
-        object.__setattr__(self, "allowed_classes", _classes(self.allowed_classes))
-        _check_non_negative(self.min_dwell_s, f"zone {self.name!r} min_dwell_s")
+        object.__setattr__(self, "classes", class_set(self.classes))
+        object.__setattr__(self, "allowed_classes", class_set(self.allowed_classes))
+        non_negative(self.min_dwell_s, f"zone {self.name!r} min_dwell_s")
         if self.area_m2 is not None and not (math.isfinite(self.area_m2) and self.area_m2 > 0):
             raise ValueError(f"zone {self.name!r} area_m2 must be > 0, got {self.area_m2}")
 
@@ -125,9 +112,9 @@ class LineSpec:
 
     def __post_init__(self) -> None:
         _check_name(self.name, "line")
-        object.__setattr__(self, "classes", _classes(self.classes))
+        object.__setattr__(self, "classes", class_set(self.classes))
         object.__setattr__(self, "count_direction", CountDirection(self.count_direction))
-        _check_non_negative(self.hysteresis, f"line {self.name!r} hysteresis")
+        non_negative(self.hysteresis, f"line {self.name!r} hysteresis")
         if self.hysteresis >= 0.5:
             # Half the frame on each side: no anchor could ever get far enough to count.
             raise ValueError(
