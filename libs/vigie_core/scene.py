@@ -53,6 +53,10 @@ class CountDirection(StrEnum):
         return self is CountDirection.BOTH or self is direction
 
 
+# A second outside is what a jittering box or a brushed edge costs; a real exit lasts longer.
+DEFAULT_EXIT_GRACE_S = 1.0
+
+
 @dataclass(frozen=True, slots=True)
 class ZoneSpec:
     """A floor area and the rules it is watched for.
@@ -63,6 +67,8 @@ class ZoneSpec:
     vehicles in a pedestrian zone, say). ``intrusion=False`` keeps the zone for its other rules.
     ``schedule`` says when every rule of the zone is active; occupancy is counted at all times.
     ``area_m2`` is the zone's floor area when the camera has no ground calibration.
+    ``exit_grace_s`` is how long an anchor may be seen outside before its stay ends: a box that
+    jitters across the edge, or a person brushing it, keeps one stay (one intrusion, one dwell).
     """
 
     name: str
@@ -79,9 +85,11 @@ class ZoneSpec:
     person_down: PersonDownSpec | None = None
     abandoned: AbandonedSpec | None = None
     crowd: CrowdSpec | None = None
+    exit_grace_s: float = DEFAULT_EXIT_GRACE_S
 
     def __post_init__(self) -> None:
         _check_name(self.name, "zone")
+        non_negative(self.exit_grace_s, f"zone {self.name!r} exit_grace_s")
         object.__setattr__(self, "classes", class_set(self.classes))
         object.__setattr__(self, "allowed_classes", class_set(self.allowed_classes))
         non_negative(self.min_dwell_s, f"zone {self.name!r} min_dwell_s")

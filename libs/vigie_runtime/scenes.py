@@ -24,6 +24,7 @@ Shape::
             schedule:                # when the zone's rules apply; absent = always
               - {days: [mon, tue, wed, thu, fri], start: "22:00", end: "06:00"}
             area_m2: 12              # floor area, when there is no calibration
+            exit_grace_s: 1.0        # seen outside this long before a stay ends (edge jitter)
             loitering: {max_dwell_s: 60}
             wrong_way: {direction: [0, -1]}          # the allowed way: up the image
             stopped_vehicle: {max_stop_s: 30}
@@ -73,7 +74,14 @@ from vigie_core.rules import (
     WeaponSpec,
     WrongWaySpec,
 )
-from vigie_core.scene import DEFAULT_OCCUPANCY, CountDirection, LineSpec, SceneSpec, ZoneSpec
+from vigie_core.scene import (
+    DEFAULT_EXIT_GRACE_S,
+    DEFAULT_OCCUPANCY,
+    CountDirection,
+    LineSpec,
+    SceneSpec,
+    ZoneSpec,
+)
 from vigie_core.schedule import DAYS, Schedule, TimeWindow, parse_clock
 from vigie_runtime.yamlconf import load_model
 
@@ -147,6 +155,7 @@ class ZoneConfig(BaseModel):
     intrusion: bool = True
     schedule: list[WindowConfig] = Field(default_factory=list)
     area_m2: float | None = Field(default=None, gt=0.0)
+    exit_grace_s: float = Field(default=DEFAULT_EXIT_GRACE_S, ge=0.0)
     loitering: LoiteringSpec | None = None
     wrong_way: WrongWaySpec | None = None
     stopped_vehicle: StoppedVehicleSpec | None = None
@@ -170,6 +179,7 @@ class ZoneConfig(BaseModel):
             intrusion=self.intrusion,
             schedule=Schedule(tuple(w.to_window() for w in self.schedule), timezone),
             area_m2=self.area_m2,
+            exit_grace_s=self.exit_grace_s,
             loitering=self.loitering,
             wrong_way=self.wrong_way,
             stopped_vehicle=self.stopped_vehicle,

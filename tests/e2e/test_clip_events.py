@@ -16,6 +16,7 @@ from tests.conftest import shared_data
 from tests.e2e.clip_runs import ClipRun, run_clip
 from vigie_cli.main import main as vigie
 from vigie_cli.report import every_row
+from vigie_core.emotion import EMOTIONS
 from vigie_core.reporting import occupancy_series, position_grid
 from vigie_core.types import Event, EventKind
 from vigie_storage.adapters.sqlite_store import SqliteArchive
@@ -159,6 +160,33 @@ def test_flames_are_signalled_by_the_pipeline_once() -> None:
     assert float(event.details["flicker"]) >= 5.0 and event.zone == ""
     assert {e.kind for e in run.events} == {EventKind.FIRE}
     assert run.dead_letters == 0
+
+
+# -- head-pose-face-detection-female-and-male.gif (12.5 fps, 56 frames) ---------------------------
+# Two people face the camera for the whole clip, tilting their heads; neither smiles. The camera's
+# policy enables aggregate emotion with 2 s windows, so the 4.5 s clip closes two windows.
+
+
+def test_faces_give_only_an_aggregate_emotion_figure_when_the_camera_enables_it() -> None:
+    run = run_clip(
+        shared_data("intel-sample-videos/head-pose-face-detection-female-and-male.gif"),
+        "faces",
+        "faces.yaml",
+        analytics="faces-analytics.yaml",
+    )
+    summaries = run.of(EventKind.EMOTION_SUMMARY)
+    assert len(summaries) == 2  # windows [0, 2 s) and [2 s, 4 s); the last one never closes
+    for event in summaries:
+        # An aggregate of many faces: no track, no box, no zone narrower than the frame.
+        assert event.track_ids == () and event.zone == "" and event.class_name == ""
+        assert int(event.details["faces"]) >= 2 * 20  # two faces on most of 25 frames
+        assert sum(float(event.details[e]) for e in EMOTIONS) == pytest.approx(1.0, abs=0.01)
+    assert run.dead_letters == 0
+
+
+def test_emotion_is_off_for_a_camera_its_policy_does_not_list(one_by_one: ClipRun) -> None:
+    # The one-by-one run keeps the default settings: emotion enabled for no camera.
+    assert one_by_one.of(EventKind.EMOTION_SUMMARY) == []
 
 
 # -- classroom.gif (~17 fps, 45 frames) ------------------------------------------------------------

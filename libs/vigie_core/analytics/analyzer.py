@@ -173,14 +173,17 @@ class SceneAnalyzer:
         anchor: Point,
         frame_tracks: FrameTracks,
     ) -> list[Event]:
-        """Every per-stay rule of one zone; a stay is forgotten only when seen outside."""
+        """Every per-stay rule of one zone. A stay ends only once the anchor has been seen
+        outside for the zone's exit grace; until then the rules pause and a return resumes it."""
         now = frame_tracks.frame.captured_at
-        if not zone.polygon.contains(anchor):
-            memory.visits.pop(zone.name, None)
-            return []
         visit = memory.visits.get(zone.name)
+        if not zone.polygon.contains(anchor):
+            if visit is not None and visit.left(now, zone.exit_grace_s):
+                del memory.visits[zone.name]
+            return []
         if visit is None:
             visit = memory.visits[zone.name] = Visit(entered_at=now)
+        visit.outside_since = None
         if not zone.schedule.active_at(now):
             # The stay itself goes on (someone there since before the window opened intrudes at
             # once), but what a rule was measuring restarts when the window opens.

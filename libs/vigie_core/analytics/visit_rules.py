@@ -27,6 +27,13 @@ class Visit:
     against_since: float | None = None
     still: Stillness = field(default_factory=Stillness)
     down_since: float | None = None
+    outside_since: float | None = None  # first frame seen outside since last seen inside
+
+    def left(self, now: float, grace_s: float) -> bool:
+        """Record a frame seen outside; True once outside for ``grace_s`` (the stay is over)."""
+        if self.outside_since is None:
+            self.outside_since = now
+        return reached(now - self.outside_since, grace_s)
 
     def dwell(self, now: float) -> float:
         return max(0.0, now - self.entered_at)

@@ -59,18 +59,18 @@ def test_at_most_one_event_per_stay() -> None:
 
 def test_leaving_and_re_entering_is_a_new_stay_that_raises_again() -> None:
     clip = (
-        Clip().span(0, 30, still("p1")).span(30, 31, still("p1", OUTSIDE)).span(31, 60, still("p1"))
+        Clip().span(0, 30, still("p1")).span(30, 32, still("p1", OUTSIDE)).span(32, 60, still("p1"))
     )
     events = run(watched(20.0), clip)
-    assert [offset(e) for e in events] == [20.0, 51.0]
+    assert [offset(e) for e in events] == [20.0, 52.0]
     assert [e.details["dwell_s"] for e in events] == ["20.000", "20.000"]
     assert events[0].event_id != events[1].event_id
 
 
 def test_re_entering_restarts_the_clock() -> None:
-    # 15 s in, out, 15 s in: never 20 s in one stay.
+    # 15 s in, 2 s out (longer than the exit grace), 15 s in: never 20 s in one stay.
     clip = (
-        Clip().span(0, 15, still("p1")).span(15, 16, still("p1", OUTSIDE)).span(16, 31, still("p1"))
+        Clip().span(0, 15, still("p1")).span(15, 17, still("p1", OUTSIDE)).span(17, 32, still("p1"))
     )
     assert run(watched(20.0), clip) == []
 
@@ -160,16 +160,45 @@ def test_replay_through_a_fresh_analyser_gives_identical_events() -> None:
     clip = (
         Clip()
         .span(0, 25, lambda t: [track("p1", INSIDE), track("p2", (0.3 + 0.01 * t, 0.7))])
-        .span(25, 26, still("p1", OUTSIDE))
-        .span(26, 50, still("p1"))
+        .span(25, 27, still("p1", OUTSIDE))
+        .span(27, 50, still("p1"))
     )
     first, second = run(watched(20.0), clip), run(watched(20.0), clip)
     assert [(e.track_ids, offset(e)) for e in first] == [
         (("p1",), 20.0),
         (("p2",), 20.0),
-        (("p1",), 46.0),
+        (("p1",), 47.0),
     ]
     assert first == second
     assert first[0].event_id == stable_id(
         CAMERA, EventKind.LOITERING, "floor", "p1", millis(T0 + 20.0)
     )
+
+
+def test_a_step_outside_shorter_than_the_exit_grace_keeps_the_stay() -> None:
+    # Edge jitter: 0.6 s seen outside, then back. One stay of 40 s: one event, at 20 s.
+    clip = (
+        Clip()
+        .span(0, 10, still("p1"))
+        .span(10, 10.6, still("p1", OUTSIDE))
+        .span(10.6, 40, still("p1"))
+    )
+    events = run(watched(20.0), clip)
+    assert [(offset(e), e.details["dwell_s"]) for e in events] == [(20.0, "20.000")]
+
+
+def test_jitter_across_the_edge_on_every_other_frame_is_one_stay() -> None:
+    flicker = lambda t: [track("p1", OUTSIDE if int(t * 10) % 2 else INSIDE)]  # noqa: E731
+    events = run(watched(20.0), Clip().span(0, 60, flicker))
+    assert [offset(e) for e in events] == [20.0]
+
+
+def test_an_exit_grace_of_zero_ends_the_stay_on_the_first_frame_outside() -> None:
+    clip = (
+        Clip()
+        .span(0, 15, still("p1"))
+        .span(15, 15.2, still("p1", OUTSIDE))
+        .span(15.2, 40, still("p1"))
+    )
+    events = run(analyser(zone(exit_grace_s=0.0, loitering=LoiteringSpec(20.0))), clip)
+    assert [offset(e) for e in events] == [35.2]

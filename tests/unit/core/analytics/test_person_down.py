@@ -150,12 +150,12 @@ def test_hidden_for_a_while_stays_down() -> None:
 def test_at_most_one_event_per_stay_and_again_after_re_entering() -> None:
     clip = (
         fall(3.0, 30.0)
-        .span(30, 31, still("p1", OUTSIDE))
-        .span(31, 32, still("p1"))
-        .span(32, 50, lying())
+        .span(30, 32, still("p1", OUTSIDE))
+        .span(32, 33, still("p1"))
+        .span(33, 50, lying())
     )
     events = run(watched(), clip)
-    assert [(offset(e), e.details["down_s"]) for e in events] == [(8.0, "5.000"), (37.0, "5.000")]
+    assert [(offset(e), e.details["down_s"]) for e in events] == [(8.0, "5.000"), (38.0, "5.000")]
 
 
 def test_only_people_fall() -> None:

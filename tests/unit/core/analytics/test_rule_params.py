@@ -80,6 +80,7 @@ BAD: list[tuple[str, Callable[[], object], str]] = [
     ("weapon string", lambda: WeaponSpec(classes="knife"), "not the string"),  # type: ignore[arg-type]
     ("zone area", lambda: ZoneSpec("z", FLOOR, area_m2=0.0), "'z' area_m2"),
     ("zone dwell", lambda: ZoneSpec("z", FLOOR, min_dwell_s=NAN), "'z' min_dwell_s"),
+    ("exit grace", lambda: ZoneSpec("z", FLOOR, exit_grace_s=-1.0), "'z' exit_grace_s"),
 ]
 
 

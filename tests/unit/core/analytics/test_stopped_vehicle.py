@@ -114,13 +114,14 @@ def test_leaving_and_coming_back_raises_again() -> None:
         (0.0, (0.0, 0.8)),
         (1.0, PARKED),
         (40.0, PARKED),
-        (41.0, (0.0, 0.8)),  # out of the zone (x < 0.2) from 40.6 to 41.4
-        (42.0, PARKED),
+        (41.0, (0.0, 0.8)),  # out of the zone (x < 0.2) from 40.6 to 42.4: the stay ends
+        (42.0, (0.0, 0.8)),
+        (43.0, PARKED),
     )
     events = run(watched(30.0), Clip().span(0, 80, car(path)))
     assert [(offset(e), e.details["stopped_s"]) for e in events] == [
         (31.0, "30.000"),
-        (72.0, "30.000"),
+        (73.0, "30.000"),
     ]
 
 
