@@ -9,6 +9,7 @@ inside the core.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -211,6 +212,9 @@ class Alert:
     track_ids: tuple[str, ...] = ()
     frame: FrameRef | None = None
     reason: str = ""  # human-readable one-liner for the operator queue
+    escalation_level: int = 0  # times raised in severity for want of an acknowledgement
+    policy_version: str = ""  # the alert policy that granted it, for audits
+    retention_days: int = 0  # how long the policy lets it be kept (0: the archive's default)
 
 
 class VerdictAction(StrEnum):
@@ -229,3 +233,21 @@ class Verdict:
     operator: str
     reason: str
     decided_at: float
+    role: str = ""  # the operator's role when deciding (operator, supervisor)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One journal entry: who did what, when and why. Ids are deterministic, so a replay of the
+    same input journals nothing twice; the archive chains the records by hash on arrival."""
+
+    record_id: str
+    at: float
+    actor: str
+    role: str
+    action: str
+    subject: str
+    reason: str = ""
+    request_id: str = ""
+    camera_id: str = ""
+    details: Mapping[str, str] = field(default_factory=dict)

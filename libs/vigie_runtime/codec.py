@@ -38,6 +38,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from vigie.v1 import (
     alerts_pb2,
+    audit_pb2,
     common_pb2,
     detections_pb2,
     events_pb2,
@@ -48,6 +49,7 @@ from vigie.v1 import (
 from vigie_core.types import (
     Alert,
     AlertStatus,
+    AuditRecord,
     Box,
     Detection,
     Event,
@@ -68,7 +70,10 @@ __all__ = [
     "Encodable",
     "alert_from_proto",
     "alert_to_proto",
+    "audit_from_proto",
+    "audit_to_proto",
     "decode_alert",
+    "decode_audit",
     "decode_detections",
     "decode_event",
     "decode_frame",
@@ -585,6 +590,9 @@ def alert_to_proto(alert: Alert) -> alerts_pb2.Alert:
         class_name=alert.class_name,
         track_ids=list(alert.track_ids),
         reason=alert.reason,
+        escalation_level=alert.escalation_level,
+        policy_version=alert.policy_version,
+        retention_days=alert.retention_days,
     )
     if alert.frame is not None:
         msg.frame.CopyFrom(frame_ref_to_proto(alert.frame))
@@ -620,6 +628,9 @@ def alert_from_proto(msg: alerts_pb2.Alert) -> Alert:
         track_ids=_track_ids(msg.track_ids, "track_ids"),
         frame=_frame_ref(msg.frame, "frame") if msg.HasField("frame") else None,
         reason=msg.reason,
+        escalation_level=msg.escalation_level,
+        policy_version=msg.policy_version,
+        retention_days=msg.retention_days,
     )
 
 
@@ -635,6 +646,7 @@ def verdict_to_proto(verdict: Verdict) -> verdicts_pb2.Verdict:
         operator=verdict.operator,
         reason=verdict.reason,
         decided_at=_timestamp(verdict.decided_at, "verdict.decided_at"),
+        role=verdict.role,
     )
 
 
@@ -652,6 +664,38 @@ def verdict_from_proto(msg: verdicts_pb2.Verdict) -> Verdict:
         operator=_required_str(msg.operator, "operator"),
         reason=msg.reason,
         decided_at=_required_time(msg, "decided_at", "decided_at"),
+        role=msg.role,
+    )
+
+
+def audit_to_proto(record: AuditRecord) -> audit_pb2.AuditRecord:
+    return audit_pb2.AuditRecord(
+        record_id=record.record_id,
+        at=_timestamp(record.at, "audit.at"),
+        actor=record.actor,
+        role=record.role,
+        action=record.action,
+        subject=record.subject,
+        reason=record.reason,
+        request_id=record.request_id,
+        camera_id=record.camera_id,
+        details=dict(record.details),
+    )
+
+
+def audit_from_proto(msg: audit_pb2.AuditRecord) -> AuditRecord:
+    """A record without an actor or an action says nothing an auditor can use: refused."""
+    return AuditRecord(
+        record_id=_required_str(msg.record_id, "record_id"),
+        at=_required_time(msg, "at", "at"),
+        actor=_required_str(msg.actor, "actor"),
+        role=msg.role,
+        action=_required_str(msg.action, "action"),
+        subject=msg.subject,
+        reason=msg.reason,
+        request_id=msg.request_id,
+        camera_id=msg.camera_id,
+        details=dict(msg.details),
     )
 
 
@@ -669,6 +713,7 @@ _TO_PROTO: dict[type, Callable[[Any], pb_message.Message]] = {
     Event: event_to_proto,
     Alert: alert_to_proto,
     Verdict: verdict_to_proto,
+    AuditRecord: audit_to_proto,
 }
 
 
@@ -680,6 +725,7 @@ Encodable = (
     | Event
     | Alert
     | Verdict
+    | AuditRecord
     | pb_message.Message
 )
 
@@ -738,3 +784,7 @@ def decode_alert(data: bytes) -> Alert:
 
 def decode_verdict(data: bytes) -> Verdict:
     return _decode(verdicts_pb2.Verdict, verdict_from_proto, data)
+
+
+def decode_audit(data: bytes) -> AuditRecord:
+    return _decode(audit_pb2.AuditRecord, audit_from_proto, data)

@@ -29,6 +29,8 @@ EVENTS = "vigie.events.v1"
 ALERTS = "vigie.alerts.v1"
 VERDICTS = "vigie.verdicts.v1"
 DEAD_LETTERS = "vigie.dead-letters.v1"
+# The audit journal: every alert, refusal, escalation, verdict, search, export and config change.
+AUDIT = "vigie.audit.v1"
 # Internal to the tracking service: the latest tracker state per camera (JSON, versioned), so a
 # restarted or rebalanced replica resumes a camera's tracks with the same ids.
 TRACKER_STATE = "vigie.tracker-state.v1"
@@ -47,6 +49,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(EVENTS, PARTITIONS, "analytics events", {"retention.ms": str(7 * DAY_MS)}),
     TopicSpec(ALERTS, PARTITIONS, "alerts for operators", {"retention.ms": str(30 * DAY_MS)}),
     TopicSpec(VERDICTS, PARTITIONS, "operators' verdicts", {"retention.ms": str(365 * DAY_MS)}),
+    TopicSpec(AUDIT, PARTITIONS, "audit journal records", {"retention.ms": str(400 * DAY_MS)}),
     TopicSpec(
         TRACKER_STATE,
         PARTITIONS,

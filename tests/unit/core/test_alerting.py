@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from vigie_core.alerting import (
+from vigie_core.alerting.book import (
     MAX_TRACK_IDS,
     REASON_DUPLICATE,
     REASON_MERGED,

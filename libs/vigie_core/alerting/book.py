@@ -20,15 +20,18 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from types import MappingProxyType
+from typing import Any
 
+from vigie_core.alerting.policy import SEVERITY_ORDER, Grant, severity_rank
 from vigie_core.ids import millis, stable_id
 from vigie_core.types import (
     Alert,
     AlertStatus,
     Event,
     EventKind,
+    FrameRef,
     Severity,
     Verdict,
     VerdictAction,
@@ -41,7 +44,7 @@ REASON_NOT_ALERTED = "kind not alerted"
 REASON_QUIET = "quiet after dismissal"
 
 MAX_TRACK_IDS = 50  # an alert points at who was involved; a crowd needs no longer list
-SEEN_IDS_PER_KEY = 1000  # replays arrive soon after the original; older ids are not worth memory
+SEEN_IDS_PER_KEY = 256  # replays arrive soon after the original; the state is saved per event
 
 OPEN_STATUSES = frozenset({AlertStatus.RAISED, AlertStatus.ACKNOWLEDGED})
 CLOSED_STATUSES = frozenset({AlertStatus.CONFIRMED, AlertStatus.DISMISSED})
@@ -159,14 +162,27 @@ class AlertBook:
         self._alerts: dict[str, Alert] = {}
         self._windows: dict[_Key, _Window] = {}
         self._closed_at: dict[str, float] = {}
+        # Desk time when each open alert was raised or last escalated: the escalation clock.
+        self._raised_at: dict[str, float] = {}
+        # Verdicts already applied (bounded), so a verdict read back from its topic is a no-op.
+        self._verdicts: OrderedDict[str, None] = OrderedDict()
 
     # -- events ---------------------------------------------------------------------------------
 
-    def on_event(self, event: Event) -> AlertOutcome:
-        """Raise, merge, suppress or ignore one event; a second delivery of it changes nothing."""
-        severity = self._rules.severities.get(event.kind)
-        if severity is None:
-            return AlertOutcome(None, False, REASON_NOT_ALERTED)
+    def on_event(
+        self, event: Event, grant: Grant | None = None, now: float | None = None
+    ) -> AlertOutcome:
+        """Raise, merge, suppress or ignore one event; a second delivery of it changes nothing.
+
+        ``grant`` is the policy's decision for the event; without one, the rules' severities
+        decide. ``now`` is when the alert reaches the desk (the escalation clock starts there);
+        it defaults to the event's own time.
+        """
+        if grant is None:
+            severity = self._rules.severities.get(event.kind)
+            if severity is None:
+                return AlertOutcome(None, False, REASON_NOT_ALERTED)
+            grant = Grant(severity, "", 0)
         window = self._windows.setdefault(_key_of(event), _Window())
         if window.is_replay(event):
             return self._duplicate(window, event)
@@ -175,7 +191,7 @@ class AlertBook:
             return self._merge(window, current, event)
         if event.occurred_at <= window.quiet_until:
             return self._suppress(window, event)
-        return self._raise(window, event, severity)
+        return self._raise(window, event, grant, event.occurred_at if now is None else now)
 
     def _merges_into(self, alert: Alert, event: Event) -> bool:
         return (
@@ -206,7 +222,7 @@ class AlertBook:
         dismissed = self._alerts.get(window.quiet_alert_id) if window.quiet_alert_id else None
         return AlertOutcome(dismissed, False, REASON_QUIET)
 
-    def _raise(self, window: _Window, event: Event, severity: Severity) -> AlertOutcome:
+    def _raise(self, window: _Window, event: Event, grant: Grant, now: float) -> AlertOutcome:
         alert_id = stable_id("alert", event.camera_id, event.kind, event.zone, event.event_id)
         if alert_id in self._alerts:
             # The event that opened this alert came back after its id left the bounded memory.
@@ -217,7 +233,7 @@ class AlertBook:
             camera_id=event.camera_id,
             kind=event.kind,
             zone=event.zone,
-            severity=severity,
+            severity=grant.severity,
             status=AlertStatus.RAISED,
             first_event_id=event.event_id,
             first_seen=event.occurred_at,
@@ -227,8 +243,11 @@ class AlertBook:
             track_ids=_union((), event.track_ids),
             frame=event.frame,
             reason=describe(event),
+            policy_version=grant.policy_version,
+            retention_days=grant.retention_days,
         )
         self._alerts[alert_id] = alert
+        self._raised_at[alert_id] = now
         window.alert_ids.add(alert_id)
         window.current_id = alert_id
         window.remember(event.event_id, alert_id)
@@ -251,12 +270,6 @@ class AlertBook:
         action = VerdictAction(action)
         operator, reason = operator.strip(), reason.strip()
         _check_verdict(alert, action, operator, reason)
-        updated = replace(alert, status=_RESULTING_STATUS[action])
-        self._alerts[alert_id] = updated
-        if updated.status in CLOSED_STATUSES:
-            self._closed_at[alert_id] = now
-        if updated.status == AlertStatus.DISMISSED:
-            self._quieten(updated)
         verdict = Verdict(
             verdict_id=stable_id("verdict", alert_id, action, operator, millis(now)),
             alert_id=alert_id,
@@ -265,7 +278,58 @@ class AlertBook:
             reason=reason,
             decided_at=now,
         )
-        return updated, verdict
+        return self._apply(alert, verdict), verdict
+
+    def apply_verdict(self, verdict: Verdict) -> Alert | None:
+        """Apply a verdict read back from its topic (given at another replica, or before a
+        restart). Idempotent: a verdict already applied, or one the alert's state has moved past,
+        changes nothing and returns None."""
+        if verdict.verdict_id in self._verdicts:
+            return None
+        alert = self._alerts.get(verdict.alert_id)
+        if alert is None or alert.status not in _ALLOWED_FROM[verdict.action]:
+            return None
+        return self._apply(alert, verdict)
+
+    def _apply(self, alert: Alert, verdict: Verdict) -> Alert:
+        updated = replace(alert, status=_RESULTING_STATUS[verdict.action])
+        self._alerts[alert.alert_id] = updated
+        self._raised_at.pop(alert.alert_id, None)  # acknowledged or closed: no escalation
+        self._verdicts[verdict.verdict_id] = None
+        while len(self._verdicts) > SEEN_IDS_PER_KEY:
+            self._verdicts.popitem(last=False)
+        if updated.status in CLOSED_STATUSES:
+            self._closed_at[alert.alert_id] = verdict.decided_at
+        if updated.status == AlertStatus.DISMISSED:
+            self._quieten(updated)
+        return updated
+
+    # -- escalation -----------------------------------------------------------------------------
+
+    def escalate(self, now: float, after_s: Mapping[Severity, float]) -> list[Alert]:
+        """Raise the severity of alerts nobody acknowledged in time, and hand them back to be
+        notified again. ``after_s`` gives the time limit per current severity (a severity absent
+        from it never escalates); each escalation restarts the clock, up to critical, where the
+        alert is re-notified at its own limit without rising further."""
+        escalated = []
+        for alert_id, since in list(self._raised_at.items()):
+            alert = self._alerts.get(alert_id)
+            if alert is None or alert.status != AlertStatus.RAISED:
+                self._raised_at.pop(alert_id, None)
+                continue
+            limit = after_s.get(alert.severity)
+            if limit is None or now - since < limit:
+                continue
+            rank = min(severity_rank(alert.severity) + 1, len(SEVERITY_ORDER) - 1)
+            updated = replace(
+                alert,
+                severity=SEVERITY_ORDER[rank],
+                escalation_level=alert.escalation_level + 1,
+            )
+            self._alerts[alert_id] = updated
+            self._raised_at[alert_id] = now
+            escalated.append(updated)
+        return sorted(escalated, key=lambda a: (a.first_seen, a.alert_id))
 
     def _quieten(self, dismissed: Alert) -> None:
         window = self._windows.setdefault(_key_of_alert(dismissed), _Window())
@@ -315,6 +379,8 @@ class AlertBook:
             self._closed_at.setdefault(merged.alert_id, merged.last_seen)
         if merged.status == AlertStatus.DISMISSED:
             self._quieten(merged)
+        if merged.status == AlertStatus.RAISED:
+            self._raised_at.setdefault(merged.alert_id, merged.last_seen)
 
     def _is_newer_than_current(self, window: _Window, alert: Alert) -> bool:
         current = self._alerts.get(window.current_id) if window.current_id else None
@@ -348,6 +414,40 @@ class AlertBook:
         for key in idle:
             del self._windows[key]
         return len(idle)
+
+
+    # -- state, for a changelog-backed table ----------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything the book holds, as JSON-ready data: saved per camera in a state table whose
+        changelog lets a restarted replica resume with the same open alerts and dedup windows."""
+        return {
+            "v": STATE_VERSION,
+            "alerts": [_alert_to_data(a) for a in self._alerts.values()],
+            "windows": [_window_to_data(k, w) for k, w in self._windows.items()],
+            "closed_at": dict(self._closed_at),
+            "raised_at": dict(self._raised_at),
+            "verdicts": list(self._verdicts),
+        }
+
+    @classmethod
+    def from_state(cls, rules: AlertRules, state: Mapping[str, Any] | None) -> AlertBook:
+        """The book :meth:`to_state` saved; ``None`` (nothing saved yet) gives an empty book."""
+        book = cls(rules)
+        if not state:
+            return book
+        if state.get("v") != STATE_VERSION:
+            raise ValueError(f"alert book state version {state.get('v')!r} is not {STATE_VERSION}")
+        for data in state["alerts"]:
+            alert = _alert_from_data(data)
+            book._alerts[alert.alert_id] = alert
+        for data in state["windows"]:
+            key, window = _window_from_data(data)
+            book._windows[key] = window
+        book._closed_at = {k: float(v) for k, v in state["closed_at"].items()}
+        book._raised_at = {k: float(v) for k, v in state["raised_at"].items()}
+        book._verdicts = OrderedDict.fromkeys(state["verdicts"])
+        return book
 
 
 def describe(event: Event) -> str:
@@ -384,6 +484,8 @@ def _most_advanced(a: Alert, b: Alert) -> Alert:
         a,
         status=status,
         count=max(a.count, b.count),
+        severity=max(a.severity, b.severity, key=severity_rank),
+        escalation_level=max(a.escalation_level, b.escalation_level),
         first_seen=min(a.first_seen, b.first_seen),
         last_seen=max(a.last_seen, b.last_seen),
         track_ids=_union(a.track_ids, b.track_ids),
@@ -406,3 +508,61 @@ def _key_of(event: Event) -> _Key:
 
 def _key_of_alert(alert: Alert) -> _Key:
     return (alert.camera_id, alert.kind, alert.zone)
+
+
+STATE_VERSION = 1
+
+
+def _time_to_data(t: float) -> float | None:
+    return None if t == float("-inf") else t
+
+
+def _time_from_data(t: float | None) -> float:
+    return float("-inf") if t is None else float(t)
+
+
+def _alert_to_data(alert: Alert) -> dict[str, Any]:
+    data = asdict(alert)
+    data["track_ids"] = list(alert.track_ids)
+    return data
+
+
+def _alert_from_data(data: Mapping[str, Any]) -> Alert:
+    frame = data.get("frame")
+    return Alert(
+        **{
+            **data,
+            "kind": EventKind(data["kind"]),
+            "severity": Severity(data["severity"]),
+            "status": AlertStatus(data["status"]),
+            "track_ids": tuple(data["track_ids"]),
+            "frame": FrameRef(**frame) if frame else None,
+        }
+    )
+
+
+def _window_to_data(key: _Key, window: _Window) -> dict[str, Any]:
+    return {
+        "key": [key[0], str(key[1]), key[2]],
+        "current_id": window.current_id,
+        "last_seen": _time_to_data(window.last_seen),
+        "quiet_until": _time_to_data(window.quiet_until),
+        "quiet_alert_id": window.quiet_alert_id,
+        "watermark": _time_to_data(window.watermark),
+        "alert_ids": sorted(window.alert_ids),
+        "seen": [[event_id, alert_id] for event_id, alert_id in window.seen.items()],
+    }
+
+
+def _window_from_data(data: Mapping[str, Any]) -> tuple[_Key, _Window]:
+    camera_id, kind, zone = data["key"]
+    window = _Window(
+        current_id=data["current_id"],
+        last_seen=_time_from_data(data["last_seen"]),
+        quiet_until=_time_from_data(data["quiet_until"]),
+        quiet_alert_id=data["quiet_alert_id"],
+        watermark=_time_from_data(data["watermark"]),
+        alert_ids=set(data["alert_ids"]),
+        seen=OrderedDict((event_id, alert_id) for event_id, alert_id in data["seen"]),
+    )
+    return (camera_id, EventKind(kind), zone), window
