@@ -47,7 +47,7 @@ def build_services(
 ) -> dict[str, Any]:
     """Every service wired to ``bus``: settings from ``config_dir/<service>.yaml`` when present
     (as `vigie run` passes them), the environment and defaults; gRPC on ephemeral ports."""
-    from vigie_alerting.service import AlertingService
+    from vigie_alerting.service import InProcessAlertingService
     from vigie_alerting.settings import AlertingSettings
     from vigie_analytics.service import AnalyticsService
     from vigie_analytics.settings import AnalyticsSettings
@@ -80,7 +80,7 @@ def build_services(
         "analytics": AnalyticsService(
             settings("analytics", AnalyticsSettings, scenes=scenes), bus, Health()
         ),
-        "alerting": AlertingService(
+        "alerting": InProcessAlertingService(
             settings("alerting", AlertingSettings, grpc=ephemeral), bus, Health()
         ),
         "storage": StorageService(

@@ -50,6 +50,14 @@ def ensure_topics(
     return report
 
 
+def partitions_of(admin: AdminClient, topic: str) -> int | None:
+    """How many partitions ``topic`` has; None when it does not exist."""
+    metadata = admin.list_topics(topic=topic, timeout=10).topics.get(topic)
+    if metadata is None or metadata.error is not None or not metadata.partitions:
+        return None
+    return len(metadata.partitions)
+
+
 class LagProbe:
     """Messages not yet committed by a group on some topics: what autoscaling watches, and what
     `vigie run` and the tests wait on to know the pipeline has drained."""

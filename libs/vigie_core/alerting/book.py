@@ -415,7 +415,6 @@ class AlertBook:
             del self._windows[key]
         return len(idle)
 
-
     # -- state, for a changelog-backed table ----------------------------------------------------
 
     def to_state(self) -> dict[str, Any]:

@@ -1,68 +1,85 @@
-"""The AlertDesk gRPC API: operators list open alerts and record their verdicts.
+"""The AlertDesk gRPC API: operators watch open alerts and record their verdicts.
 
-Every verdict is published on ``vigie.verdicts.v1`` together with the alert's new state. If the
-broker is away, the outputs wait in an outbox that the consumer loop re-delivers: a verdict a
-person gave is never lost.
+Callers authenticate with a bearer token that names them and their role; the verdict is recorded
+under that name, never under one the request claims. Every verdict is published on
+``vigie.verdicts.v1`` with the alert's new state, and journaled with the caller's request id.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable
+import queue
+import uuid
+from collections.abc import Iterator
 
 import grpc
 
 from vigie.v1 import alerts_pb2, services_pb2, services_pb2_grpc
-from vigie_alerting.handler import alert_output
-from vigie_core.alerting import AlertBook, UnknownAlert, VerdictError
+from vigie_alerting.auth import Authenticator, Caller, Permission, Unauthenticated
+from vigie_alerting.desk import Desk
+from vigie_core.alerting import UnknownAlert, VerdictError
 from vigie_core.types import VerdictAction
 from vigie_runtime import codec
-from vigie_runtime.bus import DeliveryError, Output, Publisher
-from vigie_runtime.topics import VERDICTS
 
 log = logging.getLogger(__name__)
 
-
-class Outbox:
-    """Outputs whose delivery failed, kept until the loop delivers them."""
-
-    def __init__(self) -> None:
-        self._items: list[Output] = []
-        self._lock = threading.Lock()
-
-    def add(self, outputs: list[Output]) -> None:
-        with self._lock:
-            self._items.extend(outputs)
-
-    def drain(self) -> list[Output]:
-        with self._lock:
-            items, self._items = self._items, []
-        return items
+WATCH_POLL_S = 0.5  # how often a quiet stream checks that its caller is still there
 
 
 class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
-    def __init__(
-        self,
-        book: AlertBook,
-        lock: threading.Lock,
-        publisher: Publisher,
-        outbox: Outbox,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.book = book
-        self.lock = lock
-        self.publisher = publisher
-        self.outbox = outbox
-        self.clock = clock
+    def __init__(self, desk: Desk, auth: Authenticator) -> None:
+        self.desk = desk
+        self.auth = auth
+
+    # -- who is calling -------------------------------------------------------------------------
+
+    def _caller(self, context: grpc.ServicerContext, permission: Permission) -> Caller:
+        metadata = dict(context.invocation_metadata())
+        try:
+            caller = self.auth.caller(metadata.get("authorization"))
+        except Unauthenticated as exc:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        if not caller.may(permission):
+            context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"{caller.operator} ({caller.role}) may not {permission}",
+            )
+        return caller
+
+    @staticmethod
+    def _request_id(context: grpc.ServicerContext) -> str:
+        metadata = dict(context.invocation_metadata())
+        return str(metadata.get("x-request-id") or uuid.uuid4())
+
+    # -- queries --------------------------------------------------------------------------------
 
     def ListAlerts(
         self, request: services_pb2.ListAlertsRequest, context: grpc.ServicerContext
     ) -> services_pb2.ListAlertsResponse:
-        with self.lock:
-            alerts = self.book.alerts(request.camera_id or None, request.include_closed)
+        self._caller(context, Permission.HISTORY if request.include_closed else Permission.WATCH)
+        alerts = self.desk.alerts(request.camera_id or None, request.include_closed)
         return services_pb2.ListAlertsResponse(alerts=[codec.alert_to_proto(a) for a in alerts])
+
+    def WatchAlerts(
+        self, request: services_pb2.WatchAlertsRequest, context: grpc.ServicerContext
+    ) -> Iterator[alerts_pb2.Alert]:
+        self._caller(context, Permission.WATCH)
+        camera = request.camera_id or None
+        with self.desk.watch().subscribe() as changes:
+            # Subscribed before the snapshot: a change in between is sent twice, never lost.
+            for alert in reversed(self.desk.alerts(camera, False)):
+                yield codec.alert_to_proto(alert)
+            while context.is_active():
+                try:
+                    alert = changes.get(timeout=WATCH_POLL_S)
+                except queue.Empty:
+                    continue
+                if alert is None:  # server stopping, or this watcher fell too far behind
+                    return
+                if camera is None or alert.camera_id == camera:
+                    yield codec.alert_to_proto(alert)
+
+    # -- verdicts -------------------------------------------------------------------------------
 
     def _decide(
         self,
@@ -70,37 +87,33 @@ class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
         request: services_pb2.VerdictRequest,
         context: grpc.ServicerContext,
     ) -> alerts_pb2.Alert:
+        caller = self._caller(context, Permission.DECIDE)
+        if request.operator.strip() and request.operator.strip() != caller.operator:
+            context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"{caller.operator} cannot decide in the name of {request.operator.strip()}",
+            )
+        request_id = self._request_id(context)
         try:
-            with self.lock:
-                alert, verdict = self.book.verdict(
-                    request.alert_id, action, request.operator, request.reason, self.clock()
-                )
+            alert = self.desk.decide(request.alert_id, action, caller, request.reason, request_id)
         except UnknownAlert:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no open alert {request.alert_id!r}")
         except VerdictError as exc:
             code = (
                 grpc.StatusCode.INVALID_ARGUMENT
-                if not request.reason.strip() or not request.operator.strip()
+                if not request.reason.strip()
                 else grpc.StatusCode.FAILED_PRECONDITION
             )
             context.abort(code, str(exc))
-        outputs = [
-            Output(VERDICTS, alert.camera_id, codec.encode(codec.verdict_to_proto(verdict))),
-            alert_output(alert),
-        ]
-        try:
-            for output in outputs:
-                self.publisher.publish(output)
-            self.publisher.flush(10)
-        except DeliveryError as exc:
-            log.warning("verdict kept for re-delivery", extra={"error": str(exc)})
-            self.outbox.add(outputs)
+        except TimeoutError:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "the alert desk is busy; try again")
         log.info(
             "verdict recorded",
             extra={
                 "alert_id": alert.alert_id,
                 "action": action.value,
-                "operator": verdict.operator,
+                "operator": caller.operator,
+                "request_id": request_id,
             },
         )
         return codec.alert_to_proto(alert)

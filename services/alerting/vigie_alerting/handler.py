@@ -1,42 +1,55 @@
-"""Events in, alerts out. The alert book is shared with the AlertDesk API, hence the lock."""
+"""The in-process driver: events and verdicts into the engine through a runtime stage.
+
+Used where no broker runs (``vigie demo``, the scenario tests on the in-memory bus). Production
+runs the same engine in the stream application of ``streaming.py``, whose state survives
+restarts; here the state is a dict, shared with the desk under a lock.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from vigie_core.alerting import AlertBook
-from vigie_core.types import Alert, Event
+from vigie_alerting.engine import AlertEngine
+from vigie_core.types import Event, Verdict
 from vigie_runtime import codec
 from vigie_runtime.bus import Message, Output
-from vigie_runtime.topics import ALERTS
+from vigie_runtime.topics import VERDICTS
 
 log = logging.getLogger(__name__)
 
 
-def alert_output(alert: Alert) -> Output:
-    return Output(ALERTS, alert.camera_id, codec.encode(codec.alert_to_proto(alert)))
-
-
 class AlertingHandler:
-    def __init__(self, book: AlertBook, lock: threading.Lock) -> None:
-        self.book = book
+    def __init__(
+        self,
+        engine: AlertEngine,
+        lock: threading.Lock,
+        clock: Callable[[], float],
+        tick_s: float = 1.0,
+    ) -> None:
+        self.engine = engine
         self.lock = lock
+        self.clock = clock
+        self.tick_s = tick_s
+        self._next_tick = float("-inf")
 
-    def decode(self, message: Message) -> Event:
+    def decode(self, message: Message) -> Event | Verdict:
+        if message.topic == VERDICTS:
+            return codec.decode_verdict(message.value)
         return codec.decode_event(message.value)
 
-    def handle(self, event: Event, message: Message) -> Sequence[Output]:
+    def handle(self, item: Event | Verdict, message: Message) -> Sequence[Output]:
         with self.lock:
-            outcome = self.book.on_event(event)
-        if outcome.alert is None or not outcome.changed:
-            log.debug("event changed no alert", extra={"why": outcome.reason})
+            if isinstance(item, Verdict):
+                return self.engine.on_verdict(item, message.camera_id or "")
+            return self.engine.on_event(item, self.clock())
+
+    def tick(self) -> list[Output]:
+        """Escalations and housekeeping, at most every ``tick_s``."""
+        now = self.clock()
+        if now < self._next_tick:
             return []
-        # Merges are published too (same alert id, higher count): consumers and the archive
-        # always hold the latest state, and a restart replays no count twice.
-        log.info(
-            "alert raised" if outcome.is_new else "alert updated",
-            extra={"alert_id": outcome.alert.alert_id, "count": outcome.alert.count},
-        )
-        return [alert_output(outcome.alert)]
+        self._next_tick = now + self.tick_s
+        with self.lock:
+            return self.engine.tick(now)

@@ -236,8 +236,13 @@ class LoadedPolicy(BaseModel):
     sha256: str
 
 
-def load_policy(path: Path | None) -> LoadedPolicy:
-    """The policy at ``path``, or the built-in one. Raises ``ConfigError`` with the bad line."""
+def load_policy(path: Path | None, inline: PolicyFile | None = None) -> LoadedPolicy:
+    """The policy at ``path``, or given inline in the settings, or the built-in one. Raises
+    ``ConfigError`` with the bad line."""
+    if inline is not None:
+        text = inline.model_dump_json()
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        return LoadedPolicy(file=inline, source="settings", sha256=digest)
     if path is None:
         parsed = PolicyFile.model_validate(yaml.safe_load(DEFAULT_POLICY_YAML))
         digest = hashlib.sha256(DEFAULT_POLICY_YAML.encode()).hexdigest()

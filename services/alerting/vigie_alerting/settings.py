@@ -1,20 +1,34 @@
-"""Alerting settings: which event kinds become alerts, how severe, and the dedup cooldown."""
+"""Alerting settings: where the alert policy and the desk's tokens are, and the desk's clock."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
 
-from vigie_core.types import EventKind, Severity
+from pydantic import Field, model_validator
+
+from vigie_alerting.policy_file import PolicyFile
 from vigie_runtime.settings import GrpcSettings, HttpSettings, ServiceSettings
 
 
 class AlertingSettings(ServiceSettings):
+    # Also the stream application's id: its consumer group and the prefix of its state topics.
     group_id: str = "vigie-alerting"
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=9405))
     grpc: GrpcSettings = Field(default_factory=lambda: GrpcSettings(port=50052))
-    # Kinds absent from this map are not alerted (line crossings are counts, not alarms).
-    severities: dict[EventKind, Severity] = Field(
-        default_factory=lambda: {EventKind.ZONE_INTRUSION: Severity.HIGH}
-    )
-    # Repeats of one kind at one camera and zone within this many seconds merge into one alert.
-    cooldown_s: float = Field(60.0, ge=0)
+    # The alert policy (see policy_file.py for its shape): a file of its own, which a site
+    # versions and changes without touching the rest, or inline here. Neither: the built-in one.
+    policy_file: Path | None = None
+    policy: PolicyFile | None = None
+    # Bearer tokens of the people who may use the desk (digests only; see auth.py). None: the
+    # desk refuses every call, so it never runs open by mistake.
+    tokens_file: Path | None = None
+    # How often unacknowledged alerts are checked for escalation and old state forgotten.
+    tick_s: float = Field(1.0, gt=0, le=60)
+    # How long a desk call may wait for the stream application's loop.
+    desk_timeout_s: float = Field(10.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _one_policy(self) -> AlertingSettings:
+        if self.policy_file is not None and self.policy is not None:
+            raise ValueError("give the alert policy inline (policy) or as a file (policy_file)")
+        return self

@@ -1,0 +1,306 @@
+"""The alerting service's logic, over a per-camera state store, whatever drives it.
+
+Drivers feed it: the faust-streaming application in production (the store is a table whose
+changelog topic survives restarts), a plain dict in the single-process demo and in tests. Every
+method returns the messages to publish: alerts on ``vigie.alerts.v1`` and the audience topics
+that match, verdicts, and audit records. Nothing here talks to a broker.
+
+State is one JSON document per camera (its alert book and evaluation counts), so the store is
+partitioned exactly like the camera-keyed input topics.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from vigie_alerting.auth import Caller, Permission
+from vigie_alerting.policy_file import LoadedPolicy, RouteConfig
+from vigie_core.alerting import AlertBook, AlertRules, UnknownAlert
+from vigie_core.alerting.evaluation import Evaluation
+from vigie_core.alerting.policy import Refusal, severity_rank
+from vigie_core.ids import millis, stable_id
+from vigie_core.types import Alert, AuditRecord, Event, Verdict, VerdictAction
+from vigie_runtime import codec
+from vigie_runtime.bus import Output
+from vigie_runtime.topics import ALERTS, AUDIT, VERDICTS
+
+log = logging.getLogger(__name__)
+
+SYSTEM = "system:alerting"
+KEEP_CLOSED_S = 3600.0  # decided alerts stay in the desk's memory this long, then only archived
+
+
+@dataclass(slots=True)
+class CameraState:
+    book: AlertBook
+    evaluation: Evaluation
+
+    def to_data(self) -> dict[str, Any]:
+        return {"book": self.book.to_state(), "evaluation": self.evaluation.to_data()}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a person's verdict did: the alert's new state and what to publish."""
+
+    alert: Alert
+    verdict: Verdict
+    outputs: list[Output]
+
+
+class AlertEngine:
+    def __init__(
+        self,
+        policy: LoadedPolicy,
+        store: MutableMapping[str, Any],
+        listeners: list[Callable[[Alert], None]] | None = None,
+    ) -> None:
+        self.policy = policy
+        self.store = store
+        self.listeners = list(listeners or [])
+        self._policy = self.policy.file.to_policy()
+        self._rules = AlertRules({}, cooldown_s=self.policy.file.cooldown_s)
+        self._after_s = dict(self.policy.file.escalation.after_s)
+
+    # -- state ------------------------------------------------------------------------------------
+
+    def _load(self, camera_id: str) -> CameraState:
+        data = self.store.get(camera_id)
+        if not data:
+            return CameraState(AlertBook(self._rules), Evaluation())
+        return CameraState(
+            AlertBook.from_state(self._rules, data["book"]),
+            Evaluation.from_data(data["evaluation"]),
+        )
+
+    def _save(self, camera_id: str, state: CameraState) -> None:
+        self.store[camera_id] = state.to_data()
+
+    def cameras(self) -> list[str]:
+        return sorted(self.store.keys())
+
+    def _states(self) -> Iterator[tuple[str, CameraState]]:
+        for camera_id in self.cameras():
+            yield camera_id, self._load(camera_id)
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def on_event(self, event: Event, now: float) -> list[Output]:
+        """Authorise, then raise or merge; a refusal is journaled with its reason."""
+        decision = self._policy.decide(event)
+        if isinstance(decision, Refusal):
+            log.info(
+                "event refused by policy",
+                extra={"event_id": event.event_id, "why": decision.reason},
+            )
+            return [self._refusal_record(event, decision)]
+        state = self._load(event.camera_id)
+        outcome = state.book.on_event(event, decision, now)
+        if outcome.alert is None or not outcome.changed:
+            return []
+        alert = outcome.alert
+        outputs = self._publish(alert)
+        if outcome.is_new:
+            state.evaluation.raised(alert)
+            outputs.append(
+                self._record(
+                    "alert.raised",
+                    alert,
+                    at=now,
+                    reason=alert.reason,
+                    details={
+                        "severity": str(alert.severity),
+                        "policy_version": alert.policy_version,
+                        "event_id": event.event_id,
+                    },
+                )
+            )
+        self._save(event.camera_id, state)
+        return outputs
+
+    # -- verdicts ---------------------------------------------------------------------------------
+
+    def find(self, alert_id: str) -> tuple[str, CameraState]:
+        for camera_id, state in self._states():
+            try:
+                state.book.get(alert_id)
+            except UnknownAlert:
+                continue
+            return camera_id, state
+        raise UnknownAlert(alert_id)
+
+    def decide(
+        self,
+        alert_id: str,
+        action: VerdictAction,
+        caller: Caller,
+        reason: str,
+        now: float,
+        request_id: str = "",
+    ) -> Decision:
+        """A person's verdict; raises ``UnknownAlert``, ``VerdictError`` or ``PermissionError``."""
+        caller.require(Permission.DECIDE)
+        camera_id, state = self.find(alert_id)
+        alert, verdict = state.book.verdict(alert_id, action, caller.operator, reason, now)
+        verdict = Verdict(
+            verdict.verdict_id,
+            verdict.alert_id,
+            verdict.action,
+            verdict.operator,
+            verdict.reason,
+            verdict.decided_at,
+            role=str(caller.role),
+        )
+        state.evaluation.decided(alert, action)
+        self._save(camera_id, state)
+        outputs = [
+            Output(VERDICTS, camera_id, codec.encode(verdict)),
+            *self._publish(alert),
+            self._record(
+                f"verdict.{action}",
+                alert,
+                at=now,
+                actor=caller.operator,
+                role=str(caller.role),
+                reason=verdict.reason,
+                request_id=request_id,
+                details={"verdict_id": verdict.verdict_id, "status": str(alert.status)},
+            ),
+        ]
+        return Decision(alert, verdict, outputs)
+
+    def on_verdict(self, verdict: Verdict, camera_id: str) -> list[Output]:
+        """A verdict read back from its topic: applied if this replica has not yet (given at
+        another replica, or before a restart); a no-op otherwise."""
+        state = self._load(camera_id)
+        alert = state.book.apply_verdict(verdict)
+        if alert is None:
+            return []
+        state.evaluation.decided(alert, verdict.action)
+        self._save(camera_id, state)
+        return self._publish(alert)
+
+    # -- time -------------------------------------------------------------------------------------
+
+    def tick(self, now: float) -> list[Output]:
+        """Escalate what nobody acknowledged in time, and forget what no longer matters."""
+        outputs: list[Output] = []
+        for camera_id, state in self._states():
+            escalated = state.book.escalate(now, self._after_s)
+            dropped = state.book.expire(now, KEEP_CLOSED_S)
+            for alert in escalated:
+                log.warning(
+                    "alert escalated",
+                    extra={"alert_id": alert.alert_id, "severity": str(alert.severity)},
+                )
+                outputs.extend(self._publish(alert))
+                outputs.append(
+                    self._record(
+                        "alert.escalated",
+                        alert,
+                        at=now,
+                        reason=f"not acknowledged in time; severity now {alert.severity}",
+                        details={"escalation_level": str(alert.escalation_level)},
+                    )
+                )
+            if escalated or dropped:
+                self._save(camera_id, state)
+        return outputs
+
+    # -- queries ----------------------------------------------------------------------------------
+
+    def alerts(self, camera_id: str | None = None, include_closed: bool = False) -> list[Alert]:
+        """The operator queue across this replica's cameras: newest first, stable order."""
+        found: list[Alert] = []
+        for cam, state in self._states():
+            if camera_id is None or cam == camera_id:
+                found.extend(state.book.alerts(cam, include_closed))
+        return sorted(found, key=lambda a: (a.first_seen, a.alert_id), reverse=True)
+
+    def evaluations(self) -> dict[str, Evaluation]:
+        return {camera_id: state.evaluation for camera_id, state in self._states()}
+
+    # -- outputs ----------------------------------------------------------------------------------
+
+    def _publish(self, alert: Alert) -> list[Output]:
+        value = codec.encode(alert)
+        outputs = [Output(ALERTS, alert.camera_id, value)]
+        outputs.extend(
+            Output(route.topic, alert.camera_id, value)
+            for route in self.policy.file.routes
+            if route_matches(route, alert)
+        )
+        for listener in self.listeners:
+            listener(alert)
+        return outputs
+
+    def _refusal_record(self, event: Event, refusal: Refusal) -> Output:
+        record = AuditRecord(
+            record_id=stable_id("audit", "alert.refused", event.event_id),
+            at=event.occurred_at,
+            actor=SYSTEM,
+            role="system",
+            action="alert.refused",
+            subject=event.event_id,
+            reason=refusal.reason,
+            camera_id=event.camera_id,
+            details={
+                "kind": str(event.kind),
+                "zone": event.zone,
+                "policy_version": refusal.policy_version,
+            },
+        )
+        return Output(AUDIT, event.camera_id, codec.encode(record))
+
+    def _record(
+        self,
+        action: str,
+        alert: Alert,
+        *,
+        at: float,
+        actor: str = SYSTEM,
+        role: str = "system",
+        reason: str = "",
+        request_id: str = "",
+        details: dict[str, str] | None = None,
+    ) -> Output:
+        record = AuditRecord(
+            record_id=stable_id(
+                "audit", action, alert.alert_id, alert.escalation_level, actor, millis(at)
+            ),
+            at=at,
+            actor=actor,
+            role=role,
+            action=action,
+            subject=alert.alert_id,
+            reason=reason,
+            request_id=request_id,
+            camera_id=alert.camera_id,
+            details={"kind": str(alert.kind), "zone": alert.zone, **(details or {})},
+        )
+        return Output(AUDIT, alert.camera_id, codec.encode(record))
+
+    def policy_record(self, now: float) -> Output:
+        """The journal entry for the policy in force, written when it is loaded."""
+        record = AuditRecord(
+            record_id=stable_id("audit", "policy.loaded", self.policy.sha256, millis(now)),
+            at=now,
+            actor=SYSTEM,
+            role="system",
+            action="policy.loaded",
+            subject=self.policy.file.version,
+            reason=f"alert policy {self.policy.file.version} from {self.policy.source}",
+            details={"sha256": self.policy.sha256, "source": self.policy.source},
+        )
+        return Output(AUDIT, "", codec.encode(record))
+
+
+def route_matches(route: RouteConfig, alert: Alert) -> bool:
+    return (
+        severity_rank(alert.severity) >= severity_rank(route.min_severity)
+        and (not route.kinds or alert.kind in route.kinds)
+        and (not route.cameras or alert.camera_id in route.cameras)
+    )
