@@ -91,6 +91,10 @@ def service_main(
     stop = threading.Event()
     install_signal_handlers(stop)
     health = Health()
+    # Probes answer from the start (a slow broker must not look like a dead process), but the
+    # service is not ready before it is built: until then it has declared none of its checks.
+    built = threading.Event()
+    health.add_check("service.built", built.is_set)
     probes = ProbeServer(health, settings.http.host, settings.http.port).start()
     try:
         while not stop.is_set():
@@ -102,6 +106,7 @@ def service_main(
         if stop.is_set():
             return 0
         service = build(settings, KafkaBus(settings.kafka), health)
+        built.set()
         service.run(stop)
     except ConfigError as exc:
         log.error("invalid configuration", extra={"error": str(exc)})

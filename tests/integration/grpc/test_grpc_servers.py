@@ -14,15 +14,17 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from tests.conftest import shared_data
 from vigie.v1 import services_pb2, services_pb2_grpc
-from vigie_alerting.grpc_api import AlertDeskServicer, Outbox
-from vigie_core.alerting import AlertBook, AlertRules
+from vigie_alerting.auth import Authenticator, Role, TokenEntry, digest
+from vigie_alerting.desk import LocalDesk, Outbox, WatchHub
+from vigie_alerting.engine import AlertEngine
+from vigie_alerting.grpc_api import AlertDeskServicer
+from vigie_alerting.policy_file import LoadedPolicy, PolicyFile
 from vigie_core.ids import stable_id
 from vigie_core.types import (
     AlertStatus,
     Event,
     EventKind,
     FrameRef,
-    Severity,
     TrackSummary,
 )
 from vigie_detection.adapters.yolo_opencv import YoloOpenCvDetector
@@ -32,7 +34,7 @@ from vigie_runtime import codec
 from vigie_runtime.grpc_server import GrpcServer, Registration
 from vigie_runtime.inmemory import InMemoryBus
 from vigie_runtime.settings import GrpcSettings
-from vigie_runtime.topics import ALERTS, VERDICTS
+from vigie_runtime.topics import ALERTS, AUDIT, VERDICTS
 from vigie_storage.adapters.sqlite_store import SqliteArchive
 from vigie_storage.grpc_api import ArchiveServicer
 
@@ -102,50 +104,88 @@ def _intrusion(camera: str, t: float, track: str) -> Event:
 
 
 def test_alert_desk_records_verdicts_as_events(serve: object) -> None:
-    book = AlertBook(AlertRules({EventKind.ZONE_INTRUSION: Severity.HIGH}, cooldown_s=30))
-    alert = book.on_event(_intrusion("cam-1", 1000.0, "cam-1/a-0")).alert
-    assert alert is not None
     bus = InMemoryBus()
-    desk = AlertDeskServicer(
-        book, threading.Lock(), bus.publisher("desk"), Outbox(), clock=lambda: 2000.0
+    loaded = LoadedPolicy(
+        file=PolicyFile.model_validate(
+            {
+                "version": "t-1",
+                "cooldown_s": 30,
+                "default": {"zone_intrusion": {"severity": "high"}},
+            }
+        ),
+        source="test",
+        sha256="0" * 64,
     )
+    hub = WatchHub()
+    engine = AlertEngine(loaded, {}, listeners=[hub.publish])
+    (raised, *_) = engine.on_event(_intrusion("cam-1", 1000.0, "cam-1/a-0"), 1000.0)
+    alert = codec.decode_alert(raised.value)
+    desk = LocalDesk(
+        engine, threading.Lock(), bus.publisher("desk"), Outbox(), hub, clock=lambda: 2000.0
+    )
+    tokens = [
+        TokenEntry(sha256=digest("ana-token"), operator="ana", role=Role.OPERATOR),
+        TokenEntry(sha256=digest("dpo-token"), operator="dpo", role=Role.AUDITOR),
+    ]
     channel = serve(  # type: ignore[operator]
-        Registration(services_pb2_grpc.add_AlertDeskServicer_to_server, desk, "vigie.v1.AlertDesk")
+        Registration(
+            services_pb2_grpc.add_AlertDeskServicer_to_server,
+            AlertDeskServicer(desk, Authenticator(tokens)),
+            "vigie.v1.AlertDesk",
+        )
     )
     assert_healthy(channel, "vigie.v1.AlertDesk")
     stub = services_pb2_grpc.AlertDeskStub(channel)
-
-    listed = stub.ListAlerts(services_pb2.ListAlertsRequest())
-    assert [a.alert_id for a in listed.alerts] == [alert.alert_id]
+    ana = [("authorization", "Bearer ana-token"), ("x-request-id", "req-42")]
+    dpo = [("authorization", "Bearer dpo-token")]
 
     with pytest.raises(grpc.RpcError) as error:
-        stub.Confirm(services_pb2.VerdictRequest(alert_id=alert.alert_id, operator="ana"))
+        stub.ListAlerts(services_pb2.ListAlertsRequest())
+    assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    listed = stub.ListAlerts(services_pb2.ListAlertsRequest(), metadata=ana)
+    assert [a.alert_id for a in listed.alerts] == [alert.alert_id]
+    watch = stub.WatchAlerts(services_pb2.WatchAlertsRequest(), metadata=dpo)
+    assert next(watch).alert_id == alert.alert_id  # the open alert first
+
+    with pytest.raises(grpc.RpcError) as error:
+        stub.Confirm(services_pb2.VerdictRequest(alert_id=alert.alert_id), metadata=ana)
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     with pytest.raises(grpc.RpcError) as error:
-        stub.Acknowledge(services_pb2.VerdictRequest(alert_id="nope", operator="ana"))
+        stub.Acknowledge(services_pb2.VerdictRequest(alert_id="nope"), metadata=ana)
     assert error.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.RpcError) as error:
+        stub.Acknowledge(services_pb2.VerdictRequest(alert_id=alert.alert_id), metadata=dpo)
+    assert error.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
-    acked = stub.Acknowledge(services_pb2.VerdictRequest(alert_id=alert.alert_id, operator="ana"))
+    acked = stub.Acknowledge(services_pb2.VerdictRequest(alert_id=alert.alert_id), metadata=ana)
     assert codec.alert_from_proto(acked).status == AlertStatus.ACKNOWLEDGED
+    assert codec.alert_from_proto(next(watch)).status == AlertStatus.ACKNOWLEDGED  # live
     confirmed = stub.Confirm(
-        services_pb2.VerdictRequest(alert_id=alert.alert_id, operator="ana", reason="seen on site")
+        services_pb2.VerdictRequest(alert_id=alert.alert_id, reason="seen on site"), metadata=ana
     )
     assert codec.alert_from_proto(confirmed).status == AlertStatus.CONFIRMED
     with pytest.raises(grpc.RpcError) as error:
         stub.Dismiss(
-            services_pb2.VerdictRequest(alert_id=alert.alert_id, operator="bo", reason="late")
+            services_pb2.VerdictRequest(alert_id=alert.alert_id, reason="late"), metadata=ana
         )
     assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    watch.cancel()
 
     verdicts = [codec.decode_verdict(m.value) for m in bus.messages(VERDICTS)]
-    assert [(v.action.value, v.operator, v.reason) for v in verdicts] == [
-        ("acknowledge", "ana", ""),
-        ("confirm", "ana", "seen on site"),
+    assert [(v.action.value, v.operator, v.role, v.reason) for v in verdicts] == [
+        ("acknowledge", "ana", "operator", ""),
+        ("confirm", "ana", "operator", "seen on site"),
     ]
     states = [codec.decode_alert(m.value).status for m in bus.messages(ALERTS)]
     assert states == [AlertStatus.ACKNOWLEDGED, AlertStatus.CONFIRMED]
-    assert not stub.ListAlerts(services_pb2.ListAlertsRequest()).alerts  # closed: not listed
-    assert len(stub.ListAlerts(services_pb2.ListAlertsRequest(include_closed=True)).alerts) == 1
+    journal = [codec.decode_audit(m.value) for m in bus.messages(AUDIT)]
+    assert [(r.action, r.actor, r.request_id) for r in journal] == [
+        ("verdict.acknowledge", "ana", "req-42"),
+        ("verdict.confirm", "ana", "req-42"),
+    ]
+    assert not stub.ListAlerts(services_pb2.ListAlertsRequest(), metadata=ana).alerts
+    closed = stub.ListAlerts(services_pb2.ListAlertsRequest(include_closed=True), metadata=dpo)
+    assert len(closed.alerts) == 1
 
 
 def test_archive_searches_by_camera_and_time(serve: object, tmp_path: Path) -> None:
