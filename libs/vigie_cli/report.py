@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from vigie_core.alerting.evaluation import evaluation_of, format_precision
 from vigie_core.reporting import OccupancyPoint, occupancy_series, position_grid
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ def parse_time(text: str) -> float:
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("report", help="occupancy curves and a heat map to PNG")
+    p = sub.add_parser(
+        "report", help="occupancy curves and a heat map to PNG; alert precision printed"
+    )
     p.add_argument("--database", type=Path, default=Path("var/vigie.sqlite"))
     p.add_argument("--camera", required=True)
     p.add_argument("--since", type=parse_time, default=None)
@@ -65,7 +68,11 @@ def every_row(
 
 
 def _id_of(row: Any) -> str:
-    return str(getattr(row, "event_id", None) or row.track_id)
+    for name in ("event_id", "alert_id", "track_id"):
+        value = getattr(row, name, None)
+        if value:
+            return str(value)
+    raise TypeError(f"no id on {type(row).__name__}")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -79,6 +86,7 @@ def main(args: argparse.Namespace) -> int:
     with SqliteArchive(args.database) as archive:
         events = list(every_row(archive.search_events, query, lambda e: e.occurred_at))
         tracks = list(every_row(archive.search_tracks, query, lambda t: t.first_seen))
+        alerts = list(every_row(archive.search_alerts, query, lambda a: a.first_seen))
     series = occupancy_series(events)
     grid = position_grid(tracks, since=args.since, until=args.until)
     sizes = {(e.frame.width, e.frame.height) for e in events if e.frame.width and e.frame.height}
@@ -90,6 +98,9 @@ def main(args: argparse.Namespace) -> int:
     )
     zones = ", ".join(f"{z} ({len(p)} periods)" for z, p in series.items()) or "no occupancy"
     print(f"{args.out}: {zones}; heat map from {len(tracks)} tracks")
+    print("alert precision (confirmed over decided, from the operators' verdicts):")
+    for line in format_precision(evaluation_of(alerts)):
+        print(f"  {line}")
     return 0
 
 

@@ -112,7 +112,10 @@ def test_nothing_is_raised_that_the_clip_does_not_show(one_by_one: ClipRun) -> N
 
 
 def test_the_report_draws_occupancy_and_where_people_stood(
-    one_by_one: ClipRun, one_by_one_archive: Path, tmp_path: Path
+    one_by_one: ClipRun,
+    one_by_one_archive: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     out = tmp_path / "report.png"
     assert (
@@ -131,6 +134,13 @@ def test_the_report_draws_occupancy_and_where_people_stood(
     )
     image = cv2.imread(str(out))
     assert image is not None and image.shape[:2] == (500, 1400)
+    # Nobody judged these alerts: every kind is counted as raised, with no precision yet.
+    printed = capsys.readouterr().out.splitlines()
+    start = printed.index("alert precision (confirmed over decided, from the operators' verdicts):")
+    rows = [line.split() for line in printed[start + 2 :]]
+    intrusions = [r for r in rows if r[1] == "zone_intrusion" and r[2] == "table"]
+    assert len(intrusions) == 1 and intrusions[0][3:] == [intrusions[0][3], "0", "0", "-"]
+    assert int(intrusions[0][3]) >= 1
     with SqliteArchive(one_by_one_archive) as archive:
         query = SearchQuery(camera_id="one-by-one", limit=50)  # small pages: paging is exercised
         events = list(every_row(archive.search_events, query, lambda e: e.occurred_at))

@@ -19,9 +19,11 @@ from pathlib import Path
 
 import grpc
 import pytest
+import yaml
 
 from tests.conftest import SAMPLE_CLIP
 from vigie.v1 import services_pb2, services_pb2_grpc
+from vigie_alerting.auth import digest
 from vigie_cli.pipeline import LocalPipeline, PipelinePlan
 from vigie_cli.samples import example_scenes, sample_config_dir
 from vigie_core.types import Alert, AlertStatus, EventKind
@@ -68,8 +70,14 @@ def broker_bootstrap() -> Iterator[str]:
         broker.stop()
 
 
+OPERATOR = [("authorization", "Bearer op1-token")]
+
+
 def plan_for(bootstrap: str, work_dir: Path) -> PipelinePlan:
     names = ("capture", "detection", "tracking", "analytics", "alerting", "storage")
+    tokens = work_dir / "desk-tokens.yaml"
+    entry = {"sha256": digest("op1-token"), "operator": "op1", "role": "operator"}
+    tokens.write_text(yaml.safe_dump({"tokens": [entry]}))
     return PipelinePlan(
         bootstrap=bootstrap,
         work_dir=work_dir,
@@ -78,6 +86,7 @@ def plan_for(bootstrap: str, work_dir: Path) -> PipelinePlan:
         grpc_ports={n: free_port() for n in ("detection", "alerting", "storage")},
         session_timeout_ms=2000,
         config_dir=sample_config_dir(),  # what `make run` uses for this clip
+        extra_env={"VIGIE_TOKENS_FILE": str(tokens)},
     )
 
 
@@ -184,15 +193,20 @@ def test_clip_raises_one_alert_per_visit_end_to_end(
         desk_port = pipeline.plan.grpc_ports["alerting"]
         with grpc.insecure_channel(f"127.0.0.1:{desk_port}") as channel:
             desk = services_pb2_grpc.AlertDeskStub(channel)
-            listed = desk.ListAlerts(services_pb2.ListAlertsRequest(camera_id=CAMERA))
+            listed = desk.ListAlerts(
+                services_pb2.ListAlertsRequest(camera_id=CAMERA), metadata=OPERATOR
+            )
             assert {a.alert_id for a in listed.alerts} == set(alerts)
             with pytest.raises(grpc.RpcError) as refused:
-                desk.Dismiss(services_pb2.VerdictRequest(alert_id=target.alert_id, operator="op1"))
+                desk.Dismiss(
+                    services_pb2.VerdictRequest(alert_id=target.alert_id), metadata=OPERATOR
+                )
             assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             dismissed = desk.Dismiss(
                 services_pb2.VerdictRequest(
-                    alert_id=target.alert_id, operator="op1", reason="staff member at the table"
-                )
+                    alert_id=target.alert_id, reason="staff member at the table"
+                ),
+                metadata=OPERATOR,
             )
             assert codec.alert_from_proto(dismissed).status == AlertStatus.DISMISSED
         assert pipeline.wait_drained(timeout_s=60)

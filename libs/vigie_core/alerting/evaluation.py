@@ -7,11 +7,11 @@ gives each rule its precision (confirmed over decided), the figure to tune thres
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vigie_core.types import Alert, EventKind, VerdictAction
+from vigie_core.types import Alert, AlertStatus, EventKind, VerdictAction
 
 
 @dataclass(slots=True)
@@ -70,3 +70,32 @@ def precision_table(
         for camera, evaluation in sorted(evaluations.items())
         for (kind, zone), tally in sorted(evaluation.tallies.items())
     ]
+
+
+def evaluation_of(alerts: Iterable[Alert]) -> dict[str, Evaluation]:
+    """Tallies rebuilt from archived alerts (each alert's latest state), per camera: what
+    ``vigie report`` prints for a time range."""
+    evaluations: dict[str, Evaluation] = {}
+    for alert in alerts:
+        evaluation = evaluations.setdefault(alert.camera_id, Evaluation())
+        evaluation.raised(alert)
+        if alert.status is AlertStatus.CONFIRMED:
+            evaluation.decided(alert, VerdictAction.CONFIRM)
+        elif alert.status is AlertStatus.DISMISSED:
+            evaluation.decided(alert, VerdictAction.DISMISS)
+    return evaluations
+
+
+def format_precision(evaluations: Mapping[str, Evaluation]) -> list[str]:
+    """The table as text lines, one per camera, kind and zone."""
+    rows = precision_table(evaluations)
+    if not rows:
+        return ["no alerts"]
+    lines = [f"{'camera':<16} {'kind':<18} {'zone':<14} raised confirmed dismissed precision"]
+    for camera, kind, zone, t in rows:
+        precision = "-" if t.precision is None else f"{t.precision:.2f}"
+        lines.append(
+            f"{camera:<16} {kind!s:<18} {zone or '(frame)':<14} {t.raised:>6} {t.confirmed:>9}"
+            f" {t.dismissed:>9} {precision:>9}"
+        )
+    return lines

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from vigie_alerting import metrics
 from vigie_alerting.auth import Caller, Permission
 from vigie_alerting.policy_file import LoadedPolicy, RouteConfig
 from vigie_core.alerting import AlertBook, AlertRules, UnknownAlert
@@ -58,12 +59,38 @@ class AlertEngine:
         store: MutableMapping[str, Any],
         listeners: list[Callable[[Alert], None]] | None = None,
     ) -> None:
-        self.policy = policy
         self.store = store
         self.listeners = list(listeners or [])
-        self._policy = self.policy.file.to_policy()
-        self._rules = AlertRules({}, cooldown_s=self.policy.file.cooldown_s)
-        self._after_s = dict(self.policy.file.escalation.after_s)
+        self._use(policy)
+
+    def _use(self, policy: LoadedPolicy) -> None:
+        self.policy = policy
+        self._policy = policy.file.to_policy()
+        self._rules = AlertRules({}, cooldown_s=policy.file.cooldown_s)
+        self._after_s = dict(policy.file.escalation.after_s)
+
+    def change_policy(self, policy: LoadedPolicy, now: float) -> Output:
+        """Put a new policy in force (from the next event on) and journal the change."""
+        previous = self.policy
+        self._use(policy)
+        record = AuditRecord(
+            record_id=stable_id("audit", "policy.changed", policy.sha256, millis(now)),
+            at=now,
+            actor=SYSTEM,
+            role="system",
+            action="policy.changed",
+            subject=policy.file.version,
+            reason=(
+                f"alert policy {previous.file.version} replaced by {policy.file.version}"
+                f" from {policy.source}"
+            ),
+            details={
+                "sha256": policy.sha256,
+                "previous_version": previous.file.version,
+                "previous_sha256": previous.sha256,
+            },
+        )
+        return Output(AUDIT, "", codec.encode(record))
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -78,6 +105,7 @@ class AlertEngine:
 
     def _save(self, camera_id: str, state: CameraState) -> None:
         self.store[camera_id] = state.to_data()
+        metrics.export(camera_id, state.evaluation)
 
     def cameras(self) -> list[str]:
         return sorted(self.store.keys())

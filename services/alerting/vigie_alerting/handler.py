@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from vigie_alerting.engine import AlertEngine
+from vigie_alerting.policy_watch import PolicyWatch
 from vigie_core.types import Event, Verdict
 from vigie_runtime import codec
 from vigie_runtime.bus import Message, Output
@@ -27,7 +28,9 @@ class AlertingHandler:
         lock: threading.Lock,
         clock: Callable[[], float],
         tick_s: float = 1.0,
+        policy_watch: PolicyWatch | None = None,
     ) -> None:
+        self.policy_watch = policy_watch
         self.engine = engine
         self.lock = lock
         self.clock = clock
@@ -46,10 +49,11 @@ class AlertingHandler:
             return self.engine.on_event(item, self.clock())
 
     def tick(self) -> list[Output]:
-        """Escalations and housekeeping, at most every ``tick_s``."""
+        """Policy changes, escalations and housekeeping, at most every ``tick_s``."""
         now = self.clock()
         if now < self._next_tick:
             return []
         self._next_tick = now + self.tick_s
         with self.lock:
-            return self.engine.tick(now)
+            changes = self.policy_watch.poll(now) if self.policy_watch else []
+            return [*changes, *self.engine.tick(now)]

@@ -18,6 +18,7 @@ from vigie_alerting.engine import AlertEngine
 from vigie_alerting.grpc_api import AlertDeskServicer
 from vigie_alerting.handler import AlertingHandler
 from vigie_alerting.policy_file import load_policy
+from vigie_alerting.policy_watch import PolicyWatch
 from vigie_alerting.settings import AlertingSettings
 from vigie_alerting.streaming import AlertStreams
 from vigie_runtime.admin import admin_client, ensure_topics, partitions_of
@@ -75,6 +76,7 @@ class StreamingAlertingService:
             settings.tick_s,
             settings.desk_timeout_s,
             partitions,
+            settings.policy_file,
         )
         health.add_check("alerting.recovered", self.streams.ready)
         self.health = health
@@ -105,7 +107,8 @@ class InProcessAlertingService:
         self.engine = AlertEngine(policy, {}, listeners=[self.hub.publish])
         self.lock = lock = threading.Lock()
         self.outbox = outbox = Outbox()
-        handler = AlertingHandler(self.engine, lock, time.time, settings.tick_s)
+        watch = PolicyWatch(settings.policy_file, self.engine) if settings.policy_file else None
+        handler = AlertingHandler(self.engine, lock, time.time, settings.tick_s, watch)
 
         def housekeeping() -> list:  # type: ignore[type-arg]
             return [*outbox.drain(), *handler.tick()]

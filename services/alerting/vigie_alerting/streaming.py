@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import faust
@@ -30,6 +31,7 @@ from vigie_alerting.auth import Caller
 from vigie_alerting.desk import WatchHub
 from vigie_alerting.engine import AlertEngine
 from vigie_alerting.policy_file import LoadedPolicy
+from vigie_alerting.policy_watch import PolicyWatch
 from vigie_alerting.webhooks import Webhook, WebhookSender
 from vigie_core.types import Alert, VerdictAction
 from vigie_runtime import codec, metrics
@@ -56,6 +58,7 @@ class AlertStreams:
         tick_s: float,
         desk_timeout_s: float,
         partitions: int,
+        policy_path: Path | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.clock = clock
@@ -64,6 +67,7 @@ class AlertStreams:
         self.app = faust_app(app_id, kafka, topic_partitions=partitions)
         self.table = camera_table(self.app, STATE_TABLE)
         self.engine = AlertEngine(policy, self.table, listeners=[self.hub.publish])
+        self.policy_watch = PolicyWatch(policy_path, self.engine) if policy_path else None
         self.publisher = StreamPublisher(self.app, dead_letter_topic)
         self.webhooks = WebhookSender([Webhook.from_config(w) for w in policy.file.webhooks], clock)
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -97,8 +101,11 @@ class AlertStreams:
 
         @app.timer(tick_s, on_leader=False)
         async def tick() -> None:
+            now = self.clock()
+            changes = self.policy_watch.poll(now) if self.policy_watch else []
+            await self.publisher.publish(changes)
             if recovered(app):
-                await self.publisher.publish(self.engine.tick(self.clock()))
+                await self.publisher.publish(self.engine.tick(now))
 
     async def _consume(self, event: faust.EventT, outputs_of: Callable[..., Any]) -> None:
         """Decode, handle, publish; an input that cannot be decoded goes to dead letters."""
@@ -108,7 +115,7 @@ class AlertStreams:
             outputs = await outputs_of(message)
         except codec.DecodeError as exc:
             metrics.DEAD_LETTERS.labels("alerting", message.topic).inc()
-            outputs = [self._dead_letter(message, str(exc))]
+            outputs = [self._dead_letter(message, f"decode: {type(exc).__name__}: {exc}")]
         await self.publisher.publish(outputs)
 
     def _dead_letter(self, message: Any, reason: str) -> Output:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, MutableMapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
+import yaml
 
 from vigie.v1 import alerts_pb2, services_pb2
 from vigie_alerting.auth import Authenticator, Caller, Role, TokenEntry, digest
@@ -20,7 +22,8 @@ from vigie_alerting.desk import LocalDesk, Outbox, WatchHub
 from vigie_alerting.engine import AlertEngine
 from vigie_alerting.grpc_api import AlertDeskServicer
 from vigie_alerting.handler import AlertingHandler
-from vigie_alerting.policy_file import LoadedPolicy, PolicyFile
+from vigie_alerting.policy_file import LoadedPolicy, PolicyFile, load_policy
+from vigie_alerting.policy_watch import PolicyWatch
 from vigie_core.ids import stable_id
 from vigie_core.types import (
     Alert,
@@ -425,3 +428,49 @@ def test_watch_sends_the_open_alerts_then_each_change() -> None:
     desk.decide(alert_id, VerdictAction.ACKNOWLEDGE, ALICE, "", "req")
     change = next(stream)
     assert (change.alert_id, change.status) == (alert_id, alerts_pb2.ALERT_STATUS_ACKNOWLEDGED)
+
+
+# -- policy changes -------------------------------------------------------------------------------
+
+
+def test_a_changed_policy_file_is_put_in_force_and_journaled(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(POLICY))
+    e = AlertEngine(load_policy(path), JsonStore())
+    watch = PolicyWatch(path, e)
+    assert watch.poll(T0) == []  # unchanged
+    assert audit_in(e.on_event(event(T0, kind=EventKind.FIRE), T0))[0].action == "alert.refused"
+    cameras = {CAMERA: {**POLICY["cameras"][CAMERA], "fire": {"severity": "critical"}}}
+    path.write_text(yaml.safe_dump({**POLICY, "version": "test-8", "cameras": cameras}))
+    (record,) = audit_in(watch.poll(T0 + 1))
+    assert record.action == "policy.changed"
+    assert record.reason.startswith("alert policy test-7 replaced by test-8")
+    (fire,) = alerts_in(e.on_event(event(T0 + 2, kind=EventKind.FIRE), T0 + 2))
+    assert (fire.severity, fire.policy_version) == (Severity.CRITICAL, "test-8")
+
+
+def test_an_invalid_policy_file_is_refused_with_its_line_and_the_old_one_stays(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(POLICY))
+    e = AlertEngine(load_policy(path), JsonStore())
+    watch = PolicyWatch(path, e)
+    path.write_text('version: "test-9"\ncameras:\n  gate:\n    fire: {severity: severe}\n')
+    (record,) = audit_in(watch.poll(T0))
+    assert record.action == "policy.refused"
+    assert f"{path}:4:" in record.reason
+    assert e.policy.file.version == "test-7"
+    assert watch.poll(T0 + 1) == []  # refused once, not at every tick
+
+
+def test_the_evaluation_is_exported_as_metrics() -> None:
+    from prometheus_client import REGISTRY
+
+    e = engine()
+    (alert,) = alerts_in(e.on_event(event(T0, camera=CAMERA, zone="metrics-zone"), T0))
+    e.decide(alert.alert_id, VerdictAction.DISMISS, ALICE, "a cat", T0 + 1)
+    labels = {"camera": CAMERA, "kind": "zone_intrusion", "zone": "metrics-zone"}
+    assert REGISTRY.get_sample_value("vigie_alerts", {**labels, "outcome": "raised"}) == 1
+    assert REGISTRY.get_sample_value("vigie_alerts", {**labels, "outcome": "dismissed"}) == 1
+    assert REGISTRY.get_sample_value("vigie_alert_precision", labels) == 0.0
