@@ -50,6 +50,38 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_policy(args: argparse.Namespace) -> int:
+    from vigie_alerting.policy_file import load_policy
+    from vigie_runtime.yamlconf import ConfigError
+
+    try:
+        loaded = load_policy(Path(args.policy))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    policy = loaded.file
+    print(f"alert policy {policy.version} (sha256 {loaded.sha256[:12]})")
+    if policy.default is not None:
+        print(f"  other cameras: {', '.join(sorted(policy.default)) or 'nothing'}")
+    for camera, kinds in sorted(policy.cameras.items()):
+        print(f"  {camera}: {', '.join(sorted(kinds)) or 'nothing'}")
+    print(
+        f"  {len(policy.suppressions)} suppression(s), {len(policy.routes)} route(s),"
+        f" {len(policy.webhooks)} webhook(s)"
+    )
+    return 0
+
+
+def _desk_token(args: argparse.Namespace) -> int:
+    from vigie_alerting.auth import Role, new_token
+
+    token, line = new_token(args.operator, Role(args.role))
+    print(f"token (give it to {args.operator}; it is not stored anywhere): {token}")
+    print("line for the tokens file:")
+    print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vigie", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -68,6 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a scene (zones and lines) file")
     check.add_argument("scenes")
     check.set_defaults(func=_check_config)
+
+    check_policy = sub.add_parser("check-policy", help="validate an alert policy file")
+    check_policy.add_argument("policy")
+    check_policy.set_defaults(func=_check_policy)
+
+    token = sub.add_parser("desk-token", help="a new AlertDesk token and its tokens-file line")
+    token.add_argument("--operator", required=True)
+    token.add_argument("--role", choices=["operator", "supervisor", "auditor"], required=True)
+    token.set_defaults(func=_desk_token)
 
     from vigie_cli import demo, report, run
 

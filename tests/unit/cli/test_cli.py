@@ -83,3 +83,38 @@ def test_service_check_config_points_at_the_bad_line(
     assert main(["tracking", "--config", str(settings), "--check-config"]) == 2
     error = capsys.readouterr().err
     assert f"{settings}:3: tracker.min_hits: Input should be greater than or equal to 1" in error
+
+
+def test_check_policy_points_at_the_bad_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "policy.yaml"
+    bad.write_text("version: v1\ncameras:\n  gate:\n    fire: {severity: hot}\n")
+    assert main(["check-policy", str(bad)]) == 2
+    assert f"{bad}:4: cameras.gate.fire.severity" in capsys.readouterr().err
+
+
+def test_check_policy_summarises_a_valid_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "policy.yaml"
+    good.write_text(
+        "version: v2\ndefault: {fire: {severity: critical}}\n"
+        "cameras:\n  gate: {zone_intrusion: {severity: high}, loitering: {severity: low}}\n"
+    )
+    assert main(["check-policy", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert "alert policy v2" in out
+    assert "other cameras: fire" in out and "gate: loitering, zone_intrusion" in out
+
+
+def test_desk_token_prints_a_token_and_the_line_that_admits_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import hashlib
+
+    assert main(["desk-token", "--operator", "alice", "--role", "auditor"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    token = lines[0].rsplit(": ", 1)[1]
+    assert hashlib.sha256(token.encode()).hexdigest() in lines[2]
+    assert "operator: alice, role: auditor" in lines[2]
