@@ -155,6 +155,9 @@ class WebhookConfig(BaseModel):
     timeout_s: float = Field(5.0, gt=0, le=60)
     attempts: int = Field(5, ge=1, le=20)
     backoff_s: float = Field(1.0, gt=0, le=300)
+    # Alert states published longer ago than this are not sent: a receiver added to a running
+    # site gets what happens from now on, not the topic's whole history.
+    max_age_s: float = Field(3600.0, gt=0)
 
 
 def _bad_name(name: str) -> str:

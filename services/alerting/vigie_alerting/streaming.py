@@ -142,7 +142,8 @@ class AlertStreams:
         return self.engine.on_verdict(verdict, camera_id)
 
     async def _webhook_outputs(self, message: Any) -> list[Output]:
-        return await self.webhooks.deliver(codec.decode_alert(message.value))
+        published_at = message.timestamp or None  # seconds; 0 when the producer set none
+        return await self.webhooks.deliver(codec.decode_alert(message.value), published_at)
 
     async def on_started(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop

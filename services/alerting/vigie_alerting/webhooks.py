@@ -144,9 +144,21 @@ class WebhookSender:
         if self._session is not None:
             await self._session.close()
 
-    async def deliver(self, alert: Alert) -> list[Output]:
+    async def deliver(self, alert: Alert, published_at: float | None = None) -> list[Output]:
+        """Send to every receiver that wants this alert; the dead letters of those that failed.
+        ``published_at`` (the record's time) lets receivers skip states older than their
+        ``max_age_s``."""
         failed: list[Output] = []
         for webhook in self.webhooks:
+            too_old = (
+                published_at is not None and self.clock() - published_at > webhook.config.max_age_s
+            )
+            if too_old:
+                log.info(
+                    "webhook skips an old alert state",
+                    extra={"webhook": webhook.config.name, "alert_id": alert.alert_id},
+                )
+                continue
             if wants(webhook.config, alert):
                 failure = await self._deliver_one(webhook, alert)
                 if failure is not None:

@@ -474,3 +474,33 @@ def test_the_evaluation_is_exported_as_metrics() -> None:
     assert REGISTRY.get_sample_value("vigie_alerts", {**labels, "outcome": "raised"}) == 1
     assert REGISTRY.get_sample_value("vigie_alerts", {**labels, "outcome": "dismissed"}) == 1
     assert REGISTRY.get_sample_value("vigie_alert_precision", labels) == 0.0
+
+
+def test_a_webhook_added_to_a_running_site_does_not_replay_old_alert_states() -> None:
+    import asyncio
+
+    from vigie_alerting.policy_file import WebhookConfig
+    from vigie_alerting.webhooks import Webhook, WebhookSender
+
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    config = WebhookConfig(
+        name="soc", url="http://127.0.0.1:9/hook", secret_env="X", max_age_s=60, attempts=2
+    )
+    sender = WebhookSender([Webhook(config, b"s")], clock=lambda: T0 + 3600, sleep=sleep)
+    (alert,) = alerts_in(engine().on_event(event(T0), T0))
+
+    async def deliver() -> tuple[list[Output], list[Output]]:
+        try:
+            old = await sender.deliver(alert, published_at=T0)
+            fresh = await sender.deliver(alert, published_at=T0 + 3590)
+        finally:
+            await sender.close()
+        return old, fresh
+
+    old, fresh = asyncio.run(deliver())
+    assert old == [] and len(fresh) == 1  # the fresh one was tried (port 9: refused), then DLQ
+    assert waits == [1.0]
