@@ -1,6 +1,7 @@
 """The archive port: what the storage service and the Archive search API need from a store.
 
-The embedded SQLite adapter is the default; a Cassandra adapter will implement the same port.
+The embedded SQLite adapter is the default; the Cassandra adapter implements the same port, and
+one contract test suite runs against both.
 Delivery upstream is at-least-once, so every write is an idempotent upsert keyed by the
 deterministic id the producing stage computed: replaying a batch rewrites the same rows.
 
@@ -17,12 +18,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol, TypeAlias, runtime_checkable
 
+from vigie_core.journal import Anchor, ChainedRecord
 from vigie_core.types import (
     Alert,
     AlertStatus,
+    AuditRecord,
     Event,
+    EventKind,
     TrackSummary,
     Verdict,
     VerdictAction,
@@ -32,6 +37,41 @@ DEFAULT_LIMIT = 500
 MAX_LIMIT = 10_000
 
 Archivable: TypeAlias = Event | Alert | Verdict | TrackSummary
+
+
+class DataKind(StrEnum):
+    """What retention applies to, each with its own limit in the storage settings."""
+
+    EVENTS = "events"
+    ALERTS = "alerts"  # with their verdicts
+    TRACKS = "tracks"
+    SNAPSHOTS = "snapshots"
+    AUDIT = "audit"
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Where the picture of an alert's frame is kept: boxes drawn, every face blurred."""
+
+    alert_id: str
+    camera_id: str
+    blob_key: str
+    frame_sequence: int
+    captured_at: float
+    taken_at: float
+    faces_blurred: int
+    width: int = 0
+    height: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where the previous page ended: its last row's time and id. Keyset paging, so a page is
+    stable however many rows arrive meanwhile."""
+
+    time: float
+    row_id: str
+
 
 # How far along its life an alert is; equal ranks never replace each other.
 ALERT_STATUS_RANK: Mapping[AlertStatus, int] = {
@@ -73,15 +113,25 @@ class SearchQuery:
     limit: int = DEFAULT_LIMIT
     colour: str | None = None
     min_seconds_in_zone: float | None = None
+    # Several values of one filter: any of them (empty: no filter).
+    cameras: frozenset[str] = frozenset()
+    zones: frozenset[str] = frozenset()
+    kinds: frozenset[EventKind] = frozenset()
+    after: Cursor | None = None
 
     def __post_init__(self) -> None:
+        cameras = set(self.cameras) | ({self.camera_id} if self.camera_id else set())
+        zones = set(self.zones) | ({self.zone} if self.zone else set())
+        object.__setattr__(self, "cameras", frozenset(cameras))
+        object.__setattr__(self, "zones", frozenset(zones))
+        object.__setattr__(self, "kinds", frozenset(EventKind(k) for k in self.kinds))
         if self.limit < 0:
             raise ValueError(f"limit must be >= 0, got {self.limit}")
         seconds = self.min_seconds_in_zone
         if seconds is not None:
             if not (math.isfinite(seconds) and seconds >= 0):
                 raise ValueError(f"min_seconds_in_zone must be a number >= 0, got {seconds}")
-            if self.zone is None:
+            if not self.zones:
                 raise ValueError("min_seconds_in_zone needs a zone: time in which zone?")
         limit = min(self.limit or DEFAULT_LIMIT, MAX_LIMIT)
         object.__setattr__(self, "limit", limit)
@@ -127,6 +177,37 @@ class ArchiveStore(Protocol):
 
     def verdicts_for(self, alert_id: str) -> list[Verdict]:
         """Every verdict given on one alert, oldest first."""
+        ...
+
+    # -- snapshots --------------------------------------------------------------------------------
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        """Idempotent: a second snapshot of the same alert replaces nothing."""
+        ...
+
+    def snapshot_for(self, alert_id: str) -> Snapshot | None: ...
+
+    # -- the audit journal ------------------------------------------------------------------------
+
+    def append_audit(self, records: Iterable[AuditRecord]) -> int:
+        """Chain and append, in order; a record id already journaled is skipped (replays).
+        Returns how many were appended."""
+        ...
+
+    def audit_records(self, after_seq: int = 0, limit: int = MAX_LIMIT) -> list[ChainedRecord]:
+        """Records in journal order from ``after_seq + 1``."""
+        ...
+
+    def audit_anchor(self) -> Anchor:
+        """Where the chain starts: the genesis, or the last record retention removed."""
+        ...
+
+    # -- retention --------------------------------------------------------------------------------
+
+    def expire(self, kind: DataKind, now: float, keep_s: float) -> list[str]:
+        """Delete what of ``kind`` ended more than ``keep_s`` before ``now`` (an alert with its
+        own ``retention_days`` from the alert policy is kept that long instead); returns the ids
+        deleted (snapshots: their blob keys, so the caller removes the files)."""
         ...
 
     def close(self) -> None: ...

@@ -159,9 +159,13 @@ def test_shipped_migrations_are_found_in_order() -> None:
 
 def test_migrations_applied_once_and_recorded(store: SqliteArchive, db_path: Path) -> None:
     rows = migration_rows(db_path)
-    assert [(v, name) for v, name, _ in rows] == [(1, "initial"), (2, "track_measurements")]
+    assert [(v, name) for v, name, _ in rows] == [
+        (1, "initial"),
+        (2, "track_measurements"),
+        (3, "snapshots_journal_retention"),
+    ]
     assert all(applied_at for _, _, applied_at in rows)
-    assert store.schema_version == 2
+    assert store.schema_version == 3
     with sqlite3.connect(db_path) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {
@@ -198,7 +202,7 @@ def test_a_newer_database_is_refused_and_left_untouched(db_path: Path) -> None:
         conn.execute("INSERT INTO schema_migrations VALUES (9999, 'from_the_future', 'later')")
     with pytest.raises(SchemaVersionError, match="9999"):
         SqliteArchive(db_path)
-    assert [r[0] for r in migration_rows(db_path)] == [1, 2, 9999]
+    assert [r[0] for r in migration_rows(db_path)] == [1, 2, 3, 9999]
 
 
 def test_each_migration_is_one_transaction(tmp_path: Path) -> None:
@@ -565,11 +569,14 @@ def test_search_tracks_by_colour_and_time_in_zone(store: SqliteArchive) -> None:
     assert found.seconds_in_zone == {"bay": 31.0, "door": 2.0}
 
 
-def test_colour_and_time_in_zone_do_not_narrow_events_or_alerts(store: SqliteArchive) -> None:
+def test_a_colour_picks_events_and_alerts_through_their_tracks(store: SqliteArchive) -> None:
     store.save_many([event(1, zone="gate"), alert(zone="gate")])
-    query = SearchQuery(zone="gate", colour="red", min_seconds_in_zone=60.0)
-    assert len(store.search_events(query)) == 1
-    assert len(store.search_alerts(query)) == 1
+    red = SearchQuery(zone="gate", colour="red")
+    assert store.search_events(red) == [] and store.search_alerts(red) == []
+    store.save_many([track("cam-1/2", colour="red"), track("cam-1/7", colour="blue")])
+    assert [e.event_id for e in store.search_events(red)] == [event(1).event_id]  # cam-1/2
+    assert store.search_alerts(red) == []  # its track cam-1/7 was blue
+    assert len(store.search_alerts(SearchQuery(colour="blue"))) == 1
 
 
 @pytest.mark.parametrize(
@@ -601,7 +608,7 @@ def test_a_release_1_archive_is_migrated_and_keeps_its_tracks(db_path: Path) -> 
         conn.close()
 
     with SqliteArchive(db_path) as archive:
-        assert archive.schema_version == 2
+        assert archive.schema_version == 3
         (old,) = archive.search_tracks(ALL)
         assert (old.track_id, old.class_name, old.path) == ("cam-1/old", "car", ((T0, 0.1, 0.9),))
         # never measured: no speed, no colour, no time in any zone
@@ -696,7 +703,7 @@ def test_two_stores_on_one_file_open_together_and_see_each_other(db_path: Path) 
         thread.join()
     try:
         assert errors == []
-        assert [r[0] for r in migration_rows(db_path)] == [1, 2]
+        assert [r[0] for r in migration_rows(db_path)] == [1, 2, 3]
         writer, reader = opened[0], opened[1]
         writer.save_event(event())
         assert reader.search_events(ALL) == [event()]

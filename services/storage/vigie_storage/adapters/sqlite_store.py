@@ -15,13 +15,17 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from vigie_core.alerting.policy import SEVERITY_ORDER
+from vigie_core.journal import START, Anchor, ChainedRecord, link, record_data, record_from_data
 from vigie_core.types import (
     Alert,
     AlertStatus,
+    AuditRecord,
     Event,
     EventKind,
     FrameRef,
@@ -33,9 +37,12 @@ from vigie_core.types import (
 from vigie_storage.adapters.migrations import applied_versions, migrate
 from vigie_storage.ports import (
     ALERT_STATUS_RANK,
+    MAX_LIMIT,
     STATUS_AFTER_VERDICT,
     Archivable,
+    DataKind,
     SearchQuery,
+    Snapshot,
 )
 
 MEMORY = ":memory:"
@@ -84,9 +91,10 @@ class SqliteArchive:
     # -- reads ----------------------------------------------------------------------------------
 
     def search_events(self, query: SearchQuery) -> list[Event]:
-        where = _common_filter(query, start="occurred_at", end="occurred_at")
-        if query.zone is not None:
-            where.add("zone = ?", query.zone)
+        where = _common_filter(query, "events", start="occurred_at", end="occurred_at")
+        where.add_in("zone", query.zones)
+        where.add_in("kind", {str(k) for k in query.kinds})
+        where.after(query, "occurred_at", "event_id")
         rows = self._select(
             f"SELECT * FROM events WHERE {where.sql} ORDER BY occurred_at, event_id LIMIT ?",
             [*where.params, query.limit],
@@ -94,9 +102,10 @@ class SqliteArchive:
         return [_event_from(row) for row in rows]
 
     def search_alerts(self, query: SearchQuery) -> list[Alert]:
-        where = _common_filter(query, start="first_seen", end="last_seen")
-        if query.zone is not None:
-            where.add("zone = ?", query.zone)
+        where = _common_filter(query, "alerts", start="first_seen", end="last_seen")
+        where.add_in("zone", query.zones)
+        where.add_in("kind", {str(k) for k in query.kinds})
+        where.after(query, "first_seen", "alert_id")
         rows = self._select(
             f"SELECT * FROM alerts WHERE {where.sql} ORDER BY first_seen, alert_id LIMIT ?",
             [*where.params, query.limit],
@@ -104,11 +113,16 @@ class SqliteArchive:
         return [_alert_from(row) for row in rows]
 
     def search_tracks(self, query: SearchQuery) -> list[TrackSummary]:
-        where = _common_filter(query, start="first_seen", end="last_seen")
-        if query.zone is not None:
-            where.add(_WAS_IN_ZONE, query.zone, query.min_seconds_in_zone or 0.0)
+        where = _common_filter(query, "track_summaries", start="first_seen", end="last_seen")
+        if query.zones:
+            where.add(
+                _WAS_IN_ZONE.format(marks=_marks(query.zones)),
+                *sorted(query.zones),
+                query.min_seconds_in_zone or 0.0,
+            )
         if query.colour is not None:
             where.add("colour = ?", query.colour)
+        where.after(query, "first_seen", "track_id")
         with self._lock, self._read_transaction() as conn:
             rows = conn.execute(
                 f"SELECT * FROM track_summaries WHERE {where.sql}"
@@ -124,6 +138,61 @@ class SqliteArchive:
             [alert_id],
         )
         return [_verdict_from(row) for row in rows]
+
+    # -- snapshots ------------------------------------------------------------------------------
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                f"INSERT INTO snapshots ({', '.join(_SNAPSHOT_COLUMNS)})"
+                f" VALUES ({', '.join(':' + c for c in _SNAPSHOT_COLUMNS)})"
+                " ON CONFLICT (alert_id) DO NOTHING",
+                asdict(snapshot),
+            )
+
+    def snapshot_for(self, alert_id: str) -> Snapshot | None:
+        rows = self._select("SELECT * FROM snapshots WHERE alert_id = ?", [alert_id])
+        return Snapshot(**{c: rows[0][c] for c in _SNAPSHOT_COLUMNS}) if rows else None
+
+    # -- the audit journal ----------------------------------------------------------------------
+
+    def append_audit(self, records: Iterable[AuditRecord]) -> int:
+        """One writer at a time (the write transaction), so the chain has one order."""
+        appended = 0
+        with self._transaction() as conn:
+            last = conn.execute(
+                "SELECT seq, hash FROM audit_journal ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            tip = Anchor(last["seq"], last["hash"]) if last else _anchor(conn)
+            for record in records:
+                known = conn.execute(
+                    "SELECT 1 FROM audit_journal WHERE record_id = ?", (record.record_id,)
+                ).fetchone()
+                if known:
+                    continue
+                chained = link(tip, record)
+                conn.execute(_INSERT_AUDIT, _audit_params(chained))
+                tip = Anchor(chained.seq, chained.hash)
+                appended += 1
+        return appended
+
+    def audit_records(self, after_seq: int = 0, limit: int = MAX_LIMIT) -> list[ChainedRecord]:
+        rows = self._select(
+            "SELECT * FROM audit_journal WHERE seq > ? ORDER BY seq LIMIT ?", [after_seq, limit]
+        )
+        return [_audit_from(row) for row in rows]
+
+    def audit_anchor(self) -> Anchor:
+        with self._lock:
+            return _anchor(self._conn)
+
+    # -- retention ------------------------------------------------------------------------------
+
+    def expire(self, kind: DataKind, now: float, keep_s: float) -> list[str]:
+        with self._transaction() as conn:
+            if kind is DataKind.ALERTS:
+                return _expire_alerts(conn, now, keep_s)
+            return _EXPIRE[kind](conn, now - keep_s)
 
     @property
     def schema_version(self) -> int:
@@ -244,17 +313,33 @@ class _Filter:
         self.clauses.append(clause)
         self.params.extend(values)
 
+    def add_in(self, column: str, values: Iterable[str]) -> None:
+        chosen = sorted(values)
+        if chosen:
+            self.add(f"{column} IN ({_marks(chosen)})", *chosen)
+
+    def after(self, query: SearchQuery, time_column: str, id_column: str) -> None:
+        """Keyset paging: rows strictly after the previous page's last (time, id)."""
+        if query.after is not None:
+            self.add(f"({time_column}, {id_column}) > (?, ?)", query.after.time, query.after.row_id)
+
     @property
     def sql(self) -> str:
         return " AND ".join(self.clauses) or "1"
 
 
-def _common_filter(query: SearchQuery, *, start: str, end: str) -> _Filter:
+def _marks(values: Iterable[object]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _common_filter(query: SearchQuery, table: str, *, start: str, end: str) -> _Filter:
     """The filters every search has. A row spanning ``[start, end]`` matches the window
-    ``[since, until)`` when it overlaps it; for events both columns are the same instant."""
+    ``[since, until)`` when it overlaps it; for events both columns are the same instant.
+    A colour picks events and alerts through their tracks' summaries (vehicles named so)."""
     where = _Filter()
-    if query.camera_id is not None:
-        where.add("camera_id = ?", query.camera_id)
+    where.add_in("camera_id", query.cameras)
+    if query.colour is not None and table != "track_summaries":
+        where.add(_TRACK_OF_COLOUR.format(table=table), query.colour)
     if query.since is not None:
         where.add(f"{end} >= ?", query.since)
     if query.until is not None:
@@ -264,10 +349,16 @@ def _common_filter(query: SearchQuery, *, start: str, end: str) -> _Filter:
     return where
 
 
-# A track seen in a zone (parameters: zone, at least this many seconds), by the zone-times index.
+# A track seen in one of some zones (parameters: the zones, at least this many seconds), by the
+# zone-times index.
 _WAS_IN_ZONE = (
     "EXISTS (SELECT 1 FROM track_zone_times AS z WHERE z.track_id = track_summaries.track_id"
-    " AND z.zone = ? AND z.seconds >= ?)"
+    " AND z.zone IN ({marks}) AND z.seconds >= ?)"
+)
+# An event or alert one of whose tracks was a vehicle of a colour (parameter: the colour).
+_TRACK_OF_COLOUR = (
+    "EXISTS (SELECT 1 FROM json_each({table}.track_ids) AS j"
+    " JOIN track_summaries AS t ON t.track_id = j.value WHERE t.colour = ?)"
 )
 
 
@@ -300,6 +391,11 @@ def _upsert(table: str, key: str, columns: tuple[str, ...], updates: Iterable[st
 def _replace_all(columns: tuple[str, ...], key: str) -> list[str]:
     """Rows whose id is derived from their content: a second copy is the same row."""
     return [f"{c} = excluded.{c}" for c in columns if c != key]
+
+
+def _severity_rank(column: str) -> str:
+    whens = " ".join(f"WHEN '{s.value}' THEN {i}" for i, s in enumerate(SEVERITY_ORDER))
+    return f"(CASE {column} {whens} END)"
 
 
 def _status_rank(column: str) -> str:
@@ -348,6 +444,9 @@ _ALERT_COLUMNS = (
     "track_ids",
     *_FRAME_COLUMNS,
     "reason",
+    "escalation_level",
+    "policy_version",
+    "retention_days",
 )
 # The copy that has seen the most describes the alert now (the alerting stage grows track_ids).
 _INCOMING_IS_LATEST = "(excluded.last_seen, excluded.count) >= (alerts.last_seen, alerts.count)"
@@ -367,8 +466,15 @@ def _alert_updates() -> list[str]:
         "count = max(alerts.count, excluded.count)",
         "first_seen = min(alerts.first_seen, excluded.first_seen)",
         "last_seen = max(alerts.last_seen, excluded.last_seen)",
+        "escalation_level = max(alerts.escalation_level, excluded.escalation_level)",
         *(pick(c, _INCOMING_IS_EARLIER) for c in ("first_event_id", *_FRAME_COLUMNS)),
-        *(pick(c, _INCOMING_IS_LATEST) for c in ("severity", "class_name", "track_ids", "reason")),
+        *(pick(c, _INCOMING_IS_EARLIER) for c in ("policy_version", "retention_days")),
+        # Escalation raises the severity without a new sighting: the higher one is the latest.
+        pick(
+            "severity",
+            f"{_severity_rank('excluded.severity')} > {_severity_rank('alerts.severity')}",
+        ),
+        *(pick(c, _INCOMING_IS_LATEST) for c in ("class_name", "track_ids", "reason")),
     ]
 
 
@@ -379,7 +485,15 @@ _ADVANCE_STATUS = (
     f" AND {_status_rank('status')} < :rank"
 )
 
-_VERDICT_COLUMNS = ("verdict_id", "alert_id", "action", "operator", "reason", "decided_at")
+_VERDICT_COLUMNS = (
+    "verdict_id",
+    "alert_id",
+    "action",
+    "operator",
+    "reason",
+    "decided_at",
+    "role",
+)
 _UPSERT_VERDICT = _upsert(
     "verdicts", "verdict_id", _VERDICT_COLUMNS, _replace_all(_VERDICT_COLUMNS, "verdict_id")
 )
@@ -460,6 +574,150 @@ def _writer_for(item: object) -> _Writer:
             " TrackSummary"
         )
     return writer
+
+
+# -- snapshots, journal, retention ----------------------------------------------------------------
+
+_SNAPSHOT_COLUMNS = tuple(f.name for f in fields(Snapshot))
+
+_AUDIT_COLUMNS = (
+    "seq",
+    "record_id",
+    "at",
+    "actor",
+    "role",
+    "action",
+    "subject",
+    "reason",
+    "request_id",
+    "camera_id",
+    "details",
+    "prev_hash",
+    "hash",
+)
+_INSERT_AUDIT = (
+    f"INSERT INTO audit_journal ({', '.join(_AUDIT_COLUMNS)})"
+    f" VALUES ({', '.join(':' + c for c in _AUDIT_COLUMNS)})"
+)
+
+
+def _anchor(conn: sqlite3.Connection) -> Anchor:
+    row = conn.execute("SELECT after_seq, hash FROM audit_anchor WHERE id = 1").fetchone()
+    return Anchor(row["after_seq"], row["hash"]) if row else START
+
+
+def _audit_params(chained: ChainedRecord) -> Params:
+    data = record_data(chained.record)
+    return {
+        **data,
+        "details": _json(data["details"]),
+        "seq": chained.seq,
+        "prev_hash": chained.prev_hash,
+        "hash": chained.hash,
+    }
+
+
+def _audit_from(row: sqlite3.Row) -> ChainedRecord:
+    data = {c: row[c] for c in _AUDIT_COLUMNS}
+    data["details"] = json.loads(data["details"])
+    return ChainedRecord(row["seq"], record_from_data(data), row["prev_hash"], row["hash"])
+
+
+def _deleted(conn: sqlite3.Connection, select: str, delete: str, before: float) -> list[str]:
+    ids = [row[0] for row in conn.execute(select, (before,)).fetchall()]
+    if ids:
+        conn.execute(delete, (json.dumps(ids),))
+    return ids
+
+
+def _expire_events(conn: sqlite3.Connection, before: float) -> list[str]:
+    return _deleted(
+        conn,
+        "SELECT event_id FROM events WHERE occurred_at < ?",
+        "DELETE FROM events WHERE event_id IN (SELECT value FROM json_each(?))",
+        before,
+    )
+
+
+def _expire_alerts(conn: sqlite3.Connection, now: float, keep_s: float) -> list[str]:
+    """Alerts last seen longer ago than their policy's retention (``retention_days``, or
+    ``keep_s`` when the policy gave none); their verdicts go with them."""
+    ids = [
+        row[0]
+        for row in conn.execute(
+            "SELECT alert_id FROM alerts WHERE last_seen"
+            " < ? - CASE WHEN retention_days > 0 THEN retention_days * 86400.0 ELSE ? END",
+            (now, keep_s),
+        ).fetchall()
+    ]
+    if ids:
+        conn.execute(
+            "DELETE FROM alerts WHERE alert_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),),
+        )
+    if ids:
+        conn.execute(
+            "DELETE FROM verdicts WHERE alert_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),),
+        )
+    return ids
+
+
+def _expire_tracks(conn: sqlite3.Connection, before: float) -> list[str]:
+    ids = _deleted(
+        conn,
+        "SELECT track_id FROM track_summaries WHERE last_seen < ?",
+        "DELETE FROM track_summaries WHERE track_id IN (SELECT value FROM json_each(?))",
+        before,
+    )
+    if ids:
+        conn.execute(
+            "DELETE FROM track_zone_times WHERE track_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),),
+        )
+    return ids
+
+
+def _expire_snapshots(conn: sqlite3.Connection, before: float) -> list[str]:
+    keys = [
+        row[0]
+        for row in conn.execute(
+            "SELECT blob_key FROM snapshots WHERE taken_at < ?", (before,)
+        ).fetchall()
+    ]
+    conn.execute("DELETE FROM snapshots WHERE taken_at < ?", (before,))
+    return keys
+
+
+def _expire_audit(conn: sqlite3.Connection, before: float) -> list[str]:
+    """The oldest records go, and the chain's anchor moves to the last of them, so what stays
+    still verifies. Only a prefix is removed: a record is kept if any older one is."""
+    rows = conn.execute("SELECT seq, record_id, hash FROM audit_journal ORDER BY seq").fetchall()
+    removed: list[str] = []
+    last = None
+    for row in rows:
+        at = conn.execute("SELECT at FROM audit_journal WHERE seq = ?", (row["seq"],)).fetchone()
+        if at[0] >= before:
+            break
+        removed.append(row["record_id"])
+        last = row
+    if last is not None:
+        conn.execute("DELETE FROM audit_journal WHERE seq <= ?", (last["seq"],))
+        conn.execute(
+            "INSERT INTO audit_anchor (id, after_seq, hash, removed_at) VALUES (1, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET after_seq = excluded.after_seq,"
+            " hash = excluded.hash, removed_at = excluded.removed_at",
+            (last["seq"], last["hash"], time.time()),
+        )
+    return removed
+
+
+_EXPIRE: dict[DataKind, Callable[[sqlite3.Connection, float], list[str]]] = {
+    DataKind.EVENTS: _expire_events,
+    DataKind.TRACKS: _expire_tracks,
+    DataKind.SNAPSHOTS: _expire_snapshots,
+    DataKind.AUDIT: _expire_audit,
+}
 
 
 # -- rows <-> types -----------------------------------------------------------------------------
@@ -545,6 +803,9 @@ def _alert_params(alert: Alert) -> Params:
         "track_ids": _json(list(alert.track_ids)),
         **_frame_params(alert.frame),
         "reason": alert.reason,
+        "escalation_level": alert.escalation_level,
+        "policy_version": alert.policy_version,
+        "retention_days": alert.retention_days,
     }
 
 
@@ -564,6 +825,9 @@ def _alert_from(row: sqlite3.Row) -> Alert:
         track_ids=tuple(json.loads(row["track_ids"])),
         frame=_frame_from(row),
         reason=row["reason"],
+        escalation_level=row["escalation_level"],
+        policy_version=row["policy_version"],
+        retention_days=row["retention_days"],
     )
 
 
@@ -575,6 +839,7 @@ def _verdict_params(verdict: Verdict) -> Params:
         "operator": verdict.operator,
         "reason": verdict.reason,
         "decided_at": verdict.decided_at,
+        "role": verdict.role,
     }
 
 
@@ -586,6 +851,7 @@ def _verdict_from(row: sqlite3.Row) -> Verdict:
         operator=row["operator"],
         reason=row["reason"],
         decided_at=row["decided_at"],
+        role=row["role"],
     )
 
 
