@@ -110,8 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--role", choices=["operator", "supervisor", "auditor"], required=True)
     token.set_defaults(func=_desk_token)
 
-    from vigie_cli import demo, report, run
+    from vigie_cli import audit, demo, report, run
 
+    audit.add_parser(sub)
     run.add_parser(sub)
     demo.add_parser(sub)
     report.add_parser(sub)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vigie_runtime.admin import LagProbe
-from vigie_runtime.topics import ALERTS, DETECTIONS, EVENTS, FRAMES, TRACKS, VERDICTS
+from vigie_runtime.topics import ALERTS, AUDIT, DETECTIONS, EVENTS, FRAMES, TRACKS, VERDICTS
 
 CONSUMERS = ("detection", "tracking", "analytics", "alerting", "storage")
 
@@ -24,7 +24,7 @@ GROUP_TOPICS = {
     "vigie-tracking": (DETECTIONS,),
     "vigie-analytics": (TRACKS,),
     "vigie-alerting": (EVENTS,),
-    "vigie-storage": (TRACKS, EVENTS, ALERTS, VERDICTS),
+    "vigie-storage": (TRACKS, EVENTS, ALERTS, VERDICTS, AUDIT),
 }
 
 DEFAULT_HTTP = {

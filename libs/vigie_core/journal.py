@@ -110,10 +110,13 @@ def verify(records: Iterable[ChainedRecord], anchor: Anchor = START) -> Verifica
     - *reordered*: a seq lower than one already seen, or a prev_hash naming a record that is
       present but not the one just before.
     """
+    chain = list(records)
     result = Verification()
+    # Where each stored hash sits, so a link to a record stored elsewhere reads as a move.
+    position = {c.hash: c.seq for c in chain}
+    position[anchor.hash] = anchor.after_seq
     expected_seq, expected_prev = anchor.after_seq + 1, anchor.hash
-    seen_hashes: dict[str, int] = {anchor.hash: anchor.after_seq}
-    for chained in records:
+    for chained in chain:
         result.checked += 1
         rid = chained.record.record_id
         if chained_hash_of(chained) != chained.hash:
@@ -128,20 +131,19 @@ def verify(records: Iterable[ChainedRecord], anchor: Anchor = START) -> Verifica
             missing = (
                 f"{expected_seq}"
                 if chained.seq == expected_seq + 1
-                else (f"{expected_seq}..{chained.seq - 1}")
+                else f"{expected_seq}..{chained.seq - 1}"
             )
             result.problems.append(
                 Problem(chained.seq, rid, "removed", f"record(s) {missing} missing before it")
             )
         elif chained.prev_hash != expected_prev:
-            where = seen_hashes.get(chained.prev_hash)
+            where = position.get(chained.prev_hash)
             kind, detail = (
                 ("reordered", f"it follows record {where}, not record {chained.seq - 1}")
                 if where is not None
-                else ("modified", "its link to the record before it was changed")
+                else ("removed", "the record it was chained to is missing from the journal")
             )
             result.problems.append(Problem(chained.seq, rid, kind, detail))
-        seen_hashes[chained.hash] = chained.seq
         expected_seq, expected_prev = max(expected_seq, chained.seq + 1), chained.hash
     return result
 
