@@ -73,7 +73,7 @@ def _check_policy(args: argparse.Namespace) -> int:
 
 
 def _desk_token(args: argparse.Namespace) -> int:
-    from vigie_alerting.auth import Role, new_token
+    from vigie_runtime.auth import Role, new_token
 
     token, line = new_token(args.operator, Role(args.role))
     print(f"token (give it to {args.operator}; it is not stored anywhere): {token}")

@@ -23,11 +23,11 @@ import yaml
 
 from tests.conftest import SAMPLE_CLIP
 from vigie.v1 import services_pb2, services_pb2_grpc
-from vigie_alerting.auth import digest
 from vigie_cli.pipeline import LocalPipeline, PipelinePlan
 from vigie_cli.samples import example_scenes, sample_config_dir
 from vigie_core.types import Alert, AlertStatus, EventKind
 from vigie_runtime import codec
+from vigie_runtime.auth import digest
 from vigie_runtime.broker import free_port
 from vigie_runtime.bus import Output
 from vigie_runtime.kafka import KafkaBus
@@ -228,7 +228,10 @@ def test_clip_raises_one_alert_per_visit_end_to_end(
             assert db.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 1
         with grpc.insecure_channel(f"127.0.0.1:{pipeline.plan.grpc_ports['storage']}") as channel:
             archive = services_pb2_grpc.ArchiveStub(channel)
-            found = archive.SearchAlerts(services_pb2.SearchRequest(camera_id=CAMERA))
+            found = archive.SearchAlerts(
+                services_pb2.SearchRequest(camera_id=CAMERA, purpose="end-to-end check"),
+                metadata=OPERATOR,
+            )
             assert {a.alert_id for a in found.alerts} == set(alerts)
     finally:
         codes = pipeline.stop_all()

@@ -14,9 +14,9 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from vigie_alerting.auth import Caller
 from vigie_alerting.engine import AlertEngine
 from vigie_core.types import Alert, VerdictAction
+from vigie_runtime.auth import Caller
 from vigie_runtime.bus import DeliveryError, Output, Publisher
 
 log = logging.getLogger(__name__)

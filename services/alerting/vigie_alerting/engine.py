@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from vigie_alerting import metrics
-from vigie_alerting.auth import Caller, Permission
 from vigie_alerting.policy_file import LoadedPolicy, RouteConfig
 from vigie_core.alerting import AlertBook, AlertRules, UnknownAlert
 from vigie_core.alerting.evaluation import Evaluation
@@ -25,6 +24,7 @@ from vigie_core.alerting.policy import Refusal, severity_rank
 from vigie_core.ids import millis, stable_id
 from vigie_core.types import Alert, AuditRecord, Event, Verdict, VerdictAction
 from vigie_runtime import codec
+from vigie_runtime.auth import Caller, Permission
 from vigie_runtime.bus import Output
 from vigie_runtime.topics import ALERTS, AUDIT, VERDICTS
 

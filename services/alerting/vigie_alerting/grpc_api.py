@@ -15,11 +15,11 @@ from collections.abc import Iterator
 import grpc
 
 from vigie.v1 import alerts_pb2, services_pb2, services_pb2_grpc
-from vigie_alerting.auth import Authenticator, Caller, Permission, Unauthenticated
 from vigie_alerting.desk import Desk
 from vigie_core.alerting import UnknownAlert, VerdictError
 from vigie_core.types import VerdictAction
 from vigie_runtime import codec
+from vigie_runtime.auth import Authenticator, Caller, Permission, Unauthenticated
 
 log = logging.getLogger(__name__)
 

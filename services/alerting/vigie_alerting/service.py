@@ -12,7 +12,6 @@ import threading
 import time
 
 from vigie.v1 import services_pb2_grpc
-from vigie_alerting.auth import Authenticator
 from vigie_alerting.desk import Desk, LocalDesk, Outbox, WatchHub
 from vigie_alerting.engine import AlertEngine
 from vigie_alerting.grpc_api import AlertDeskServicer
@@ -22,6 +21,7 @@ from vigie_alerting.policy_watch import PolicyWatch
 from vigie_alerting.settings import AlertingSettings
 from vigie_alerting.streaming import AlertStreams
 from vigie_runtime.admin import admin_client, ensure_topics, partitions_of
+from vigie_runtime.auth import Authenticator
 from vigie_runtime.bus import Bus
 from vigie_runtime.grpc_server import GrpcServer, Registration
 from vigie_runtime.health import Health

@@ -27,7 +27,6 @@ from typing import Any, TypeVar
 
 import faust
 
-from vigie_alerting.auth import Caller
 from vigie_alerting.desk import WatchHub
 from vigie_alerting.engine import AlertEngine
 from vigie_alerting.policy_file import LoadedPolicy
@@ -35,6 +34,7 @@ from vigie_alerting.policy_watch import PolicyWatch
 from vigie_alerting.webhooks import Webhook, WebhookSender
 from vigie_core.types import Alert, VerdictAction
 from vigie_runtime import codec, metrics
+from vigie_runtime.auth import Caller
 from vigie_runtime.bus import Output
 from vigie_runtime.settings import KafkaSettings
 from vigie_runtime.streams import StreamPublisher, camera_table, faust_app, recovered

@@ -1,88 +1,300 @@
-"""The Archive gRPC API: search what was stored by camera, time range, zone and class, and
-tracks by vehicle colour and time spent in a zone."""
+"""The Archive gRPC API: forensic search by time, cameras, zones, class, vehicle colour and type,
+event type; alerts with their blurred snapshots.
+
+Every call names who asks (a bearer token) and why (``purpose``), and is journaled before it is
+answered: an auditor can list every search ever made, by whom, for what. There is no search by
+face or identity, because nothing that could answer one is stored.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import logging
 import math
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import grpc
 
-from vigie.v1 import services_pb2, services_pb2_grpc
+from vigie.v1 import events_pb2, services_pb2, services_pb2_grpc
 from vigie_core.colours import COLOUR_NAMES
+from vigie_core.ids import millis, stable_id
+from vigie_core.types import AuditRecord, EventKind
 from vigie_runtime import codec
-from vigie_storage.ports import ArchiveStore, SearchQuery
+from vigie_runtime.auth import Authenticator, Caller, Permission, Unauthenticated
+from vigie_storage.blobs import BlobStore
+from vigie_storage.ports import ArchiveStore, Cursor, SearchQuery, Snapshot
+
+log = logging.getLogger(__name__)
+
+MAX_PURPOSE = 500
 
 
 class _BadRequest(ValueError):
     """A search the servicer answers with INVALID_ARGUMENT and this message."""
 
 
+def _kinds(request: services_pb2.SearchRequest) -> frozenset[EventKind]:
+    kinds = set()
+    for value in request.kinds:
+        name = events_pb2.EventKind.Name(value) if value in events_pb2.EventKind.values() else ""
+        if not name or value == 0:
+            raise _BadRequest(f"unknown event kind {value}")
+        kinds.add(EventKind(name.removeprefix("EVENT_KIND_").lower()))
+    return frozenset(kinds)
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    raw = json.dumps([cursor.time, cursor.row_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_cursor(token: str) -> Cursor | None:
+    if not token:
+        return None
+    try:
+        time_, row_id = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return Cursor(float(time_), str(row_id))
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise _BadRequest("page_token is not one this archive gave") from exc
+
+
 def _query(request: services_pb2.SearchRequest, *, tracks: bool) -> SearchQuery:
-    """The store's query for ``request``; ``tracks`` says whether the track-only filters may be
+    """The store's query for ``request``; ``tracks`` says whether the track-only filter may be
     set. A filter a search cannot apply is refused rather than ignored: an operator asking for
-    red vehicles' alerts must not get every alert back."""
+    time spent in a zone must not get every alert back."""
     since = request.since.ToNanoseconds() / 1e9 if request.HasField("since") else None
     until = request.until.ToNanoseconds() / 1e9 if request.HasField("until") else None
     if since is not None and until is not None and until <= since:
         raise _BadRequest("until must be after since")
     colour = request.colour.strip().lower() or None
     min_seconds = request.min_seconds_in_zone
-    if not tracks and (colour is not None or min_seconds != 0.0):
-        raise _BadRequest("colour and min_seconds_in_zone only apply to SearchTracks")
+    if not tracks and min_seconds != 0.0:
+        raise _BadRequest("min_seconds_in_zone only applies to SearchTracks")
+    if tracks and request.kinds:
+        raise _BadRequest("kinds only apply to events and alerts")
     if colour is not None and colour not in COLOUR_NAMES:
         raise _BadRequest(
             f"unknown colour {request.colour!r}; one of {', '.join(sorted(COLOUR_NAMES))}"
         )
     if not (math.isfinite(min_seconds) and min_seconds >= 0.0):
         raise _BadRequest(f"min_seconds_in_zone must be a number >= 0, got {min_seconds}")
-    if min_seconds > 0.0 and not request.zone:
+    zones = frozenset(z for z in (request.zone, *request.zones) if z)
+    if min_seconds > 0.0 and not zones:
         raise _BadRequest("min_seconds_in_zone needs a zone")
     return SearchQuery(
-        camera_id=request.camera_id or None,
+        cameras=frozenset(c for c in (request.camera_id, *request.cameras) if c),
         since=since,
         until=until,
-        zone=request.zone or None,
+        zones=zones,
         class_name=request.class_name or None,
         limit=request.limit or 500,
         colour=colour,
         min_seconds_in_zone=min_seconds if min_seconds > 0.0 else None,
+        kinds=_kinds(request),
+        after=decode_cursor(request.page_token),
+    )
+
+
+def _filters(query: SearchQuery) -> dict[str, str]:
+    """What was asked, for the journal: every filter that was set."""
+    found: dict[str, Any] = {
+        "cameras": sorted(query.cameras),
+        "zones": sorted(query.zones),
+        "kinds": sorted(str(k) for k in query.kinds),
+        "since": query.since,
+        "until": query.until,
+        "class_name": query.class_name,
+        "colour": query.colour,
+        "min_seconds_in_zone": query.min_seconds_in_zone,
+        "page": "next" if query.after else "first",
+    }
+    return {k: json.dumps(v) if isinstance(v, list) else str(v) for k, v in found.items() if v}
+
+
+def _next_token(
+    rows: Sequence[Any], limit: int, time_of: Callable[[Any], float], id_of: str
+) -> str:
+    if len(rows) < limit or not rows:
+        return ""
+    return encode_cursor(Cursor(time_of(rows[-1]), getattr(rows[-1], id_of)))
+
+
+def _snapshot_info(snapshot: Snapshot) -> services_pb2.SnapshotInfo:
+    return services_pb2.SnapshotInfo(
+        alert_id=snapshot.alert_id,
+        taken_at=codec.time_to_proto(snapshot.taken_at),
+        faces_blurred=snapshot.faces_blurred,
+        width=snapshot.width,
+        height=snapshot.height,
     )
 
 
 class ArchiveServicer(services_pb2_grpc.ArchiveServicer):
-    def __init__(self, store: ArchiveStore) -> None:
+    def __init__(
+        self,
+        store: ArchiveStore,
+        auth: Authenticator,
+        blobs: BlobStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
+        self.auth = auth
+        self.blobs = blobs
+        self.clock = clock
+
+    # -- who asks, and why ------------------------------------------------------------------------
+
+    def _caller(self, context: grpc.ServicerContext, permission: Permission) -> Caller:
+        metadata = dict(context.invocation_metadata())
+        try:
+            caller = self.auth.caller(metadata.get("authorization"))
+        except Unauthenticated as exc:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        if not caller.may(permission):
+            context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"{caller.operator} ({caller.role}) may not {permission}",
+            )
+        return caller
+
+    @staticmethod
+    def _purpose(purpose: str, context: grpc.ServicerContext) -> str:
+        purpose = purpose.strip()
+        if not purpose:
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "state the purpose of this search (purpose); it is journaled",
+            )
+        if len(purpose) > MAX_PURPOSE:
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"purpose longer than {MAX_PURPOSE} characters"
+            )
+        return purpose
+
+    def _journal(
+        self,
+        context: grpc.ServicerContext,
+        caller: Caller,
+        action: str,
+        subject: str,
+        purpose: str,
+        details: dict[str, str],
+    ) -> None:
+        """Written before the answer: a search the journal cannot record is not answered."""
+        metadata = dict(context.invocation_metadata())
+        request_id = str(metadata.get("x-request-id") or uuid.uuid4())
+        now = self.clock()
+        record = AuditRecord(
+            record_id=stable_id("audit", action, caller.operator, request_id, millis(now)),
+            at=now,
+            actor=caller.operator,
+            role=str(caller.role),
+            action=action,
+            subject=subject,
+            reason=purpose,
+            request_id=request_id,
+            details=details,
+        )
+        self.store.append_audit([record])
+        log.info(
+            "archive access journaled",
+            extra={"action": action, "actor": caller.operator, "request_id": request_id},
+        )
 
     def _checked(
         self,
         request: services_pb2.SearchRequest,
         context: grpc.ServicerContext,
         tracks: bool = False,
-    ) -> SearchQuery:
+    ) -> tuple[Caller, str, SearchQuery]:
+        caller = self._caller(context, Permission.SEARCH)
+        purpose = self._purpose(request.purpose, context)
         try:
-            return _query(request, tracks=tracks)
-        except _BadRequest as exc:
+            return caller, purpose, _query(request, tracks=tracks)
+        except (_BadRequest, ValueError) as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             raise  # unreachable: abort raises
 
+    # -- searches ---------------------------------------------------------------------------------
+
     def SearchEvents(self, request, context):  # type: ignore[no-untyped-def]
-        events = self.store.search_events(self._checked(request, context))
-        return services_pb2.SearchEventsResponse(events=[codec.event_to_proto(e) for e in events])
+        caller, purpose, query = self._checked(request, context)
+        events = self.store.search_events(query)
+        details = {**_filters(query), "results": str(len(events))}
+        self._journal(context, caller, "search.events", "events", purpose, details)
+        return services_pb2.SearchEventsResponse(
+            events=[codec.event_to_proto(e) for e in events],
+            next_page_token=_next_token(events, query.limit, lambda e: e.occurred_at, "event_id"),
+        )
 
     def SearchAlerts(self, request, context):  # type: ignore[no-untyped-def]
-        alerts = self.store.search_alerts(self._checked(request, context))
-        return services_pb2.SearchAlertsResponse(alerts=[codec.alert_to_proto(a) for a in alerts])
+        caller, purpose, query = self._checked(request, context)
+        alerts = self.store.search_alerts(query)
+        details = {**_filters(query), "results": str(len(alerts))}
+        self._journal(context, caller, "search.alerts", "alerts", purpose, details)
+        snapshots = {
+            a.alert_id: _snapshot_info(s)
+            for a in alerts
+            if (s := self.store.snapshot_for(a.alert_id)) is not None
+        }
+        return services_pb2.SearchAlertsResponse(
+            alerts=[codec.alert_to_proto(a) for a in alerts],
+            next_page_token=_next_token(alerts, query.limit, lambda a: a.first_seen, "alert_id"),
+            snapshots=snapshots,
+        )
 
     def SearchTracks(self, request, context):  # type: ignore[no-untyped-def]
-        tracks = self.store.search_tracks(self._checked(request, context, tracks=True))
+        caller, purpose, query = self._checked(request, context, tracks=True)
+        tracks = self.store.search_tracks(query)
+        details = {**_filters(query), "results": str(len(tracks))}
+        self._journal(context, caller, "search.tracks", "tracks", purpose, details)
         return services_pb2.SearchTracksResponse(
-            tracks=[codec.track_summary_to_proto(t) for t in tracks]
+            tracks=[codec.track_summary_to_proto(t) for t in tracks],
+            next_page_token=_next_token(tracks, query.limit, lambda t: t.first_seen, "track_id"),
         )
 
     def GetVerdicts(self, request, context):  # type: ignore[no-untyped-def]
+        caller = self._caller(context, Permission.SEARCH)
+        purpose = self._purpose(request.purpose, context)
         if not request.alert_id:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "alert_id is required")
         verdicts = self.store.verdicts_for(request.alert_id)
+        self._journal(
+            context,
+            caller,
+            "search.verdicts",
+            request.alert_id,
+            purpose,
+            {"results": str(len(verdicts))},
+        )
         return services_pb2.GetVerdictsResponse(
             verdicts=[codec.verdict_to_proto(v) for v in verdicts]
         )
+
+    def GetSnapshot(self, request, context):  # type: ignore[no-untyped-def]
+        caller = self._caller(context, Permission.EXPORT)
+        purpose = self._purpose(request.purpose, context)
+        snapshot = self.store.snapshot_for(request.alert_id) if request.alert_id else None
+        if snapshot is None or self.blobs is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no snapshot of alert {request.alert_id!r}")
+        try:
+            jpeg = self.blobs.get(snapshot.blob_key)
+        except KeyError:
+            context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"the snapshot of alert {request.alert_id!r} is gone (retention)",
+            )
+        self._journal(
+            context,
+            caller,
+            "export.snapshot",
+            request.alert_id,
+            purpose,
+            {"faces_blurred": str(snapshot.faces_blurred), "bytes": str(len(jpeg))},
+        )
+        return services_pb2.Snapshot(info=_snapshot_info(snapshot), jpeg=jpeg)

@@ -1,40 +1,60 @@
-"""Wiring of the storage service: SQLite archive, consumer stage and Archive gRPC server."""
+"""Wiring of the storage service: the archive, the consumer stage, retention, and the Archive
+gRPC server."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 from vigie.v1 import services_pb2_grpc
-from vigie_runtime.bus import Bus
+from vigie_runtime.auth import Authenticator
+from vigie_runtime.bus import Bus, Output
 from vigie_runtime.grpc_server import GrpcServer, Registration
 from vigie_runtime.health import Health
 from vigie_runtime.stage import Stage, StageRunner
 from vigie_storage.adapters.sqlite_store import SqliteArchive
+from vigie_storage.blobs import FileBlobStore
 from vigie_storage.grpc_api import ArchiveServicer
 from vigie_storage.handler import TOPICS, StorageHandler
+from vigie_storage.retention import RetentionJob
 from vigie_storage.settings import StorageSettings
 
 
 class StorageService:
     def __init__(self, settings: StorageSettings, bus: Bus, health: Health) -> None:
         self.store = SqliteArchive(settings.database)
+        self.blobs = FileBlobStore(settings.snapshots_dir)
         self.handler = StorageHandler(self.store)
+        self.retention = RetentionJob(self.store, self.blobs, settings.retention, time.time)
+
+        def between_batches() -> None:
+            self.handler.flush()
+            self.retention.maybe_run()
+
+        def when_idle() -> list[Output]:
+            self.retention.maybe_run()
+            return []
+
         stage = Stage(
             name="storage",
             topics=TOPICS,
             group_id=settings.group_id,
             decode=self.handler.decode,
             handle=self.handler.handle,
-            before_commit=self.handler.flush,
+            before_commit=between_batches,
+            on_idle=when_idle,
         )
         self.runner = StageRunner.for_service(stage, bus, health, settings)
+        servicer = ArchiveServicer(
+            self.store,  # thread-safe: one connection, locked
+            Authenticator.from_file(settings.tokens_file),
+            self.blobs,
+        )
         self.grpc = GrpcServer(
             settings.grpc,
             [
                 Registration(
-                    services_pb2_grpc.add_ArchiveServicer_to_server,
-                    ArchiveServicer(self.store),  # thread-safe: one connection, locked
-                    "vigie.v1.Archive",
+                    services_pb2_grpc.add_ArchiveServicer_to_server, servicer, "vigie.v1.Archive"
                 )
             ],
         )

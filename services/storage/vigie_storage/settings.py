@@ -1,4 +1,5 @@
-"""Storage settings: where the embedded SQLite archive lives."""
+"""Storage settings: where the archive and the snapshots live, who may search, how long each
+kind of data is kept."""
 
 from __future__ import annotations
 
@@ -6,7 +7,25 @@ from pathlib import Path
 
 from pydantic import Field
 
-from vigie_runtime.settings import GrpcSettings, HttpSettings, ServiceSettings
+from vigie_runtime.settings import GrpcSettings, HttpSettings, ServiceSettings, StrictModel
+from vigie_storage.ports import DataKind
+
+DAY_S = 86_400.0
+
+
+class RetentionSettings(StrictModel):
+    """Days each kind of data is kept; an alert the alert policy gave its own retention keeps
+    that instead. Enforced by a job every ``interval_s`` (SQLite) or by TTL (Cassandra)."""
+
+    events_days: float = Field(30.0, gt=0)
+    alerts_days: float = Field(90.0, gt=0)
+    tracks_days: float = Field(7.0, gt=0)
+    snapshots_days: float = Field(30.0, gt=0)
+    audit_days: float = Field(400.0, gt=0)
+    interval_s: float = Field(3600.0, gt=0)
+
+    def keep_s(self, kind: DataKind) -> float:
+        return float(getattr(self, f"{kind.value}_days")) * DAY_S
 
 
 class StorageSettings(ServiceSettings):
@@ -14,4 +33,9 @@ class StorageSettings(ServiceSettings):
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=9406))
     grpc: GrpcSettings = Field(default_factory=lambda: GrpcSettings(port=50053))
     database: Path = Path("var/vigie.sqlite")
+    snapshots_dir: Path = Path("var/snapshots")
+    # Bearer tokens of who may search the archive (digests only; see vigie_runtime/auth.py).
+    # None: every search is refused.
+    tokens_file: Path | None = None
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     max_batch: int = Field(256, ge=1, le=10_000)

@@ -21,8 +21,8 @@ import grpc
 import yaml
 
 from vigie.v1 import services_pb2_grpc
-from vigie_alerting.auth import digest
 from vigie_alerting.webhooks import verify
+from vigie_runtime.auth import digest
 from vigie_runtime.broker import free_port
 
 TOKENS = {"alice-token": ("alice", "operator"), "dpo-token": ("dpo", "auditor")}

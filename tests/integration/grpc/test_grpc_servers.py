@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import cv2
 import grpc
@@ -14,7 +13,6 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from tests.conftest import shared_data
 from vigie.v1 import services_pb2, services_pb2_grpc
-from vigie_alerting.auth import Authenticator, Role, TokenEntry, digest
 from vigie_alerting.desk import LocalDesk, Outbox, WatchHub
 from vigie_alerting.engine import AlertEngine
 from vigie_alerting.grpc_api import AlertDeskServicer
@@ -25,18 +23,16 @@ from vigie_core.types import (
     Event,
     EventKind,
     FrameRef,
-    TrackSummary,
 )
 from vigie_detection.adapters.yolo_opencv import YoloOpenCvDetector
 from vigie_detection.grpc_api import DetectorServicer
 from vigie_detection.model_files import locate_yolov4_tiny
 from vigie_runtime import codec
+from vigie_runtime.auth import Authenticator, Role, TokenEntry, digest
 from vigie_runtime.grpc_server import GrpcServer, Registration
 from vigie_runtime.inmemory import InMemoryBus
 from vigie_runtime.settings import GrpcSettings
 from vigie_runtime.topics import ALERTS, AUDIT, VERDICTS
-from vigie_storage.adapters.sqlite_store import SqliteArchive
-from vigie_storage.grpc_api import ArchiveServicer
 
 pytestmark = pytest.mark.integration
 
@@ -186,79 +182,3 @@ def test_alert_desk_records_verdicts_as_events(serve: object) -> None:
     assert not stub.ListAlerts(services_pb2.ListAlertsRequest(), metadata=ana).alerts
     closed = stub.ListAlerts(services_pb2.ListAlertsRequest(include_closed=True), metadata=dpo)
     assert len(closed.alerts) == 1
-
-
-def test_archive_searches_by_camera_and_time(serve: object, tmp_path: Path) -> None:
-    store = SqliteArchive(tmp_path / "archive.sqlite")
-    events = [_intrusion(cam, t, f"{cam}/x-0") for cam in ("cam-1", "cam-2") for t in (10.0, 20.0)]
-    store.save_many([*events, TrackSummary("cam-1/x-0", "cam-1", "person", 9.0, 21.0, 30)])
-    channel = serve(  # type: ignore[operator]
-        Registration(
-            services_pb2_grpc.add_ArchiveServicer_to_server,
-            ArchiveServicer(store),
-            "vigie.v1.Archive",
-        )
-    )
-    assert_healthy(channel, "vigie.v1.Archive")
-    stub = services_pb2_grpc.ArchiveStub(channel)
-    since, until = codec.time_to_proto(15.0), codec.time_to_proto(25.0)
-    found = stub.SearchEvents(
-        services_pb2.SearchRequest(camera_id="cam-1", since=since, until=until)
-    )
-    assert [codec.event_from_proto(e) for e in found.events] == [events[1]]
-    everything = stub.SearchEvents(services_pb2.SearchRequest())
-    assert len(everything.events) == 4
-    tracks = stub.SearchTracks(services_pb2.SearchRequest(camera_id="cam-1", since=since))
-    assert [t.track_id for t in tracks.tracks] == ["cam-1/x-0"]
-    with pytest.raises(grpc.RpcError) as error:
-        stub.SearchEvents(services_pb2.SearchRequest(since=until, until=since))
-    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    store.close()
-
-
-def test_archive_searches_tracks_by_colour_and_time_in_zone(serve: object, tmp_path: Path) -> None:
-    store = SqliteArchive(tmp_path / "archive.sqlite")
-
-    def vehicle(n: int, colour: str, seconds: float) -> TrackSummary:
-        return TrackSummary(
-            f"cam-1/v-{n}", "cam-1", "car", 10.0 + n, 90.0, 40, colour=colour,
-            mean_speed=0.0625, max_speed=0.25, seconds_in_zone={"bay": seconds},
-        )  # fmt: skip
-
-    stored = [vehicle(1, "red", 45.0), vehicle(2, "white", 50.0), vehicle(3, "red", 5.0)]
-    store.save_many(stored)
-    channel = serve(  # type: ignore[operator]
-        Registration(
-            services_pb2_grpc.add_ArchiveServicer_to_server,
-            ArchiveServicer(store),
-            "vigie.v1.Archive",
-        )
-    )
-    stub = services_pb2_grpc.ArchiveStub(channel)
-
-    def track_ids(**fields: object) -> list[str]:
-        found = stub.SearchTracks(services_pb2.SearchRequest(**fields))  # type: ignore[arg-type]
-        return [t.track_id for t in found.tracks]
-
-    assert track_ids(colour="red") == ["cam-1/v-1", "cam-1/v-3"]
-    assert track_ids(colour=" Red ") == ["cam-1/v-1", "cam-1/v-3"]  # as an operator types it
-    assert track_ids(zone="bay", min_seconds_in_zone=30.0) == ["cam-1/v-1", "cam-1/v-2"]
-    assert track_ids(zone="bay", min_seconds_in_zone=30.0, colour="red") == ["cam-1/v-1"]
-    (red,) = stub.SearchTracks(
-        services_pb2.SearchRequest(colour="red", zone="bay", min_seconds_in_zone=30.0)
-    ).tracks
-    assert codec.track_summary_from_proto(red) == stored[0]  # values exact in float32
-
-    refused = [
-        (stub.SearchTracks, {"colour": "redd"}, "unknown colour 'redd'"),
-        (stub.SearchTracks, {"min_seconds_in_zone": 30.0}, "needs a zone"),
-        (stub.SearchTracks, {"zone": "bay", "min_seconds_in_zone": -1.0}, "must be a number"),
-        (stub.SearchEvents, {"colour": "red"}, "only apply to SearchTracks"),
-        (stub.SearchAlerts, {"zone": "bay", "min_seconds_in_zone": 5.0}, "only apply"),
-    ]
-    for call, fields, message in refused:
-        with pytest.raises(grpc.RpcError) as error:
-            call(services_pb2.SearchRequest(**fields))  # type: ignore[arg-type]
-        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert message in (error.value.details() or "")
-    store.close()

@@ -17,7 +17,6 @@ import pytest
 import yaml
 
 from vigie.v1 import alerts_pb2, services_pb2
-from vigie_alerting.auth import Authenticator, Caller, Role, TokenEntry, digest
 from vigie_alerting.desk import LocalDesk, Outbox, WatchHub
 from vigie_alerting.engine import AlertEngine
 from vigie_alerting.grpc_api import AlertDeskServicer
@@ -35,6 +34,7 @@ from vigie_core.types import (
     VerdictAction,
 )
 from vigie_runtime import codec
+from vigie_runtime.auth import Authenticator, Caller, Role, TokenEntry, digest
 from vigie_runtime.bus import DeliveryError, Message, Output
 from vigie_runtime.topics import ALERTS, AUDIT, EVENTS, VERDICTS
 

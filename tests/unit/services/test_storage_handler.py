@@ -26,7 +26,7 @@ from vigie_core.types import (
 )
 from vigie_runtime import codec
 from vigie_runtime.bus import Message
-from vigie_runtime.topics import ALERTS, DETECTIONS, EVENTS, FRAMES, TRACKS, VERDICTS
+from vigie_runtime.topics import ALERTS, AUDIT, DETECTIONS, EVENTS, FRAMES, TRACKS, VERDICTS
 from vigie_storage.adapters.sqlite_store import SqliteArchive
 from vigie_storage.handler import TOPICS, StorageHandler
 from vigie_storage.ports import Archivable, SearchQuery
@@ -249,11 +249,11 @@ def test_message_from_an_unread_topic_raises_from_decode(
         handler.decode(message(topic, value))
 
 
-def test_reads_exactly_its_four_topics() -> None:
-    assert set(TOPICS) == {TRACKS, EVENTS, ALERTS, VERDICTS}
+def test_reads_exactly_its_five_topics() -> None:
+    assert set(TOPICS) == {TRACKS, EVENTS, ALERTS, VERDICTS, AUDIT}
 
 
-@pytest.mark.parametrize("topic", [TRACKS, EVENTS, ALERTS, VERDICTS])
+@pytest.mark.parametrize("topic", [TRACKS, EVENTS, ALERTS, VERDICTS, AUDIT])
 def test_malformed_message_raises_from_decode(handler: StorageHandler, topic: str) -> None:
     with pytest.raises(codec.DecodeError):
         handler.decode(message(topic, b"\xff\xff garbage"))

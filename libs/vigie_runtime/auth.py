@@ -1,4 +1,4 @@
-"""Who is calling the alert desk: bearer tokens mapped to operator ids and roles.
+"""Who is calling the alert desk or the archive: bearer tokens mapped to operator ids and roles.
 
 Tokens are never stored: the tokens file holds their SHA-256 digests, so a leaked configuration
 lets nobody in. Roles say what a caller may do; an auditor reads everything and decides nothing.
@@ -38,12 +38,18 @@ class Permission(StrEnum):
     WATCH = "watch"  # see open alerts
     HISTORY = "history"  # see decided alerts too
     DECIDE = "decide"  # acknowledge, confirm, dismiss
+    SEARCH = "search"  # forensic search of the archive, with a stated purpose
+    EXPORT = "export"  # take a snapshot image out of the archive
 
 
 GRANTS: Mapping[Role, frozenset[Permission]] = {
-    Role.OPERATOR: frozenset({Permission.WATCH, Permission.DECIDE}),
-    Role.SUPERVISOR: frozenset({Permission.WATCH, Permission.HISTORY, Permission.DECIDE}),
-    Role.AUDITOR: frozenset({Permission.WATCH, Permission.HISTORY}),
+    Role.OPERATOR: frozenset(
+        {Permission.WATCH, Permission.DECIDE, Permission.SEARCH, Permission.EXPORT}
+    ),
+    Role.SUPERVISOR: frozenset(Permission),
+    Role.AUDITOR: frozenset(
+        {Permission.WATCH, Permission.HISTORY, Permission.SEARCH, Permission.EXPORT}
+    ),
 }
 
 
