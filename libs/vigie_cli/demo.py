@@ -84,7 +84,13 @@ def build_services(
             settings("alerting", AlertingSettings, grpc=ephemeral), bus, Health()
         ),
         "storage": StorageService(
-            settings("storage", StorageSettings, grpc=ephemeral, database=database),
+            settings(
+                "storage",
+                StorageSettings,
+                grpc=ephemeral,
+                database=database,
+                snapshots_dir=database.parent / "snapshots",
+            ),
             bus,
             Health(),
         ),

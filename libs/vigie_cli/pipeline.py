@@ -79,6 +79,7 @@ class PipelinePlan:
             env["VIGIE_SCENES"] = str(self.scenes)
         if name == "storage":
             env["VIGIE_DATABASE"] = str(self.database)
+            env["VIGIE_SNAPSHOTS_DIR"] = str(self.work_dir / "snapshots")
         env.update(self.extra_env)
         return env
 

@@ -37,9 +37,11 @@ def run_clip(
     detection: str | None = None,
     database: Path | None = None,
     analytics: str | None = None,
+    alerting: str | None = None,
 ) -> ClipRun:
     """Every event the pipeline raises on ``clip`` with ``clips/<scenes>`` as its scene file and,
-    when given, ``clips/<detection>`` and ``clips/<analytics>`` as those services' settings; the
+    when given, ``clips/<detection>``, ``clips/<analytics>`` and ``clips/<alerting>`` as those
+    services' settings; the
     archive is kept at ``database`` when given."""
     with tempfile.TemporaryDirectory() as tmp:
         config_dir = Path(tmp) / "config"
@@ -48,6 +50,8 @@ def run_clip(
             shutil.copy(CLIPS / detection, config_dir / "detection.yaml")
         if analytics is not None:
             shutil.copy(CLIPS / analytics, config_dir / "analytics.yaml")
+        if alerting is not None:
+            shutil.copy(CLIPS / alerting, config_dir / "alerting.yaml")
         bus = InMemoryBus()
         services = build_services(
             bus,

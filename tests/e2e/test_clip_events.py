@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from tests.conftest import shared_data
@@ -274,3 +275,70 @@ def test_each_bottle_put_back_is_signalled_once_it_stands_unattended(bottles: Cl
         assert float(event.details["unattended_s"]) >= 1.0
         assert event.details["nearest_person"] == "none"  # a hand is not a person
     assert bottles.dead_letters == 0
+
+
+# -- face clips: snapshots ------------------------------------------------------------------------
+# People walk towards the camera, faces in full view. Every person intrudes into the whole-frame
+# zone at once, so alerts are raised on frames with faces; each alert's stored snapshot must keep
+# no face a detector can find, while the same frames before redaction do show faces.
+
+
+def clip_frames(path: Path) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            return frames
+        frames.append(image)
+
+
+def detail(image: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """Edge energy inside a box: what blurring takes away."""
+    x, y, w, h = box
+    grey = cv2.cvtColor(image[y : y + h, x : x + w], cv2.COLOR_BGR2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+@pytest.mark.parametrize(
+    "clip",
+    [
+        "intel-sample-videos/face-demographics-walking-and-pause.gif",
+        "intel-sample-videos/head-pose-face-detection-female-and-male.gif",
+    ],
+)
+def test_no_face_remains_detectable_in_stored_snapshots(clip: str, tmp_path: Path) -> None:
+    from vigie_runtime.faces import FaceFinder
+
+    database = tmp_path / "archive.sqlite"
+    path = shared_data(clip)
+    run = run_clip(
+        path,
+        "faces-walk",
+        "faces-snapshots.yaml",
+        database=database,
+        alerting="faces-alerting.yaml",
+    )
+    assert run.of(EventKind.ZONE_INTRUSION), "the clip raised no alert to take a snapshot of"
+    # The most sensitive search we have: res10 over the frame and over overlapping tiles of it,
+    # at a low bar, and OpenCV's Haar cascade besides.
+    res10 = FaceFinder(min_size_px=8, min_confidence=0.3)
+    haar = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    with SqliteArchive(database) as archive:
+        alerts = archive.search_alerts(SearchQuery(limit=1000))
+        snapshots = [s for a in alerts if (s := archive.snapshot_for(a.alert_id)) is not None]
+    assert alerts and len(snapshots) == len(alerts)
+    originals = clip_frames(path)
+    faces_in_originals = 0
+    for snapshot in snapshots:
+        image = cv2.imread(str(database.parent / "snapshots" / snapshot.blob_key))
+        original = originals[snapshot.frame_sequence]
+        assert image is not None and image.shape == original.shape
+        assert res10.find_everywhere(image) == [], snapshot
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        assert len(haar.detectMultiScale(grey, 1.1, 3, minSize=(16, 16))) == 0, snapshot
+        # Where the unredacted frame shows a face, the snapshot keeps a small part of its detail.
+        for box in res10.find_everywhere(original):
+            faces_in_originals += 1
+            assert detail(image, box) < 0.25 * detail(original, box), (snapshot, box)
+    assert faces_in_originals >= len(snapshots)  # the frames did show faces: the test can fail

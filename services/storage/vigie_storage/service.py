@@ -9,15 +9,18 @@ import time
 from vigie.v1 import services_pb2_grpc
 from vigie_runtime.auth import Authenticator
 from vigie_runtime.bus import Bus, Output
+from vigie_runtime.faces import FaceFinder
 from vigie_runtime.grpc_server import GrpcServer, Registration
 from vigie_runtime.health import Health
 from vigie_runtime.stage import Stage, StageRunner
+from vigie_runtime.topics import ALERTS, FRAMES, TRACKS
 from vigie_storage.adapters.sqlite_store import SqliteArchive
 from vigie_storage.blobs import FileBlobStore
 from vigie_storage.grpc_api import ArchiveServicer
 from vigie_storage.handler import TOPICS, StorageHandler
 from vigie_storage.retention import RetentionJob
 from vigie_storage.settings import StorageSettings
+from vigie_storage.snapshots import SnapshotHandler
 
 
 class StorageService:
@@ -45,6 +48,25 @@ class StorageService:
             on_idle=when_idle,
         )
         self.runner = StageRunner.for_service(stage, bus, health, settings)
+        self.snapshot_runner: StageRunner[object] | None = None
+        if settings.snapshots.enabled:
+            snapshots = SnapshotHandler(
+                self.store,
+                self.blobs,
+                FaceFinder(min_size_px=12, min_confidence=settings.snapshots.face_confidence),
+                settings.snapshots,
+            )
+            snapshot_stage = Stage(
+                name="storage-snapshots",
+                topics=[FRAMES, TRACKS, ALERTS],
+                group_id=f"{settings.group_id}-snapshots",
+                decode=snapshots.decode,
+                handle=snapshots.handle,
+                on_idle=snapshots.on_idle,
+            )
+            self.snapshot_runner = StageRunner(
+                snapshot_stage, bus, health, settings.dead_letter_topic, max_batch=32
+            )
         servicer = ArchiveServicer(
             self.store,  # thread-safe: one connection, locked
             Authenticator.from_file(settings.tokens_file),
@@ -61,8 +83,19 @@ class StorageService:
 
     def run(self, stop: threading.Event) -> None:
         with self.grpc:
-            self.runner.run(stop)
-            self.store.close()
+            snapshots = None
+            if self.snapshot_runner is not None:
+                snapshots = threading.Thread(
+                    target=self.snapshot_runner.run, args=(stop,), name="storage-snapshots"
+                )
+                snapshots.start()
+            try:
+                self.runner.run(stop)
+            finally:
+                stop.set()
+                if snapshots is not None:
+                    snapshots.join()
+                self.store.close()
 
 
 def build(settings: StorageSettings, bus: Bus, health: Health) -> StorageService:

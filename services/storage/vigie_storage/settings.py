@@ -9,6 +9,7 @@ from pydantic import Field
 
 from vigie_runtime.settings import GrpcSettings, HttpSettings, ServiceSettings, StrictModel
 from vigie_storage.ports import DataKind
+from vigie_storage.snapshots import SnapshotSettings
 
 DAY_S = 86_400.0
 
@@ -38,4 +39,6 @@ class StorageSettings(ServiceSettings):
     # None: every search is refused.
     tokens_file: Path | None = None
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    # Snapshots of alerts (a second stage reading frames, tracks and alerts).
+    snapshots: SnapshotSettings = Field(default_factory=SnapshotSettings)
     max_batch: int = Field(256, ge=1, le=10_000)

