@@ -14,10 +14,12 @@ from vigie_runtime.grpc_server import GrpcServer, Registration
 from vigie_runtime.health import Health
 from vigie_runtime.stage import Stage, StageRunner
 from vigie_runtime.topics import ALERTS, FRAMES, TRACKS
+from vigie_storage.adapters.cassandra.store import CassandraArchive
 from vigie_storage.adapters.sqlite_store import SqliteArchive
 from vigie_storage.blobs import FileBlobStore
 from vigie_storage.grpc_api import ArchiveServicer
 from vigie_storage.handler import TOPICS, StorageHandler
+from vigie_storage.ports import ArchiveStore
 from vigie_storage.retention import RetentionJob
 from vigie_storage.settings import StorageSettings
 from vigie_storage.snapshots import SnapshotHandler
@@ -25,7 +27,11 @@ from vigie_storage.snapshots import SnapshotHandler
 
 class StorageService:
     def __init__(self, settings: StorageSettings, bus: Bus, health: Health) -> None:
-        self.store = SqliteArchive(settings.database)
+        self.store: ArchiveStore = (
+            CassandraArchive.connect(settings.cassandra, settings.retention.keep_days())
+            if settings.backend == "cassandra"
+            else SqliteArchive(settings.database)
+        )
         self.blobs = FileBlobStore(settings.snapshots_dir)
         self.handler = StorageHandler(self.store)
         self.retention = RetentionJob(self.store, self.blobs, settings.retention, time.time)

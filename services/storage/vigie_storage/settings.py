@@ -4,10 +4,12 @@ kind of data is kept."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from vigie_runtime.settings import GrpcSettings, HttpSettings, ServiceSettings, StrictModel
+from vigie_storage.adapters.cassandra.store import CassandraSettings
 from vigie_storage.ports import DataKind
 from vigie_storage.snapshots import SnapshotSettings
 
@@ -28,12 +30,19 @@ class RetentionSettings(StrictModel):
     def keep_s(self, kind: DataKind) -> float:
         return float(getattr(self, f"{kind.value}_days")) * DAY_S
 
+    def keep_days(self) -> dict[DataKind, float]:
+        return {kind: float(getattr(self, f"{kind.value}_days")) for kind in DataKind}
+
 
 class StorageSettings(ServiceSettings):
     group_id: str = "vigie-storage"
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=9406))
     grpc: GrpcSettings = Field(default_factory=lambda: GrpcSettings(port=50053))
+    # sqlite: the embedded file below; cassandra: the cluster under `cassandra` (schema applied
+    # beforehand from vigie_storage/adapters/cassandra/schema.cql).
+    backend: Literal["sqlite", "cassandra"] = "sqlite"
     database: Path = Path("var/vigie.sqlite")
+    cassandra: CassandraSettings = Field(default_factory=CassandraSettings)
     snapshots_dir: Path = Path("var/snapshots")
     # Bearer tokens of who may search the archive (digests only; see vigie_runtime/auth.py).
     # None: every search is refused.
@@ -42,3 +51,9 @@ class StorageSettings(ServiceSettings):
     # Snapshots of alerts (a second stage reading frames, tracks and alerts).
     snapshots: SnapshotSettings = Field(default_factory=SnapshotSettings)
     max_batch: int = Field(256, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _cluster_named(self) -> StorageSettings:
+        if self.backend == "cassandra" and not self.cassandra.contact_points:
+            raise ValueError("backend cassandra needs cassandra.contact_points")
+        return self
