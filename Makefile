@@ -10,7 +10,7 @@ PROTOS := $(wildcard protos/vigie/v1/*.proto)
 BROKER_PORT ?= 19092
 
 .PHONY: install protos broker broker-stop topics run demo test test-unit test-integration test-e2e \
-        lint fmt bench-e2e eval-mot bench-track bench-detect clean
+        lint fmt bench-e2e eval-mot bench-track bench-detect bench-storage clean
 
 install: $(STAMP) $(PROTO_STAMP)
 
@@ -87,6 +87,10 @@ bench-track: install
 
 bench-detect: install
 	$(PY) -m bench.bench_detect
+
+# Archive ingest rows/s and search p50/p99 over a million events, beside bare sqlite3.
+bench-storage: install
+	$(PY) -m bench.bench_storage
 
 clean:
 	rm -rf gen $(VENV) var .pytest_cache .ruff_cache
