@@ -25,6 +25,7 @@ GROUP_TOPICS = {
     "vigie-analytics": (TRACKS,),
     "vigie-alerting": (EVENTS,),
     "vigie-storage": (TRACKS, EVENTS, ALERTS, VERDICTS, AUDIT),
+    "vigie-storage-snapshots": (FRAMES, TRACKS, ALERTS),
 }
 
 DEFAULT_HTTP = {

@@ -17,7 +17,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import grpc
+import numpy as np
 import pytest
 import yaml
 
@@ -233,6 +235,23 @@ def test_clip_raises_one_alert_per_visit_end_to_end(
                 metadata=OPERATOR,
             )
             assert {a.alert_id for a in found.alerts} == set(alerts)
+            # Each alert comes with the snapshot of its frame, taken out through the API.
+            assert set(found.snapshots) == set(alerts)
+            image = archive.GetSnapshot(
+                services_pb2.GetSnapshotRequest(alert_id=target.alert_id, purpose="review"),
+                metadata=OPERATOR,
+            )
+            decoded = cv2.imdecode(np.frombuffer(image.jpeg, np.uint8), cv2.IMREAD_COLOR)
+            assert decoded is not None and decoded.shape[:2] == (
+                image.info.height,
+                image.info.width,
+            )
+        with sqlite3.connect(pipeline.plan.database) as db:
+            journal = db.execute("SELECT actor, action, reason FROM audit_journal").fetchall()
+        assert ("op1", "search.alerts", "end-to-end check") in journal
+        assert ("op1", "export.snapshot", "review") in journal
+        assert ("op1", "verdict.dismiss", "staff member at the table") in journal
+        assert any(action == "alert.raised" for _, action, _ in journal)
     finally:
         codes = pipeline.stop_all()
     assert all(code == 0 for code in codes.values()), codes

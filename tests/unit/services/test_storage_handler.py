@@ -325,3 +325,23 @@ def test_older_copy_of_an_alert_does_not_move_it_back(
     (stored,) = store.search_alerts(EVERYTHING)
     assert stored.count == 2
     assert stored.status is AlertStatus.ACKNOWLEDGED
+
+
+def test_audit_records_are_chained_into_the_journal_on_flush(
+    handler: StorageHandler, store: CountingArchive
+) -> None:
+    from vigie_core.journal import verify
+    from vigie_core.types import AuditRecord
+
+    records = [
+        AuditRecord(f"r-{n}", 1000.0 + n, "system:alerting", "system", "alert.raised", f"al-{n}")
+        for n in range(3)
+    ]
+    for offset, record in enumerate([*records, records[1]]):  # the last is a redelivery
+        msg = message(AUDIT, codec.encode(record), offset)
+        handler.handle(handler.decode(msg), msg)
+    assert store.audit_records() == []  # nothing before the batch is flushed
+    handler.flush()
+    chained = store.audit_records()
+    assert [c.record.record_id for c in chained] == ["r-0", "r-1", "r-2"]
+    assert verify(chained).ok
