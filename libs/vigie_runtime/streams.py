@@ -55,7 +55,9 @@ def _credentials(extra: dict[str, str]) -> Any:
     raise ConfigError(f"kafka.extra: security.protocol {protocol!r} is not supported by streams")
 
 
-def faust_app(app_id: str, kafka: KafkaSettings, **options: Any) -> faust.App:
+def faust_app(
+    app_id: str, kafka: KafkaSettings, datadir: str = "var/streams", **options: Any
+) -> faust.App:
     """A faust application on the configured brokers, with Vigie's conventions: camera-keyed
     topics of :data:`PARTITIONS` partitions, raw bytes in and out, memory stores rebuilt from
     changelogs, no web server (probes and metrics are the service's own)."""
@@ -67,6 +69,9 @@ def faust_app(app_id: str, kafka: KafkaSettings, **options: Any) -> faust.App:
         "broker": brokers,
         "broker_credentials": _credentials(kafka.extra),
         "store": "memory://",
+        # Where faust keeps its own files (it writes none with memory stores, but creates the
+        # folder): under var/, which is writable in the container, not the working directory.
+        "datadir": f"{datadir}/{app_id}",
         "topic_partitions": PARTITIONS,
         "topic_replication_factor": 1,
         "table_standby_replicas": 0,
