@@ -21,6 +21,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -89,6 +90,7 @@ def faust_app(
         settings["producer_linger_ms"] = 0
         settings["producer_max_batch_size"] = 1  # one record per batch: exact watermarks
     settings.update(options)
+    Path(settings["datadir"]).mkdir(parents=True, exist_ok=True)
     return faust.App(app_id, **settings)
 
 

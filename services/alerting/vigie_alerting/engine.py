@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from vigie_alerting import metrics
-from vigie_alerting.policy_file import LoadedPolicy, RouteConfig
+from vigie_alerting.policy_file import LoadedPolicy
 from vigie_core.alerting import AlertBook, AlertRules, UnknownAlert
 from vigie_core.alerting.evaluation import Evaluation
-from vigie_core.alerting.policy import Refusal, severity_rank
+from vigie_core.alerting.policy import Refusal
 from vigie_core.ids import millis, stable_id
 from vigie_core.types import Alert, AuditRecord, Event, Verdict, VerdictAction
 from vigie_runtime import codec
@@ -259,7 +259,7 @@ class AlertEngine:
         outputs.extend(
             Output(route.topic, alert.camera_id, value)
             for route in self.policy.file.routes
-            if route_matches(route, alert)
+            if route.wants(alert)
         )
         for listener in self.listeners:
             listener(alert)
@@ -324,11 +324,3 @@ class AlertEngine:
             details={"sha256": self.policy.sha256, "source": self.policy.source},
         )
         return Output(AUDIT, "", codec.encode(record))
-
-
-def route_matches(route: RouteConfig, alert: Alert) -> bool:
-    return (
-        severity_rank(alert.severity) >= severity_rank(route.min_severity)
-        and (not route.kinds or alert.kind in route.kinds)
-        and (not route.cameras or alert.camera_id in route.cameras)
-    )

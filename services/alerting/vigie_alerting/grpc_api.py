@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import uuid
 from collections.abc import Iterator
 
 import grpc
@@ -19,7 +18,8 @@ from vigie_alerting.desk import Desk
 from vigie_core.alerting import UnknownAlert, VerdictError
 from vigie_core.types import VerdictAction
 from vigie_runtime import codec
-from vigie_runtime.auth import Authenticator, Caller, Permission, Unauthenticated
+from vigie_runtime.auth import Authenticator, Caller, Permission
+from vigie_runtime.grpc_auth import caller_of, request_id_of
 
 log = logging.getLogger(__name__)
 
@@ -31,25 +31,8 @@ class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
         self.desk = desk
         self.auth = auth
 
-    # -- who is calling -------------------------------------------------------------------------
-
     def _caller(self, context: grpc.ServicerContext, permission: Permission) -> Caller:
-        metadata = dict(context.invocation_metadata())
-        try:
-            caller = self.auth.caller(metadata.get("authorization"))
-        except Unauthenticated as exc:
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
-        if not caller.may(permission):
-            context.abort(
-                grpc.StatusCode.PERMISSION_DENIED,
-                f"{caller.operator} ({caller.role}) may not {permission}",
-            )
-        return caller
-
-    @staticmethod
-    def _request_id(context: grpc.ServicerContext) -> str:
-        metadata = dict(context.invocation_metadata())
-        return str(metadata.get("x-request-id") or uuid.uuid4())
+        return caller_of(context, self.auth, permission)
 
     # -- queries --------------------------------------------------------------------------------
 
@@ -93,7 +76,7 @@ class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
                 grpc.StatusCode.PERMISSION_DENIED,
                 f"{caller.operator} cannot decide in the name of {request.operator.strip()}",
             )
-        request_id = self._request_id(context)
+        request_id = request_id_of(context)
         try:
             alert = self.desk.decide(request.alert_id, action, caller, request.reason, request_id)
         except UnknownAlert:

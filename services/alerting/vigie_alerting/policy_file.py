@@ -39,9 +39,15 @@ from typing import Annotated
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from vigie_core.alerting.policy import AlertPolicy, CameraPolicy, KindPolicy, Suppression
+from vigie_core.alerting.policy import (
+    AlertPolicy,
+    CameraPolicy,
+    KindPolicy,
+    Suppression,
+    severity_rank,
+)
 from vigie_core.schedule import DAYS, Schedule, TimeWindow, parse_clock
-from vigie_core.types import EventKind, Severity
+from vigie_core.types import Alert, EventKind, Severity
 from vigie_runtime.yamlconf import load_model
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -130,28 +136,36 @@ class EscalationConfig(BaseModel):
     )
 
 
-class RouteConfig(BaseModel):
-    """Alerts matching every filter given also go to ``topic``."""
+class AudienceFilter(BaseModel):
+    """Which alerts an audience wants: at least this severity, of these kinds, at these
+    cameras (empty lists: all)."""
 
     model_config = _STRICT
 
-    topic: Annotated[str, AfterValidator(_topic)]
     min_severity: Severity = Severity.INFO
     kinds: list[EventKind] = Field(default_factory=list)
     cameras: list[str] = Field(default_factory=list)
 
+    def wants(self, alert: Alert) -> bool:
+        return (
+            severity_rank(alert.severity) >= severity_rank(self.min_severity)
+            and (not self.kinds or alert.kind in self.kinds)
+            and (not self.cameras or alert.camera_id in self.cameras)
+        )
 
-class WebhookConfig(BaseModel):
+
+class RouteConfig(AudienceFilter):
+    """Alerts the filter wants also go to ``topic``."""
+
+    topic: Annotated[str, AfterValidator(_topic)]
+
+
+class WebhookConfig(AudienceFilter):
     """An HTTP receiver; payloads are signed with HMAC-SHA256 of the secret in ``secret_env``."""
-
-    model_config = _STRICT
 
     name: Annotated[str, AfterValidator(lambda n: n if _NAME.match(n) else _bad_name(n))]
     url: str = Field(pattern=r"^https?://")
     secret_env: str = Field(min_length=1)
-    min_severity: Severity = Severity.INFO
-    kinds: list[EventKind] = Field(default_factory=list)
-    cameras: list[str] = Field(default_factory=list)
     timeout_s: float = Field(5.0, gt=0, le=60)
     attempts: int = Field(5, ge=1, le=20)
     backoff_s: float = Field(1.0, gt=0, le=300)

@@ -24,7 +24,6 @@ import aiohttp
 from google.protobuf import json_format
 
 from vigie_alerting.policy_file import WebhookConfig
-from vigie_core.alerting.policy import severity_rank
 from vigie_core.ids import stable_id
 from vigie_core.types import Alert
 from vigie_runtime import codec
@@ -67,14 +66,6 @@ def delivery_id(webhook: str, alert: Alert) -> str:
 def backoff_s(config: WebhookConfig, attempt: int) -> float:
     """Wait before attempt ``attempt + 1``: doubling from ``backoff_s``, capped at a minute."""
     return float(min(config.backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S))
-
-
-def wants(config: WebhookConfig, alert: Alert) -> bool:
-    return (
-        severity_rank(alert.severity) >= severity_rank(config.min_severity)
-        and (not config.kinds or alert.kind in config.kinds)
-        and (not config.cameras or alert.camera_id in config.cameras)
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +150,7 @@ class WebhookSender:
                     extra={"webhook": webhook.config.name, "alert_id": alert.alert_id},
                 )
                 continue
-            if wants(webhook.config, alert):
+            if webhook.config.wants(alert):
                 failure = await self._deliver_one(webhook, alert)
                 if failure is not None:
                     failed.append(failure)

@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,7 +24,8 @@ from vigie_core.colours import COLOUR_NAMES
 from vigie_core.ids import millis, stable_id
 from vigie_core.types import AuditRecord, EventKind
 from vigie_runtime import codec
-from vigie_runtime.auth import Authenticator, Caller, Permission, Unauthenticated
+from vigie_runtime.auth import Authenticator, Caller, Permission
+from vigie_runtime.grpc_auth import caller_of, request_id_of
 from vigie_storage.blobs import BlobStore
 from vigie_storage.ports import ArchiveStore, Cursor, SearchQuery, Snapshot
 
@@ -150,17 +150,7 @@ class ArchiveServicer(services_pb2_grpc.ArchiveServicer):
     # -- who asks, and why ------------------------------------------------------------------------
 
     def _caller(self, context: grpc.ServicerContext, permission: Permission) -> Caller:
-        metadata = dict(context.invocation_metadata())
-        try:
-            caller = self.auth.caller(metadata.get("authorization"))
-        except Unauthenticated as exc:
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
-        if not caller.may(permission):
-            context.abort(
-                grpc.StatusCode.PERMISSION_DENIED,
-                f"{caller.operator} ({caller.role}) may not {permission}",
-            )
-        return caller
+        return caller_of(context, self.auth, permission)
 
     @staticmethod
     def _purpose(purpose: str, context: grpc.ServicerContext) -> str:
@@ -186,8 +176,7 @@ class ArchiveServicer(services_pb2_grpc.ArchiveServicer):
         details: dict[str, str],
     ) -> None:
         """Written before the answer: a search the journal cannot record is not answered."""
-        metadata = dict(context.invocation_metadata())
-        request_id = str(metadata.get("x-request-id") or uuid.uuid4())
+        request_id = request_id_of(context)
         now = self.clock()
         record = AuditRecord(
             record_id=stable_id("audit", action, caller.operator, request_id, millis(now)),
