@@ -7,6 +7,7 @@ rest the same way for all of them, so reading one service's entry point teaches 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -65,6 +66,25 @@ def base_parser(name: str) -> argparse.ArgumentParser:
     return parser
 
 
+SECRET_WORDS = ("password", "secret", "token")
+
+
+def _secret(key: str) -> bool:
+    """A key holding a secret itself (not the name of a file or variable that holds one)."""
+    key = key.lower()
+    return any(w in key for w in SECRET_WORDS) and not key.endswith(("_file", "_env"))
+
+
+def redacted(value: Any) -> Any:
+    """Settings as printed by ``--check-config``: values of secret-looking keys hidden, so the
+    output can be pasted into a ticket."""
+    if isinstance(value, dict):
+        return {k: "***" if _secret(str(k)) and v else redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redacted(v) for v in value]
+    return value
+
+
 def service_main(
     name: str,
     settings_cls: type[S],
@@ -85,7 +105,7 @@ def service_main(
         print(f"vigie {name}: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
     if args.check_config:
-        print(settings.model_dump_json(indent=2))
+        print(json.dumps(redacted(settings.model_dump(mode="json")), indent=2))
         return 0
     configure_logging(name, settings.log_level, settings.log_json)
     stop = threading.Event()

@@ -413,3 +413,17 @@ def test_errors_in_values_not_from_the_yaml_are_not_blamed_on_it(
     assert f"{path}:{line_of(path, marker)}:" not in error, error
     for name in env:
         assert name in error, error
+
+
+def test_check_config_hides_secrets_but_not_where_they_come_from(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json as json_module
+
+    from vigie_capture.__main__ import main as capture_main
+
+    monkeypatch.setenv("VIGIE_KAFKA__EXTRA__sasl.password", "s3cret")
+    monkeypatch.setenv("VIGIE_KAFKA__EXTRA__sasl.username", "vigie-capture")
+    assert capture_main(["--check-config"]) == 0
+    printed = json_module.loads(capsys.readouterr().out)
+    assert printed["kafka"]["extra"] == {"sasl.password": "***", "sasl.username": "vigie-capture"}
