@@ -1,8 +1,11 @@
 """Snapshots: for each alert, the frame it was raised on, boxes drawn and every face blurred.
 
 A second stage of the storage service (group ``<group>-snapshots``) reads frames, tracks and
-alerts. Frames and the tracks of each frame are kept for ``buffer_s`` per camera (frames only
-live minutes on their topic); when a new alert arrives, its frame is looked up by sequence and
+alerts. Frames and the tracks of each frame are kept per camera until the camera's tracks are
+``buffer_s`` past them: frames are read as fast as they come, while alerts follow the tracks,
+so the frames an alert may still need are those the tracks have not left far behind (in a
+replay or a backlog, frames run well ahead of tracks). ``max_frames_per_camera`` caps the
+memory whatever happens. When a new alert arrives, its frame is looked up by sequence and
 capture time, drawn, redacted, encoded and put in the blob store, and the archive records where.
 An alert that arrives before its frame waits up to ``wait_s``; one whose frame never comes is
 logged and counted, never silently dropped.
@@ -50,9 +53,9 @@ FACE_MARGIN = 0.35  # blur this much wider than the face box on each side
 
 class SnapshotSettings(StrictModel):
     enabled: bool = True
-    buffer_s: float = 30.0  # how long frames and tracks are kept, per camera
+    buffer_s: float = 30.0  # frames are kept until the camera's tracks are this far past them
     wait_s: float = 30.0  # how long an alert waits for its frame
-    max_frames_per_camera: int = 600
+    max_frames_per_camera: int = 1500  # at ~40 kB a JPEG, 60 MB per camera at most
     face_confidence: float = 0.3  # low on purpose: a false blur costs nothing
     jpeg_quality: int = 85
 
@@ -68,6 +71,8 @@ class _Frame:
 @dataclass(slots=True)
 class _Camera:
     frames: deque[_Frame] = field(default_factory=deque)
+    tracked_until: float = float("-inf")  # capture time of the newest tracks seen
+    full: bool = False  # the memory cap is evicting frames (warned once per episode)
 
     def find(self, ref: FrameRef) -> _Frame | None:
         for frame in reversed(self.frames):
@@ -187,18 +192,30 @@ class SnapshotHandler:
         captured_at = codec.time_from_proto(frame.captured_at)  # type: ignore[attr-defined]
         camera = self._cameras.setdefault(camera_id, _Camera())
         camera.frames.append(_Frame(int(frame.sequence), captured_at, bytes(frame.jpeg)))  # type: ignore[attr-defined]
-        oldest = captured_at - self.settings.buffer_s
-        while camera.frames and (
-            camera.frames[0].captured_at < oldest
-            or len(camera.frames) > self.settings.max_frames_per_camera
-        ):
+        self._prune(camera_id, camera)
+
+    def _prune(self, camera_id: str, camera: _Camera) -> None:
+        oldest = camera.tracked_until - self.settings.buffer_s
+        while camera.frames and camera.frames[0].captured_at < oldest:
+            camera.frames.popleft()
+        over = len(camera.frames) > self.settings.max_frames_per_camera
+        if over and not camera.full:
+            log.warning(
+                "snapshot buffer full: dropping the oldest frames before their tracks arrived",
+                extra={"camera": camera_id, "frames": len(camera.frames)},
+            )
+        camera.full = over
+        while len(camera.frames) > self.settings.max_frames_per_camera:
             camera.frames.popleft()
 
     def _add_tracks(self, frame_tracks: FrameTracks) -> None:
-        camera = self._cameras.get(frame_tracks.frame.camera_id)
-        found = camera.find(frame_tracks.frame) if camera else None
+        camera_id = frame_tracks.frame.camera_id
+        camera = self._cameras.setdefault(camera_id, _Camera())
+        found = camera.find(frame_tracks.frame)
         if found is not None:
             found.tracks = frame_tracks.tracks
+        camera.tracked_until = max(camera.tracked_until, frame_tracks.frame.captured_at)
+        self._prune(camera_id, camera)
 
     # -- alerts -----------------------------------------------------------------------------------
 

@@ -1,0 +1,125 @@
+"""The snapshot stage's logic with a stand-in face finder: which frame an alert gets, when it
+waits, when it gives up, and that frames wait for the tracks rather than for the clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vigie.v1 import frames_pb2
+from vigie_core.types import (
+    Alert,
+    AlertStatus,
+    Box,
+    EventKind,
+    FrameRef,
+    FrameTracks,
+    Severity,
+    Track,
+    TrackState,
+)
+from vigie_runtime import codec
+from vigie_runtime.bus import Message
+from vigie_runtime.topics import ALERTS, FRAMES, TRACKS
+from vigie_storage.adapters.sqlite_store import SqliteArchive
+from vigie_storage.blobs import FileBlobStore
+from vigie_storage.snapshots import SnapshotHandler, SnapshotSettings
+
+T0 = 1_790_000_000.0
+
+
+class NoFaces:
+    def find_everywhere(self, image: np.ndarray) -> list[tuple[int, int, int, int]]:
+        return []
+
+
+def frame_msg(seq: int, t: float, camera: str = "cam") -> Message:
+    ok, jpeg = cv2.imencode(".jpg", np.full((90, 160, 3), 200, np.uint8))
+    assert ok
+    frame = frames_pb2.Frame(
+        camera_id=camera, sequence=seq, captured_at=codec.time_to_proto(t), width=160,
+        height=90, jpeg=jpeg.tobytes(), replay=True,
+    )  # fmt: skip
+    return Message(FRAMES, 0, seq, camera.encode(), frame.SerializeToString())
+
+
+def tracks_msg(seq: int, t: float) -> Message:
+    track = Track("cam/1", "person", Box(0.2, 0.1, 0.5, 0.9), 0.9, TrackState.TRACKED)
+    tracks = FrameTracks(FrameRef("cam", seq, t, 160, 90), (track,))
+    return Message(TRACKS, 0, seq, b"cam", codec.encode(tracks))
+
+
+def alert_msg(seq: int, t: float, n: int = 1) -> Message:
+    alert = Alert(
+        f"al-{n}", "cam", EventKind.ZONE_INTRUSION, "gate", Severity.HIGH, AlertStatus.RAISED,
+        f"ev-{n}", t, t, 1, "person", ("cam/1",), FrameRef("cam", seq, t, 160, 90),
+    )  # fmt: skip
+    return Message(ALERTS, 0, n, b"cam", codec.encode(alert))
+
+
+@pytest.fixture
+def stage(tmp_path: Path) -> tuple[SnapshotHandler, SqliteArchive, FileBlobStore, list[float]]:
+    store = SqliteArchive(tmp_path / "a.sqlite")
+    blobs = FileBlobStore(tmp_path / "snapshots")
+    now = [T0]
+    settings = SnapshotSettings(buffer_s=5.0, wait_s=10.0, max_frames_per_camera=100)
+    handler = SnapshotHandler(store, blobs, NoFaces(), settings, clock=lambda: now[0])  # type: ignore[arg-type]
+    return handler, store, blobs, now
+
+
+def feed(handler: SnapshotHandler, *messages: Message) -> None:
+    for message in messages:
+        handler.handle(handler.decode(message), message)
+
+
+def test_an_alert_gets_the_frame_it_was_raised_on(
+    stage: tuple[SnapshotHandler, SqliteArchive, FileBlobStore, list[float]],
+) -> None:
+    handler, store, blobs, _ = stage
+    feed(handler, frame_msg(1, T0), frame_msg(2, T0 + 0.1), tracks_msg(2, T0 + 0.1))
+    feed(handler, alert_msg(2, T0 + 0.1))
+    snapshot = store.snapshot_for("al-1")
+    assert snapshot is not None and snapshot.frame_sequence == 2
+    image = cv2.imdecode(np.frombuffer(blobs.get(snapshot.blob_key), np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (90, 160, 3)
+    assert (snapshot.width, snapshot.height) == (160, 90)
+    feed(handler, alert_msg(2, T0 + 0.1))  # the same alert again (merged, decided): no retake
+    assert store.snapshot_for("al-1") == snapshot
+
+
+def test_an_alert_before_its_frame_waits_for_it(
+    stage: tuple[SnapshotHandler, SqliteArchive, FileBlobStore, list[float]],
+) -> None:
+    handler, store, _, _ = stage
+    feed(handler, alert_msg(3, T0))
+    assert store.snapshot_for("al-1") is None
+    feed(handler, frame_msg(3, T0), tracks_msg(3, T0))
+    assert store.snapshot_for("al-1") is not None
+
+
+def test_an_alert_whose_frame_never_comes_is_given_up_after_wait_s(
+    stage: tuple[SnapshotHandler, SqliteArchive, FileBlobStore, list[float]],
+) -> None:
+    handler, store, _, now = stage
+    feed(handler, alert_msg(7, T0))
+    now[0] = T0 + 11
+    handler.on_idle()
+    feed(handler, frame_msg(7, T0), tracks_msg(7, T0))
+    assert store.snapshot_for("al-1") is None
+
+
+def test_frames_are_kept_until_the_tracks_are_past_them(
+    stage: tuple[SnapshotHandler, SqliteArchive, FileBlobStore, list[float]],
+) -> None:
+    handler, store, _, _ = stage
+    # A replay: 60 s of frames arrive long before any tracks.
+    feed(handler, *(frame_msg(n, T0 + n) for n in range(60)))
+    feed(handler, tracks_msg(1, T0 + 1), alert_msg(1, T0 + 1, n=1))
+    assert store.snapshot_for("al-1") is not None
+    feed(handler, tracks_msg(36, T0 + 36), tracks_msg(40, T0 + 40))  # frames before 35 s go
+    feed(handler, alert_msg(30, T0 + 30, n=2), alert_msg(36, T0 + 36, n=3))
+    assert store.snapshot_for("al-3") is not None
+    assert store.snapshot_for("al-2") is None  # its frame left the buffer; it waits, then gives up
