@@ -17,9 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from vigie_core.ids import millis, stable_id
-from vigie_core.journal import ChainedRecord, verify
-from vigie_core.types import AuditRecord
+from vigie_core.journal import ChainedRecord, entry, verify
 
 PAGE = 5000
 
@@ -92,13 +90,12 @@ def export_main(args: argparse.Namespace) -> int:
         now = time.time()
         archive.append_audit(
             [
-                AuditRecord(
-                    record_id=stable_id("audit", "journal.export", actor, millis(now)),
-                    at=now,
+                entry(
+                    "journal.export",
+                    str(args.out),
+                    now,
                     actor=actor,
                     role="auditor",
-                    action="journal.export",
-                    subject=str(args.out),
                     reason=args.purpose,
                     details={"records": str(written)},
                 )

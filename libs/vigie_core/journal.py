@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from vigie_core.ids import millis, stable_id
 from vigie_core.types import AuditRecord
 
 GENESIS = "0" * 64  # the prev_hash of the very first record
@@ -47,6 +48,35 @@ class Anchor:
 
 
 START = Anchor(0, GENESIS)
+
+
+def entry(
+    action: str,
+    subject: str,
+    at: float,
+    *,
+    actor: str,
+    role: str,
+    reason: str = "",
+    request_id: str = "",
+    camera_id: str = "",
+    details: Mapping[str, str] | None = None,
+    key: Sequence[object] = (),
+) -> AuditRecord:
+    """A journal record whose id comes from what it records (action, subject, actor, time and
+    ``key``), so the same fact journaled twice, by a replay, is one record."""
+    return AuditRecord(
+        record_id=stable_id("audit", action, subject, actor, millis(at), *key),
+        at=at,
+        actor=actor,
+        role=role,
+        action=action,
+        subject=subject,
+        reason=reason,
+        request_id=request_id,
+        camera_id=camera_id,
+        details=dict(details or {}),
+    )
 
 
 def record_data(record: AuditRecord) -> dict[str, Any]:

@@ -21,8 +21,8 @@ from vigie_alerting.policy_file import LoadedPolicy
 from vigie_core.alerting import AlertBook, AlertRules, UnknownAlert
 from vigie_core.alerting.evaluation import Evaluation
 from vigie_core.alerting.policy import Refusal
-from vigie_core.ids import millis, stable_id
-from vigie_core.types import Alert, AuditRecord, Event, Verdict, VerdictAction
+from vigie_core.journal import entry
+from vigie_core.types import Alert, Event, Verdict, VerdictAction
 from vigie_runtime import codec
 from vigie_runtime.auth import Caller, Permission
 from vigie_runtime.bus import Output
@@ -73,13 +73,13 @@ class AlertEngine:
         """Put a new policy in force (from the next event on) and journal the change."""
         previous = self.policy
         self._use(policy)
-        record = AuditRecord(
-            record_id=stable_id("audit", "policy.changed", policy.sha256, millis(now)),
-            at=now,
+        record = entry(
+            "policy.changed",
+            policy.file.version,
+            now,
             actor=SYSTEM,
             role="system",
-            action="policy.changed",
-            subject=policy.file.version,
+            key=(policy.sha256,),
             reason=(
                 f"alert policy {previous.file.version} replaced by {policy.file.version}"
                 f" from {policy.source}"
@@ -266,13 +266,12 @@ class AlertEngine:
         return outputs
 
     def _refusal_record(self, event: Event, refusal: Refusal) -> Output:
-        record = AuditRecord(
-            record_id=stable_id("audit", "alert.refused", event.event_id),
-            at=event.occurred_at,
+        record = entry(
+            "alert.refused",
+            event.event_id,
+            event.occurred_at,
             actor=SYSTEM,
             role="system",
-            action="alert.refused",
-            subject=event.event_id,
             reason=refusal.reason,
             camera_id=event.camera_id,
             details={
@@ -295,15 +294,13 @@ class AlertEngine:
         request_id: str = "",
         details: dict[str, str] | None = None,
     ) -> Output:
-        record = AuditRecord(
-            record_id=stable_id(
-                "audit", action, alert.alert_id, alert.escalation_level, actor, millis(at)
-            ),
-            at=at,
+        record = entry(
+            action,
+            alert.alert_id,
+            at,
             actor=actor,
             role=role,
-            action=action,
-            subject=alert.alert_id,
+            key=(alert.escalation_level,),
             reason=reason,
             request_id=request_id,
             camera_id=alert.camera_id,
@@ -313,13 +310,13 @@ class AlertEngine:
 
     def policy_record(self, now: float) -> Output:
         """The journal entry for the policy in force, written when it is loaded."""
-        record = AuditRecord(
-            record_id=stable_id("audit", "policy.loaded", self.policy.sha256, millis(now)),
-            at=now,
+        record = entry(
+            "policy.loaded",
+            self.policy.file.version,
+            now,
             actor=SYSTEM,
             role="system",
-            action="policy.loaded",
-            subject=self.policy.file.version,
+            key=(self.policy.sha256,),
             reason=f"alert policy {self.policy.file.version} from {self.policy.source}",
             details={"sha256": self.policy.sha256, "source": self.policy.source},
         )

@@ -17,8 +17,7 @@ from prometheus_client import Counter
 
 from vigie_alerting.engine import SYSTEM, AlertEngine
 from vigie_alerting.policy_file import load_policy
-from vigie_core.ids import millis, stable_id
-from vigie_core.types import AuditRecord
+from vigie_core.journal import entry
 from vigie_runtime import codec
 from vigie_runtime.bus import Output
 from vigie_runtime.topics import AUDIT
@@ -67,13 +66,13 @@ class PolicyWatch:
         return [record]
 
     def _refused(self, digest: str, error: str, now: float) -> Output:
-        record = AuditRecord(
-            record_id=stable_id("audit", "policy.refused", digest, millis(now)),
-            at=now,
+        record = entry(
+            "policy.refused",
+            str(self.path),
+            now,
             actor=SYSTEM,
             role="system",
-            action="policy.refused",
-            subject=str(self.path),
+            key=(digest,),
             reason=error[:2000],
             details={"sha256": digest, "in_force": self.engine.policy.file.version},
         )

@@ -21,8 +21,8 @@ import grpc
 
 from vigie.v1 import events_pb2, services_pb2, services_pb2_grpc
 from vigie_core.colours import COLOUR_NAMES
-from vigie_core.ids import millis, stable_id
-from vigie_core.types import AuditRecord, EventKind
+from vigie_core.journal import entry
+from vigie_core.types import EventKind
 from vigie_runtime import codec
 from vigie_runtime.auth import Authenticator, Caller, Permission
 from vigie_runtime.grpc_auth import caller_of, request_id_of
@@ -178,16 +178,16 @@ class ArchiveServicer(services_pb2_grpc.ArchiveServicer):
         """Written before the answer: a search the journal cannot record is not answered."""
         request_id = request_id_of(context)
         now = self.clock()
-        record = AuditRecord(
-            record_id=stable_id("audit", action, caller.operator, request_id, millis(now)),
-            at=now,
+        record = entry(
+            action,
+            subject,
+            now,
             actor=caller.operator,
             role=str(caller.role),
-            action=action,
-            subject=subject,
             reason=purpose,
             request_id=request_id,
             details=details,
+            key=(request_id,),
         )
         self.store.append_audit([record])
         log.info(

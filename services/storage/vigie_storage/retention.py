@@ -15,8 +15,7 @@ from collections.abc import Callable
 
 from prometheus_client import Counter
 
-from vigie_core.ids import millis, stable_id
-from vigie_core.types import AuditRecord
+from vigie_core.journal import entry
 from vigie_storage.blobs import BlobStore
 from vigie_storage.ports import ArchiveStore, DataKind
 from vigie_storage.settings import RetentionSettings
@@ -62,13 +61,12 @@ class RetentionJob:
             log.info("retention deleted expired data", extra=summary)
             self.store.append_audit(
                 [
-                    AuditRecord(
-                        record_id=stable_id("audit", "retention.deleted", millis(now)),
-                        at=now,
+                    entry(
+                        "retention.deleted",
+                        "archive",
+                        now,
                         actor="system:storage",
                         role="system",
-                        action="retention.deleted",
-                        subject="archive",
                         reason="expired under the retention policy",
                         details=summary,
                     )
