@@ -13,6 +13,7 @@ Three measurements in one run, so the machine's noise affects all of them alike:
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -100,7 +101,16 @@ def run_pipeline(
             grpc_ports={n: free_port() for n in ("detection", "alerting", "storage")},
             session_timeout_ms=2000,
             log_level="WARNING",
-            extra_env={"VIGIE_COOLDOWN_S": "0"},
+            # Every zone entry an alert: no merging (cooldown 0), intrusions allowed everywhere.
+            extra_env={
+                "VIGIE_POLICY": json.dumps(
+                    {
+                        "version": "bench",
+                        "cooldown_s": 0,
+                        "default": {"zone_intrusion": {"severity": "high"}},
+                    }
+                )
+            },
         )
         pipeline = LocalPipeline(plan)
         try:

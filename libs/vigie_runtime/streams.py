@@ -27,6 +27,8 @@ from typing import Any
 import faust
 from aiokafka.partitioner import murmur2
 from faust.tables.table import Table
+from faust.transport import drivers as faust_drivers
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from vigie_runtime.bus import Output
 from vigie_runtime.settings import KafkaSettings
@@ -34,6 +36,34 @@ from vigie_runtime.topics import PARTITIONS
 from vigie_runtime.yamlconf import ConfigError
 
 log = logging.getLogger(__name__)
+
+
+class _PromptConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]
+    """faust asks the broker to hold an empty fetch for 1.5 s, a floor under the latency of
+    every alert when events are sparse; the pipeline's other stages wait at most
+    ``kafka.fetch_wait_max_ms`` (50 ms by default), and so does this one."""
+
+    fetch_max_wait_ms = 50
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = self.fetch_max_wait_ms
+        return consumer
+
+
+class _PromptConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
+    def _new_consumer_thread(self) -> _PromptConsumerThread:
+        return _PromptConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class PromptTransport(faust_aiokafka.Transport):  # type: ignore[misc]
+    """The Kafka transport with the fetch wait of the rest of the pipeline."""
+
+    Consumer = _PromptConsumer
+
+
+SCHEME = "vigiekafka"
+faust_drivers.TRANSPORTS.aliases[SCHEME] = f"{__name__}:PromptTransport"
 
 # librdkafka keys we can translate to the asyncio client's credentials.
 _SECURITY_KEYS = {"security.protocol", "sasl.mechanism", "sasl.mechanisms", "sasl.username"}
@@ -62,7 +92,8 @@ def faust_app(
     """A faust application on the configured brokers, with Vigie's conventions: camera-keyed
     topics of :data:`PARTITIONS` partitions, raw bytes in and out, memory stores rebuilt from
     changelogs, no web server (probes and metrics are the service's own)."""
-    brokers = [f"kafka://{b.strip()}" for b in kafka.bootstrap_servers.split(",") if b.strip()]
+    brokers = [f"{SCHEME}://{b.strip()}" for b in kafka.bootstrap_servers.split(",") if b.strip()]
+    _PromptConsumerThread.fetch_max_wait_ms = kafka.fetch_wait_max_ms
     unknown = {k for k in kafka.extra if k not in _SECURITY_KEYS and k != "sasl.password"}
     if unknown:
         log.warning("kafka.extra keys ignored by streams", extra={"keys": sorted(unknown)})
