@@ -108,6 +108,7 @@ def run_pipeline(
                         "version": "bench",
                         "cooldown_s": 0,
                         "default": {"zone_intrusion": {"severity": "high"}},
+                        "escalation": {"after_s": {}},
                     }
                 )
             },
@@ -155,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     alert_latency = []
     for message in topics[ALERTS]:
         alert = codec.decode_alert(message.value)
-        if alert.count == 1 and alert.frame is not None:
+        # The first publication of each alert: later ones (merges, escalations) are not news.
+        if alert.count == 1 and alert.escalation_level == 0 and alert.frame is not None:
             alert_latency.append(message.timestamp_ms - alert.frame.captured_at * 1000)
     track_latency = [
         m.timestamp_ms - codec.decode_tracks(m.value).frame.captured_at * 1000
