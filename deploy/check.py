@@ -34,6 +34,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -86,6 +87,8 @@ CRD_REQUIRED: dict[str, list[str]] = {
     "ServiceMonitor": ["spec.selector", "spec.endpoints"],
     "ScaledObject": ["spec.scaleTargetRef.name", "spec.triggers"],
 }
+# The checkout this file belongs to: where the code's metric names are read from.
+CODE = Path(__file__).resolve().parents[1]
 # The image's working directory: relative paths in settings (var/...) land there.
 WORKDIR = "/var/lib/vigie"
 # Settings naming a file the service reads, and what that file must load as.
@@ -377,6 +380,65 @@ def check_acls(name: str, docs: list[dict[str, Any]], problems: Problems) -> Non
             for topic in sorted(topics):
                 if not may("topic", topic, "Read"):
                     problems.add(where, f"may not read {topic}, which group {group} consumes")
+
+
+# -- monitoring --------------------------------------------------------------------------------
+
+
+def code_metrics() -> set[str]:
+    """Every metric name the code registers with prometheus_client."""
+    pattern = re.compile(r"\b(?:Counter|Gauge|Histogram|Summary)\(\s*\"(vigie_\w+)\"")
+    names: set[str] = set()
+    for folder in ("libs", "services"):
+        for path in (CODE / folder).rglob("*.py"):
+            names.update(pattern.findall(path.read_text(encoding="utf-8", errors="replace")))
+    return names
+
+
+def exposed(name: str, known: set[str]) -> bool:
+    """Whether ``name`` is a series one of ``known`` exposes (counters' _total, histograms')."""
+    for suffix in ("", "_total", "_bucket", "_count", "_sum", "_created"):
+        if name.endswith(suffix) and name.removesuffix(suffix) in known | {
+            k.removesuffix("_total") for k in known
+        }:
+            return True
+    return False
+
+
+def check_rules(name: str, docs: list[dict[str, Any]], promtool: Path, problems: Problems) -> None:
+    rules = [d for d in docs if d["kind"] == "PrometheusRule"]
+    if not rules:
+        return
+    known = code_metrics()
+    for doc in rules:
+        where = f"overlay {name}: PrometheusRule {doc['metadata']['name']}"
+        groups = field(doc, "spec.groups") or []
+        for group in groups:
+            for rule in group.get("rules", []) or []:
+                for metric in sorted(set(re.findall(r"\bvigie_\w+", str(rule.get("expr", ""))))):
+                    if not exposed(metric, known):
+                        problems.add(
+                            where,
+                            f"{rule.get('alert') or rule.get('record')}: no"
+                            f" service exports {metric}",
+                        )
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as out:
+            yaml.safe_dump({"groups": groups}, out)
+        try:
+            result = run([str(promtool), "check", "rules", out.name])
+        finally:
+            os.unlink(out.name)
+        if result.returncode != 0:
+            for line in (result.stdout + result.stderr).strip().splitlines():
+                if line.strip() and "SUCCESS" not in line:
+                    problems.add(where, line.replace(out.name, "rules").strip())
+
+
+def check_prometheus_config(root: Path, promtool: Path, problems: Problems) -> None:
+    config = root / "deploy" / "compose" / "prometheus.yml"
+    result = run([str(promtool), "check", "config", "--syntax-only", str(config)])
+    if result.returncode != 0:
+        problems.add("deploy/compose/prometheus.yml", (result.stdout + result.stderr).strip())
 
 
 # -- configuration -----------------------------------------------------------------------------
@@ -703,9 +765,11 @@ def check(
     root: Path, tools: Path, modules: Path, overlays: Iterable[str] | None = None
 ) -> Problems:
     problems = Problems()
+    promtool = modules.parent / "bin" / "promtool"
     check_dockerfile(root, tools, problems)
     check_compose(root, tools, problems)
     check_compose_configs(root, problems)
+    check_prometheus_config(root, promtool, problems)
     overlay_dir = root / "deploy" / "k8s" / "overlays"
     names = sorted(overlays or (p.name for p in overlay_dir.iterdir() if p.is_dir()))
     for name in names:
@@ -719,6 +783,7 @@ def check(
         check_crds(name, docs, problems)
         check_topics(name, docs, problems)
         check_acls(name, docs, problems)
+        check_rules(name, docs, promtool, problems)
         check_configmaps(name, docs, problems)
         check_deployments(name, docs, problems)
         print(f"overlay {name}: {len(docs)} objects rendered and checked")

@@ -1,7 +1,11 @@
 """`make deploy-check` on the real files passes, and on deliberately broken copies fails with a
 message naming what is wrong: a misspelt settings key, a topic with too few partitions for its
 autoscaler, a topic missing, an invalid manifest, an invalid ScaledObject, a compose file off the
-spec, a Dockerfile hadolint refuses."""
+spec, a Dockerfile hadolint refuses; and, checked as each pod would start, a --config file not
+mounted, a misspelt VIGIE_* variable, a probe on the wrong port, a settings path nothing mounts;
+an autoscaler on a group its Deployment does not run, a missing ACL, a changelog partitioned
+unlike the events, a Strimzi object off its schema, a K8ssandraCluster without its version, an
+alert rule on a metric no service exports or that promtool refuses."""
 
 from __future__ import annotations
 
@@ -15,8 +19,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = REPO / ".venv-deploy" / "bin"
 MODULES = REPO / "deploy" / ".tools" / "node_modules"
+PROMTOOL = REPO / "deploy" / ".tools" / "bin" / "promtool"
 
-if not (TOOLS / "kubectl").exists() or not MODULES.exists():
+if not (TOOLS / "kubectl").exists() or not MODULES.exists() or not PROMTOOL.exists():
     pytest.skip("validation tools not installed: run make deploy-check", allow_module_level=True)
 
 _spec = importlib.util.spec_from_file_location("deploy_check", REPO / "deploy" / "check.py")
@@ -34,11 +39,16 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def broken(pristine: Path, tmp_path: Path, change: Callable[[Path], None]) -> list[str]:
+def broken(
+    pristine: Path,
+    tmp_path: Path,
+    change: Callable[[Path], None],
+    overlays: list[str] | None = None,
+) -> list[str]:
     root = tmp_path / "copy"
     shutil.copytree(pristine, root)
     change(root)
-    return list(deploy_check.check(root, TOOLS, MODULES))
+    return list(deploy_check.check(root, TOOLS, MODULES, overlays))
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -53,7 +63,9 @@ def test_the_real_files_pass(pristine: Path) -> None:
 
 def test_a_misspelt_settings_key_fails(pristine: Path, tmp_path: Path) -> None:
     config = "deploy/k8s/base/config/storage.yaml"
-    problems = broken(pristine, tmp_path, lambda r: edit(r / config, "retention:", "retension:"))
+    problems = broken(
+        pristine, tmp_path, lambda r: edit(r / config, "retention:", "retension:"), ["dev"]
+    )
     assert any("storage.yaml" in p and "retension" in p for p in problems), problems
 
 
@@ -67,7 +79,7 @@ def test_too_few_partitions_for_the_autoscaler_fails(pristine: Path, tmp_path: P
             "topicName: vigie.frames.v1\n  partitions: 2",
         )
 
-    problems = broken(pristine, tmp_path, shrink)
+    problems = broken(pristine, tmp_path, shrink, ["prod"])
     assert any("vigie-detection may run 6 replicas but vigie.frames.v1 has only 2" in p
                for p in problems), problems  # fmt: skip
     assert any("KafkaTopic vigie.frames.v1 has 2 partitions, the code wants 6" in p
@@ -82,7 +94,7 @@ def test_a_topic_the_code_uses_but_no_kafkatopic_declares_fails(
     def drop(root: Path) -> None:
         edit(root / topics, "topicName: vigie.audit.v1", "topicName: vigie.audit-old.v1")
 
-    problems = broken(pristine, tmp_path, drop)
+    problems = broken(pristine, tmp_path, drop, ["prod"])
     assert any("topic vigie.audit.v1 is used by the code but has no KafkaTopic" in p
                for p in problems), problems  # fmt: skip
 
@@ -92,6 +104,7 @@ def test_an_invalid_manifest_fails(pristine: Path, tmp_path: Path) -> None:
         pristine,
         tmp_path,
         lambda r: edit(r / "deploy/k8s/base/tracking.yaml", "replicas: 1", "replicas: one"),
+        ["dev"],
     )
     assert any("overlay" in p and "replicas" in p for p in problems), problems
 
@@ -99,7 +112,10 @@ def test_an_invalid_manifest_fails(pristine: Path, tmp_path: Path) -> None:
 def test_an_invalid_scaledobject_fails(pristine: Path, tmp_path: Path) -> None:
     keda = "deploy/k8s/components/keda/scaledobjects.yaml"
     problems = broken(
-        pristine, tmp_path, lambda r: edit(r / keda, "maxReplicaCount: 6", "maxReplicaCount: lots")
+        pristine,
+        tmp_path,
+        lambda r: edit(r / keda, "maxReplicaCount: 6", "maxReplicaCount: lots"),
+        ["prod"],
     )
     assert any("ScaledObject" in p and "maxReplicaCount" in p for p in problems), problems
 
@@ -111,12 +127,192 @@ def test_a_compose_file_off_the_spec_fails(pristine: Path, tmp_path: Path) -> No
         lambda r: edit(
             r / "docker-compose.yml", "  kafka:\n", "  kafka:\n    restart_policy: sometimes\n"
         ),
+        ["dev"],
     )
     assert any(p.startswith("docker-compose.yml") for p in problems), problems
 
 
 def test_a_dockerfile_hadolint_refuses_fails(pristine: Path, tmp_path: Path) -> None:
     problems = broken(
-        pristine, tmp_path, lambda r: edit(r / "Dockerfile", "WORKDIR /src\n", "RUN cd /src\n")
+        pristine,
+        tmp_path,
+        lambda r: edit(r / "Dockerfile", "WORKDIR /src\n", "RUN cd /src\n"),
+        ["dev"],
     )
     assert any(p.startswith("Dockerfile") and "DL3003" in p for p in problems), problems
+
+
+# -- each pod as it would start ---------------------------------------------------------------
+
+STORAGE = "deploy/k8s/base/storage.yaml"
+STRIMZI = "deploy/k8s/components/strimzi"
+
+
+def test_a_config_file_not_mounted_fails(pristine: Path, tmp_path: Path) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(
+            r / STORAGE, "- /etc/vigie/config/storage.yaml", "- /etc/vigie/config/storage.yml"
+        ),
+        ["dev"],
+    )
+    assert any(
+        "Deployment vigie-storage" in p
+        and "--config /etc/vigie/config/storage.yml" in p
+        and "has no key storage.yml" in p
+        for p in problems
+    ), problems
+
+
+def test_a_misspelt_environment_variable_fails(pristine: Path, tmp_path: Path) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(r / STORAGE, "name: VIGIE_GRPC__PORT", "name: VIGIE_GRPC__PROT"),
+        ["dev"],
+    )
+    assert any(
+        "Deployment vigie-storage" in p and "VIGIE_GRPC__PROT" in p and "grpc.prot" in p
+        for p in problems
+    ), problems
+
+
+def test_a_probe_on_the_wrong_port_fails(pristine: Path, tmp_path: Path) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(
+            r / STORAGE, "grpc:\n            port: 50053", "grpc:\n            port: 50052"
+        ),
+        ["dev"],
+    )
+    assert any(
+        "Deployment vigie-storage" in p
+        and "livenessProbe asks gRPC port 50052 but gRPC is served on 50053" in p
+        for p in problems
+    ), problems
+
+
+def test_a_settings_file_path_nothing_mounts_fails(pristine: Path, tmp_path: Path) -> None:
+    config = "deploy/k8s/base/config/tracking.yaml"
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(r / config, "/etc/vigie/scenes/scenes.yaml", "/etc/vigie/scene/scenes.yaml"),
+        ["dev"],
+    )
+    assert any(
+        "Deployment vigie-tracking" in p
+        and "scenes is /etc/vigie/scene/scenes.yaml but nothing is mounted there" in p
+        for p in problems
+    ), problems
+
+
+# -- autoscaling, topics and ACLs --------------------------------------------------------------
+
+
+def test_an_autoscaler_on_a_group_its_deployment_does_not_run_fails(
+    pristine: Path, tmp_path: Path
+) -> None:
+    keda = "deploy/k8s/components/keda/scaledobjects.yaml"
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(r / keda, "consumerGroup: vigie-detection", "consumerGroup: vigie-detect"),
+        ["prod"],
+    )
+    assert any(
+        "ScaledObject vigie-detection watches consumer group vigie-detect" in p for p in problems
+    ), problems
+
+
+def test_a_consumer_without_its_group_acl_fails(pristine: Path, tmp_path: Path) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(
+            r / STRIMZI / "users.yaml",
+            "type: group\n        name: vigie-storage-snapshots",
+            "type: group\n        name: vigie-storage-snapshot",
+        ),
+        ["prod"],
+    )
+    assert any(
+        "KafkaUser vigie-storage" in p
+        and "may not join consumer group vigie-storage-snapshots" in p
+        for p in problems
+    ), problems
+
+
+def test_a_changelog_partitioned_unlike_the_events_fails(pristine: Path, tmp_path: Path) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(
+            r / STRIMZI / "topics.yaml",
+            "topicName: vigie.events.v1\n  partitions: 6",
+            "topicName: vigie.events.v1\n  partitions: 12",
+        ),
+        ["prod"],
+    )
+    assert any(
+        "vigie-alerting-alert-state-changelog has 6 partitions but vigie.events.v1 has 12" in p
+        for p in problems
+    ), problems
+
+
+def test_a_strimzi_object_off_its_schema_fails(pristine: Path, tmp_path: Path) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(r / STRIMZI / "users.yaml", "- Write\n", "- Wrte\n"),
+        ["prod"],
+    )
+    assert any(
+        p.startswith("overlay prod: KafkaUser vigie-capture") and "operations" in p
+        for p in problems
+    ), problems
+
+
+def test_a_k8ssandra_cluster_without_its_version_fails(pristine: Path, tmp_path: Path) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(
+            r / "deploy/k8s/components/cassandra/k8ssandra.yaml", "    serverVersion: 4.1.5\n", ""
+        ),
+        ["prod"],
+    )
+    assert any(
+        "K8ssandraCluster vigie-cassandra: spec.cassandra.serverVersion missing" in p
+        for p in problems
+    ), problems
+
+
+# -- monitoring --------------------------------------------------------------------------------
+
+RULES = "deploy/k8s/components/monitoring/rules.yaml"
+
+
+def test_an_alert_on_a_metric_no_service_exports_fails(pristine: Path, tmp_path: Path) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(r / RULES, "vigie_dead_letters_total[10m]", "vigie_dead_letter_total[10m]"),
+        ["dev"],
+    )
+    assert any(
+        "PrometheusRule vigie" in p and "VigieDeadLetters: no service exports vigie_dead_letter_"
+        in p for p in problems
+    ), problems  # fmt: skip
+
+
+def test_an_alert_promtool_refuses_fails(pristine: Path, tmp_path: Path) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(r / RULES, "[10m])) > 0.1", "[10m]) > 0.1"),
+        ["dev"],
+    )
+    assert any("PrometheusRule vigie" in p and "parse error" in p for p in problems), problems
