@@ -7,7 +7,7 @@ Services never see either; they get a :class:`Bus` from the composition root.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -69,11 +69,41 @@ class Subscriber(Protocol):
         ...
 
 
+Partitions = Sequence[tuple[str, int]]
+
+
+class RebalanceListener(Protocol):
+    """Told, in the subscriber's own thread and between batches, which partitions it gained and
+    lost: before any message of a gained partition is returned, after the last batch of a lost
+    one was marked done (and committed)."""
+
+    def assigned(self, partitions: Partitions) -> None: ...
+
+    def revoked(self, partitions: Partitions) -> None: ...
+
+
 class Bus(Protocol):
     def publisher(self, client_id: str) -> Publisher: ...
 
-    def subscriber(self, group_id: str, topics: Sequence[str], client_id: str) -> Subscriber: ...
+    def subscriber(
+        self,
+        group_id: str,
+        topics: Sequence[str],
+        client_id: str,
+        listener: RebalanceListener | None = None,
+    ) -> Subscriber: ...
 
     def read_all(self, topic: str, timeout_s: float = 30.0) -> list[Message]:
-        """Every message on ``topic`` up to its current end, outside any group (state restore)."""
+        """Every message on ``topic`` up to its current end, outside any group."""
+        ...
+
+    def read_partitions(
+        self, topic: str, partitions: Collection[int] | None, timeout_s: float = 30.0
+    ) -> list[Message]:
+        """Every message on these partitions of ``topic`` (all when None) up to their current
+        end, outside any group: how a replica reads back the state of the cameras it owns."""
+        ...
+
+    def partition_count(self, topic: str) -> int | None:
+        """How many partitions ``topic`` has; None when it does not exist."""
         ...

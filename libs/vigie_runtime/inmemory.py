@@ -10,10 +10,10 @@ from __future__ import annotations
 import threading
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from vigie_runtime.bus import Message, Output
+from vigie_runtime.bus import Message, Output, RebalanceListener
 from vigie_runtime.topics import BY_NAME
 
 
@@ -52,6 +52,21 @@ class InMemoryBus:
     def read_all(self, topic: str, timeout_s: float = 30.0) -> list[Message]:
         return self.messages(topic)
 
+    def read_partitions(
+        self, topic: str, partitions: Collection[int] | None, timeout_s: float = 30.0
+    ) -> list[Message]:
+        with self._cond:
+            return [
+                m
+                for i, part in enumerate(self._topic(topic).partitions)
+                if partitions is None or i in partitions
+                for m in part
+            ]
+
+    def partition_count(self, topic: str) -> int | None:
+        with self._cond:
+            return len(self._topic(topic).partitions)
+
     def lag(self, group_id: str, topics: Sequence[str]) -> int:
         with self._cond:
             group = self._groups.get(group_id, _Group())
@@ -86,26 +101,33 @@ class InMemoryBus:
 
     # -- consuming -------------------------------------------------------------------------
     def subscriber(
-        self, group_id: str, topics: Sequence[str], client_id: str
+        self,
+        group_id: str,
+        topics: Sequence[str],
+        client_id: str,
+        listener: RebalanceListener | None = None,
     ) -> InMemorySubscriber:
         with self._cond:
             group = self._groups.setdefault(group_id, _Group())
-            sub = InMemorySubscriber(self, group, list(topics))
+            sub = InMemorySubscriber(self, group, list(topics), listener)
             group.members.append(sub)
             self._rebalance(group)
             return sub
 
     def _rebalance(self, group: _Group) -> None:
-        """Deal each topic's partitions round-robin over the members subscribed to that topic,
-        resuming at committed offsets (as Kafka's range/round-robin assignors do)."""
-        for member in group.members:
-            member.positions = {}
+        """Deal each topic's partitions round-robin over the members subscribed to that topic
+        (as Kafka's range/round-robin assignors do). Each member takes its new share at its next
+        poll, as a Kafka member does: everything revoked, then the new share assigned, resuming
+        at the committed offsets."""
+        shares: dict[int, list[tuple[str, int]]] = {id(m): [] for m in group.members}
         topics = sorted({t for m in group.members for t in m.topics})
         for topic in topics:
             subscribed = [m for m in group.members if topic in m.topics]
             for i in range(len(self._topic(topic).partitions)):
-                member = subscribed[i % len(subscribed)]
-                member.positions[(topic, i)] = group.committed.get((topic, i), 0)
+                shares[id(subscribed[i % len(subscribed)])].append((topic, i))
+        for member in group.members:
+            member.pending = shares[id(member)]
+        self._cond.notify_all()
 
     def _leave(self, sub: InMemorySubscriber) -> None:
         with self._cond:
@@ -129,17 +151,50 @@ class InMemoryPublisher:
 
 
 class InMemorySubscriber:
-    def __init__(self, bus: InMemoryBus, group: _Group, topics: list[str]) -> None:
+    def __init__(
+        self,
+        bus: InMemoryBus,
+        group: _Group,
+        topics: list[str],
+        listener: RebalanceListener | None = None,
+    ) -> None:
         self._bus = bus
         self.group = group
         self.topics = topics
+        self.listener = listener
         self.positions: dict[tuple[str, int], int] = {}
+        # The share the last rebalance gave this member, taken at its next poll, and the share
+        # the listener was last told of.
+        self.pending: list[tuple[str, int]] | None = None
+        self.share: list[tuple[str, int]] = []
+
+    def _take_share(self) -> None:
+        """Apply a rebalance in this member's thread: revoke all, restore, then assign."""
+        with self._bus._cond:
+            share, self.pending = self.pending, None
+        if share is None:
+            return
+        with self._bus._cond:
+            self.positions = {}
+        if self.listener is not None and self.share:
+            self.listener.revoked(self.share)
+        self.share = share
+        if self.listener is not None and share:
+            self.listener.assigned(share)
+        with self._bus._cond:
+            if self.pending is None:  # no newer rebalance while the listener ran
+                self.positions = {key: self.group.committed.get(key, 0) for key in share}
 
     def poll(self, max_messages: int, timeout_s: float) -> list[Message]:
+        self._take_share()
         with self._bus._cond:
+            if self.pending is not None:
+                return []
             batch = self._take(max_messages)
             if not batch and timeout_s > 0:
                 self._bus._cond.wait(timeout_s)
+                if self.pending is not None:
+                    return []
                 batch = self._take(max_messages)
             return batch
 

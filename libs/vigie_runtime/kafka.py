@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from confluent_kafka import (
@@ -24,7 +24,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from vigie_runtime.bus import DeliveryError, Message, Output
+from vigie_runtime.bus import DeliveryError, Message, Output, RebalanceListener
 from vigie_runtime.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -138,17 +138,28 @@ class KafkaPublisher:
 
 class KafkaSubscriber:
     def __init__(
-        self, settings: KafkaSettings, group_id: str, topics: Sequence[str], client_id: str
+        self,
+        settings: KafkaSettings,
+        group_id: str,
+        topics: Sequence[str],
+        client_id: str,
+        listener: RebalanceListener | None = None,
     ) -> None:
         self._consumer = Consumer(consumer_config(settings, group_id, client_id))
         self._assigned: set[tuple[str, int]] = set()
         self._group_joined = False
+        self._listener = listener
         self._consumer.subscribe(list(topics), on_assign=self._on_assign, on_revoke=self._on_revoke)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        gained = sorted((p.topic, p.partition) for p in partitions)
+        # Called inside poll, before the client fetches from these partitions: a listener that
+        # restores state here has done so before the first message of a gained partition.
+        if self._listener is not None:
+            self._listener.assigned(gained)
         self._group_joined = True
-        self._assigned = {(p.topic, p.partition) for p in partitions}
-        log.info("partitions assigned", extra={"partitions": sorted(self._assigned)})
+        self._assigned |= set(gained)
+        log.info("partitions assigned", extra={"partitions": gained})
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Hand over cleanly: whatever was marked done is committed before another member starts.
@@ -157,8 +168,11 @@ class KafkaSubscriber:
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError._NO_OFFSET:
                 log.warning("commit on revoke failed", extra={"error": str(exc)})
-        self._assigned -= {(p.topic, p.partition) for p in partitions}
-        log.info("partitions revoked", extra={"partitions": [p.partition for p in partitions]})
+        lost = sorted((p.topic, p.partition) for p in partitions)
+        self._assigned -= set(lost)
+        if self._listener is not None:
+            self._listener.revoked(lost)
+        log.info("partitions revoked", extra={"partitions": lost})
 
     def poll(self, max_messages: int, timeout_s: float) -> list[Message]:
         # Wait for the first message only, then take what has already arrived: consume(n, t)
@@ -205,25 +219,62 @@ class KafkaBus:
     def publisher(self, client_id: str) -> KafkaPublisher:
         return KafkaPublisher(self.settings, client_id)
 
-    def subscriber(self, group_id: str, topics: Sequence[str], client_id: str) -> KafkaSubscriber:
-        return KafkaSubscriber(self.settings, group_id, topics, client_id)
+    def subscriber(
+        self,
+        group_id: str,
+        topics: Sequence[str],
+        client_id: str,
+        listener: RebalanceListener | None = None,
+    ) -> KafkaSubscriber:
+        return KafkaSubscriber(self.settings, group_id, topics, client_id, listener)
+
+    def _reader(self) -> Consumer:
+        config = consumer_config(self.settings, f"vigie-reader-{uuid.uuid4().hex}", "reader")
+        config.update({"enable.auto.commit": False, "enable.partition.eof": True})
+        return Consumer(config)
+
+    def partition_count(self, topic: str) -> int | None:
+        consumer = self._reader()
+        try:
+            metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+            if metadata is None or metadata.error is not None or not metadata.partitions:
+                return None
+            return len(metadata.partitions)
+        finally:
+            consumer.close()
 
     def read_all(self, topic: str, timeout_s: float = 30.0) -> list[Message]:
-        """Read ``topic`` from the beginning to the high-watermarks seen at the start.
+        return self.read_partitions(topic, None, timeout_s)
+
+    def read_partitions(
+        self, topic: str, partitions: Collection[int] | None, timeout_s: float = 30.0
+    ) -> list[Message]:
+        """Read partitions of ``topic`` from the beginning to the high-watermarks seen at the
+        start.
 
         Needs correct watermarks: on the development broker, producers of such topics must
         send single-record batches (``kafka.single_record_batches``).
         """
-        config = consumer_config(self.settings, f"vigie-reader-{uuid.uuid4().hex}", "reader")
-        config.update({"enable.auto.commit": False, "enable.partition.eof": True})
-        consumer = Consumer(config)
+        consumer = self._reader()
         try:
-            metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
-            if metadata is None or metadata.error is not None:
+            try:
+                metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+            except KafkaException as exc:
+                raise ConnectionError(f"metadata of {topic}: {exc}") from exc
+            if metadata is None:
                 return []
+            if metadata.error is not None:
+                if metadata.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    return []  # nothing was ever written there
+                raise ConnectionError(f"metadata of {topic}: {metadata.error.str()}")
             ends: dict[int, int] = {}
             for p in metadata.partitions:
-                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                if partitions is not None and p not in partitions:
+                    continue
+                try:
+                    low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                except KafkaException as exc:
+                    raise ConnectionError(f"watermarks of {topic}[{p}]: {exc}") from exc
                 if high > low:
                     ends[p] = high
             if not ends:
@@ -234,14 +285,21 @@ class KafkaBus:
             while ends and time.monotonic() < deadline:
                 for m in consumer.consume(500, 0.5):
                     if m.error() is not None:
-                        if m.error().code() == KafkaError._PARTITION_EOF:
+                        # An end-of-partition notice counts only once it is at the end seen at
+                        # the start: an early one would silently cut the read short.
+                        if m.error().code() == KafkaError._PARTITION_EOF and m.offset() >= ends.get(
+                            m.partition(), 0
+                        ):
                             ends.pop(m.partition(), None)
                         continue
                     messages.append(_message(m))
                     if m.offset() + 1 >= ends.get(m.partition(), 0):
                         ends.pop(m.partition(), None)
             if ends:
-                raise TimeoutError(f"could not read {topic} to its end within {timeout_s:.0f}s")
+                raise TimeoutError(
+                    f"could not read {topic} partitions {sorted(ends)} to their end"
+                    f" within {timeout_s:.0f}s"
+                )
             return messages
         finally:
             consumer.close()

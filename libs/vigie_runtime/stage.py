@@ -5,7 +5,13 @@ Written once so that every stage has the same guarantees:
 - bad input never stops a stage: a message that cannot be decoded or handled goes to the
   dead-letter topic with the original bytes and the reason in headers, and the loop goes on;
 - a broker that goes away is waited for (delivery retried with back-off), not crashed on;
-- SIGTERM finishes the batch in hand, commits, and leaves the group.
+- SIGTERM finishes the batch in hand, commits, and leaves the group;
+- a stage that declares per-camera state (:mod:`vigie_runtime.state`) has it saved with every
+  batch, read back when partitions are assigned and dropped when they are revoked.
+
+:class:`MessageContract` is the part of the loop that concerns one message (decode, handle,
+dead-letter any failure with its reason, metrics): the stream application's driver runs the
+same contract, so a stage behaves the same whatever consumes for it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from vigie_runtime.bus import Bus, DeliveryError, Message, Output, Publisher
 from vigie_runtime.health import Health
 from vigie_runtime.logs import for_camera
 from vigie_runtime.settings import ServiceSettings
+from vigie_runtime.state import StateKeeper, StateSpec, TopicStateStore
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +43,9 @@ class Stage(Generic[T]):
     """What a service plugs into the loop. ``decode`` and ``handle`` are pure of Kafka.
 
     ``handle`` returns the outputs for one input; ``before_commit`` runs once per batch after
-    every input is handled and before delivery (a database transaction commits there; a state
-    snapshot is returned there, delivered with the batch's outputs); ``on_idle`` lets
-    time-based logic run when no message arrives.
+    every input is handled and before delivery (a database transaction commits there);
+    ``on_idle`` lets time-based logic run when no message arrives; ``state`` declares the
+    stage's per-camera state, saved with each batch and restored on assignment.
     """
 
     name: str
@@ -50,6 +57,7 @@ class Stage(Generic[T]):
     on_idle: Callable[[], Sequence[Output]] | None = None
     counts_frames: bool = False
     extra_ready: list[Callable[[], bool]] = field(default_factory=list)
+    state: StateSpec | None = None
 
 
 def dead_letter(message: Message, topic: str, stage: str, reason: str) -> Output:
@@ -103,6 +111,46 @@ def deliver(
         return True
 
 
+class MessageContract(Generic[T]):
+    """One message through a stage: decode, handle, and on any failure a dead letter with the
+    reason, never an exception; metrics and the camera in every log line on the way."""
+
+    def __init__(self, stage: Stage[T], dead_letter_topic: str) -> None:
+        self.stage = stage
+        self.dead_letter_topic = dead_letter_topic
+        self.frame_rate = metrics.FrameRate(stage.name)
+
+    def process(self, message: Message) -> list[Output]:
+        name = self.stage.name
+        metrics.MESSAGES_IN.labels(name, message.topic).inc()
+        camera = message.camera_id
+        with for_camera(camera), metrics.PROCESSING_SECONDS.labels(name).time():
+            try:
+                decoded = self.stage.decode(message)
+            except Exception as exc:
+                return [self.reject(message, "decode", exc)]
+            try:
+                outputs = list(self.stage.handle(decoded, message))
+            except Exception as exc:
+                return [self.reject(message, "processing", exc)]
+        if self.stage.counts_frames and camera:
+            self.frame_rate.tick(camera)
+        return outputs
+
+    def reject(self, message: Message, kind: str, exc: Exception) -> Output:
+        reason = f"{kind}: {type(exc).__name__}: {exc}"
+        metrics.ERRORS.labels(self.stage.name, kind).inc()
+        metrics.DEAD_LETTERS.labels(self.stage.name, message.topic).inc()
+        level = logging.WARNING if isinstance(exc, ValueError) else logging.ERROR
+        log.log(
+            level,
+            "message dead-lettered",
+            extra={"reason": reason, "topic": message.topic, "offset": message.offset},
+            exc_info=level == logging.ERROR,
+        )
+        return dead_letter(message, self.dead_letter_topic, self.stage.name, reason)
+
+
 class StageRunner(Generic[T]):
     def __init__(
         self,
@@ -119,7 +167,12 @@ class StageRunner(Generic[T]):
         self.dead_letter_topic = dead_letter_topic
         self.max_batch = max_batch
         self.poll_timeout_s = poll_timeout_s
-        self.frame_rate = metrics.FrameRate(stage.name)
+        self.contract = MessageContract(stage, dead_letter_topic)
+        self.keeper: StateKeeper | None = None
+        if stage.state is not None:
+            spec = stage.state
+            store = TopicStateStore(bus, spec.topic)
+            self.keeper = StateKeeper(stage.name, spec.state, store, spec.follows)
 
     @classmethod
     def for_service(
@@ -128,39 +181,37 @@ class StageRunner(Generic[T]):
         """The runner with the service's dead-letter topic and batch size."""
         return cls(stage, bus, health, settings.dead_letter_topic, max_batch=settings.max_batch)
 
-    def _handle_one(self, message: Message) -> list[Output]:
-        name = self.stage.name
-        metrics.MESSAGES_IN.labels(name, message.topic).inc()
-        camera = message.camera_id
-        with for_camera(camera), metrics.PROCESSING_SECONDS.labels(name).time():
-            try:
-                decoded = self.stage.decode(message)
-            except Exception as exc:
-                return [self._reject(message, "decode", exc)]
-            try:
-                outputs = list(self.stage.handle(decoded, message))
-            except Exception as exc:
-                return [self._reject(message, "processing", exc)]
-        if self.stage.counts_frames and camera:
-            self.frame_rate.tick(camera)
-        return outputs
+    def _check_state_partitions(self) -> None:
+        """A camera's state is read back from its input's partition number: both topics must
+        have as many partitions, or a replica would restore other replicas' cameras."""
+        spec = self.stage.state
+        if spec is None:
+            return
+        ours = self.bus.partition_count(spec.topic)
+        theirs = self.bus.partition_count(spec.follows)
+        if ours is not None and theirs is not None and ours != theirs:
+            raise RuntimeError(
+                f"state topic {spec.topic} has {ours} partitions but {spec.follows} has {theirs};"
+                f" recreate {spec.topic} with {theirs} partitions"
+            )
 
-    def _reject(self, message: Message, kind: str, exc: Exception) -> Output:
-        reason = f"{kind}: {type(exc).__name__}: {exc}"
-        metrics.ERRORS.labels(self.stage.name, kind).inc()
-        metrics.DEAD_LETTERS.labels(self.stage.name, message.topic).inc()
-        level = logging.WARNING if isinstance(exc, ValueError) else logging.ERROR
-        log.log(
-            level,
-            "message dead-lettered",
-            extra={"reason": reason, "topic": message.topic, "offset": message.offset},
-            exc_info=level == logging.ERROR,
-        )
-        return dead_letter(message, self.dead_letter_topic, self.stage.name, reason)
+    def _batch_state(self, batch: Sequence[Message]) -> list[Output]:
+        """The state of every camera this batch touched, delivered with its outputs."""
+        keeper = self.keeper
+        if keeper is None:
+            return []
+        for message in batch:
+            camera = message.camera_id
+            if camera and message.topic == keeper.follows:
+                keeper.touched(camera, message.partition)
+        return keeper.outputs()
 
     def run(self, stop: threading.Event) -> None:
         name = self.stage.name
-        subscriber = self.bus.subscriber(self.stage.group_id, self.stage.topics, client_id=name)
+        self._check_state_partitions()
+        subscriber = self.bus.subscriber(
+            self.stage.group_id, self.stage.topics, client_id=name, listener=self.keeper
+        )
         publisher = self.bus.publisher(client_id=name)
         self.health.add_check(f"{name}.assigned", subscriber.assigned)
         for i, check in enumerate(self.stage.extra_ready):
@@ -172,7 +223,7 @@ class StageRunner(Generic[T]):
                 batch = subscriber.poll(self.max_batch, self.poll_timeout_s)
                 if not batch:
                     if self.stage.on_idle is not None:
-                        idle_outputs = self.stage.on_idle()
+                        idle_outputs = [*self.stage.on_idle(), *self._batch_state(())]
                         if idle_outputs and not deliver(
                             publisher, idle_outputs, stop, name, health=self.health
                         ):
@@ -180,9 +231,10 @@ class StageRunner(Generic[T]):
                     continue
                 outputs: list[Output] = []
                 for message in batch:
-                    outputs.extend(self._handle_one(message))
+                    outputs.extend(self.contract.process(message))
                 if self.stage.before_commit is not None:
                     outputs.extend(self.stage.before_commit() or ())
+                outputs.extend(self._batch_state(batch))
                 if not deliver(publisher, outputs, stop, name, health=self.health):
                     break  # stopped while the broker was away: leave offsets uncommitted
                 subscriber.mark_done(batch)

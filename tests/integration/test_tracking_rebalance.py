@@ -70,6 +70,18 @@ def wait_until_consumed(bootstrap: str, timeout_s: float = 60) -> None:
         probe.close()
 
 
+def wait_for_frame(bus: KafkaBus, sequence: int, timeout_s: float = 60) -> None:
+    """Until the tracks of frame ``sequence`` are out (lag alone reads 0 mid-rebalance)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if any(
+            codec.decode_tracks(m.value).frame.sequence == sequence for m in bus.read_all(TRACKS)
+        ):
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"the tracks of frame {sequence} never came out")
+
+
 def test_moving_a_camera_between_replicas_keeps_its_track_ids(bootstrap: str) -> None:
     bus = KafkaBus(KafkaSettings(bootstrap_servers=bootstrap, single_record_batches=True))
     start = time.time()
@@ -84,8 +96,14 @@ def test_moving_a_camera_between_replicas_keeps_its_track_ids(bootstrap: str) ->
         time.sleep(3)
         first.close()  # leaves: every partition, the camera's included, goes to the second
         publish(bus, frames[60:])
+        wait_for_frame(bus, 119)
         wait_until_consumed(bootstrap)
-        assert CAMERA in second.service.handler.trackers  # the second replica took over
+        # The second replica took over (once the group settles: a revoke drops its cameras
+        # until the assignment that follows reads them back).
+        deadline = time.monotonic() + 30
+        while CAMERA not in second.service.handler.trackers and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert CAMERA in second.service.handler.trackers
     finally:
         if second is not None:
             second.close()

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +35,7 @@ from prometheus_client import Histogram
 from vigie.v1 import frames_pb2
 from vigie_detection.handler import DetectionHandler
 from vigie_runtime import metrics
-from vigie_runtime.bus import Bus, Message, Output, Publisher, Subscriber
+from vigie_runtime.bus import Bus, Message, Output, Publisher, RebalanceListener, Subscriber
 from vigie_runtime.freshness import FreshnessSettings, is_stale
 from vigie_runtime.stage import dead_letter
 
@@ -180,9 +180,23 @@ class FillingBus:
     def publisher(self, client_id: str) -> Publisher:
         return self._inner.publisher(client_id)
 
-    def subscriber(self, group_id: str, topics: Sequence[str], client_id: str) -> Subscriber:
-        inner = self._inner.subscriber(group_id, topics, client_id)
+    def subscriber(
+        self,
+        group_id: str,
+        topics: Sequence[str],
+        client_id: str,
+        listener: RebalanceListener | None = None,
+    ) -> Subscriber:
+        inner = self._inner.subscriber(group_id, topics, client_id, listener)
         return FillingSubscriber(inner, self._fill_to, self._max_wait_s)
 
     def read_all(self, topic: str, timeout_s: float = 30.0) -> list[Message]:
         return self._inner.read_all(topic, timeout_s)
+
+    def read_partitions(
+        self, topic: str, partitions: Collection[int] | None, timeout_s: float = 30.0
+    ) -> list[Message]:
+        return self._inner.read_partitions(topic, partitions, timeout_s)
+
+    def partition_count(self, topic: str) -> int | None:
+        return self._inner.partition_count(topic)

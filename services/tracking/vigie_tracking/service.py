@@ -9,8 +9,9 @@ from vigie_runtime.bus import Bus
 from vigie_runtime.health import Health
 from vigie_runtime.scenes import load_scenes
 from vigie_runtime.stage import Stage, StageRunner
+from vigie_runtime.state import StateSpec
 from vigie_runtime.topics import DETECTIONS, TRACKER_STATE
-from vigie_tracking.handler import TrackingHandler, latest_states
+from vigie_tracking.handler import TrackingHandler
 from vigie_tracking.settings import TrackingSettings
 
 log = logging.getLogger(__name__)
@@ -22,19 +23,15 @@ class TrackingService:
         scenes = load_scenes(settings.scenes)
         if settings.scenes is not None and not any(scene.zones for scene in scenes.values()):
             log.warning("the scene file has no zones: track summaries carry no time in zones")
-        self.handler = TrackingHandler(
-            params,
-            read_states=lambda: latest_states(bus.read_all(TRACKER_STATE)),
-            scenes=scenes,
-        )
+        self.handler = TrackingHandler(params, scenes=scenes)
         stage = Stage(
             name="tracking",
             topics=[DETECTIONS],
             group_id=settings.group_id,
             decode=self.handler.decode,
             handle=self.handler.handle,
-            before_commit=self.handler.snapshots,
             counts_frames=True,
+            state=StateSpec(self.handler, topic=TRACKER_STATE, follows=DETECTIONS),
         )
         self.runner = StageRunner.for_service(stage, bus, health, settings)
 

@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 
 from vigie_core.tracking import TrackerParams
 from vigie_runtime.settings import HttpSettings, ServiceSettings, StrictModel
+from vigie_runtime.topology import TRACKING
 
 _DEFAULT = TrackerParams()
 
@@ -44,8 +45,8 @@ class TrackerSettings(StrictModel):
 
 
 class TrackingSettings(ServiceSettings):
-    group_id: str = "vigie-tracking"
-    http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=9403))
+    group_id: str = TRACKING.group_id
+    http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=TRACKING.http_port))
     tracker: TrackerSettings = Field(default_factory=TrackerSettings)
     # The scene file analytics reads (`cameras: {<camera id>: {zones: [...]}}`): track summaries
     # then say how long each track spent in each zone of its camera. None: no zone times.

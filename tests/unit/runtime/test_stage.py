@@ -135,8 +135,10 @@ class RecordingBus:
     def publisher(self, client_id: str) -> _FlakyPublisher:
         return _FlakyPublisher(self)
 
-    def subscriber(self, group_id: str, topics: Sequence[str], client_id: str) -> _Subscriber:
-        return _Subscriber(self, self.bus.subscriber(group_id, topics, client_id))
+    def subscriber(
+        self, group_id: str, topics: Sequence[str], client_id: str, listener: Any = None
+    ) -> _Subscriber:
+        return _Subscriber(self, self.bus.subscriber(group_id, topics, client_id, listener))
 
 
 class _FlakyPublisher:
