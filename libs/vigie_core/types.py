@@ -187,6 +187,9 @@ class Severity(StrEnum):
 
 
 class AlertStatus(StrEnum):
+    """Where an alert is in its life; the order of statuses and the verdicts that move an alert
+    between them are defined once, in ``vigie_core.alerting.lifecycle``."""
+
     RAISED = "raised"
     ACKNOWLEDGED = "acknowledged"
     CONFIRMED = "confirmed"

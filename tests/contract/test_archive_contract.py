@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import replace
+from itertools import permutations
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,25 @@ def test_a_verdict_stored_before_its_alert_still_closes_it(archive: ArchiveStore
     (stored,) = archive.search_alerts(ALL)
     assert stored.status is AlertStatus.DISMISSED
     assert archive.verdicts_for("al-1") == [verdict]
+
+
+def test_copies_and_verdicts_in_any_order_give_the_same_alert(archive: ArchiveStore) -> None:
+    # One alert's life as the alerting stage publishes it, then every order of arrival, each
+    # under its own alert id so one store holds them all.
+    raised = alert(1, T0, count=1)
+    acknowledged = replace(alert(1, T0, count=2), status=AlertStatus.ACKNOWLEDGED)
+    merged = replace(acknowledged, count=3, last_seen=T0 + 3, track_ids=("cam-1/1", "cam-1/2"))
+    ack = Verdict("vd-ack", "al-1", VerdictAction.ACKNOWLEDGE, "ana", "", T0 + 2, "operator")
+    dismiss = Verdict("vd-dis", "al-1", VerdictAction.DISMISS, "ana", "a cat", T0 + 4, "operator")
+    items = [raised, acknowledged, merged, ack, dismiss]
+    orders = list(permutations(items))
+    for n, order in enumerate(orders):
+        archive.save_many([replace(item, alert_id=f"al-{n}") for item in order])
+    found = archive.search_alerts(ALL)
+    assert len(found) == len(orders)
+    assert {replace(a, alert_id="al-1") for a in found} == {
+        replace(merged, status=AlertStatus.DISMISSED)
+    }
 
 
 def test_filters_by_cameras_zones_kinds_and_class(archive: ArchiveStore) -> None:

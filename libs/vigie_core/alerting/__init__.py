@@ -1,15 +1,21 @@
-"""Alerting in the pure core: the alert book, the policy that authorises signals, escalation,
-routing and the evaluation counts. No clock, broker or network here: callers pass ``now``."""
+"""Alerting in the pure core: the alert lifecycle, the alert book, the policy that authorises
+signals, escalation, routing and the evaluation counts. No clock, broker or network here: callers
+pass ``now``."""
 
 from vigie_core.alerting.book import (
-    CLOSED_STATUSES,
-    OPEN_STATUSES,
     AlertBook,
     AlertOutcome,
     AlertRules,
     UnknownAlert,
     VerdictError,
     describe,
+)
+from vigie_core.alerting.lifecycle import (
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
+    Refusal,
+    most_advanced,
+    transition,
 )
 
 __all__ = [
@@ -18,7 +24,10 @@ __all__ = [
     "AlertBook",
     "AlertOutcome",
     "AlertRules",
+    "Refusal",
     "UnknownAlert",
     "VerdictError",
     "describe",
+    "most_advanced",
+    "transition",
 ]

@@ -1,7 +1,8 @@
 """Alerting rules and the alert desk state machine.
 
 Alerts are signals for a person, not decisions: the system raises them and merges repeats, and
-only an operator's verdict (acknowledge, then confirm or dismiss, with a reason) moves them on.
+only an operator's verdict (acknowledge, then confirm or dismiss, with a reason) moves them on,
+along the lifecycle :mod:`vigie_core.alerting.lifecycle` defines for every stage.
 Nothing here reads a clock: event time comes from ``Event.occurred_at`` and desk time from the
 ``now`` the caller passes, so a replay of the same input rebuilds the same book.
 
@@ -24,6 +25,14 @@ from dataclasses import asdict, dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+from vigie_core.alerting.lifecycle import (
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
+    Refusal,
+    most_advanced,
+    needs_reason,
+    transition,
+)
 from vigie_core.alerting.policy import SEVERITY_ORDER, Grant, severity_rank
 from vigie_core.ids import millis, stable_id
 from vigie_core.types import (
@@ -45,31 +54,6 @@ REASON_QUIET = "quiet after dismissal"
 
 MAX_TRACK_IDS = 50  # an alert points at who was involved; a crowd needs no longer list
 SEEN_IDS_PER_KEY = 256  # replays arrive soon after the original; the state is saved per event
-
-OPEN_STATUSES = frozenset({AlertStatus.RAISED, AlertStatus.ACKNOWLEDGED})
-CLOSED_STATUSES = frozenset({AlertStatus.CONFIRMED, AlertStatus.DISMISSED})
-
-# Restore keeps whichever copy went further; confirmed and dismissed are both final.
-_STATUS_RANK = {
-    AlertStatus.RAISED: 0,
-    AlertStatus.ACKNOWLEDGED: 1,
-    AlertStatus.CONFIRMED: 2,
-    AlertStatus.DISMISSED: 2,
-}
-
-_ALLOWED_FROM: Mapping[VerdictAction, frozenset[AlertStatus]] = {
-    VerdictAction.ACKNOWLEDGE: frozenset({AlertStatus.RAISED}),
-    VerdictAction.CONFIRM: OPEN_STATUSES,
-    VerdictAction.DISMISS: OPEN_STATUSES,
-}
-
-_RESULTING_STATUS: Mapping[VerdictAction, AlertStatus] = {
-    VerdictAction.ACKNOWLEDGE: AlertStatus.ACKNOWLEDGED,
-    VerdictAction.CONFIRM: AlertStatus.CONFIRMED,
-    VerdictAction.DISMISS: AlertStatus.DISMISSED,
-}
-
-_NEEDS_REASON = frozenset({VerdictAction.CONFIRM, VerdictAction.DISMISS})
 
 _Key = tuple[str, EventKind, str]
 
@@ -269,7 +253,7 @@ class AlertBook:
         alert = self.get(alert_id)
         action = VerdictAction(action)
         operator, reason = operator.strip(), reason.strip()
-        _check_verdict(alert, action, operator, reason)
+        status = _check_verdict(alert, action, operator, reason)
         verdict = Verdict(
             verdict_id=stable_id("verdict", alert_id, action, operator, millis(now)),
             alert_id=alert_id,
@@ -278,7 +262,7 @@ class AlertBook:
             reason=reason,
             decided_at=now,
         )
-        return self._apply(alert, verdict), verdict
+        return self._apply(alert, verdict, status), verdict
 
     def apply_verdict(self, verdict: Verdict) -> Alert | None:
         """Apply a verdict read back from its topic (given at another replica, or before a
@@ -287,12 +271,15 @@ class AlertBook:
         if verdict.verdict_id in self._verdicts:
             return None
         alert = self._alerts.get(verdict.alert_id)
-        if alert is None or alert.status not in _ALLOWED_FROM[verdict.action]:
+        if alert is None:
             return None
-        return self._apply(alert, verdict)
+        status = transition(alert.status, verdict.action)
+        if isinstance(status, Refusal):
+            return None
+        return self._apply(alert, verdict, status)
 
-    def _apply(self, alert: Alert, verdict: Verdict) -> Alert:
-        updated = replace(alert, status=_RESULTING_STATUS[verdict.action])
+    def _apply(self, alert: Alert, verdict: Verdict, status: AlertStatus) -> Alert:
+        updated = replace(alert, status=status)
         self._alerts[alert.alert_id] = updated
         self._raised_at.pop(alert.alert_id, None)  # acknowledged or closed: no escalation
         self._verdicts[verdict.verdict_id] = None
@@ -359,13 +346,14 @@ class AlertBook:
     def restore(self, alert: Alert) -> None:
         """Re-seed from a published alert after a restart.
 
-        Idempotent and order-insensitive: when the book already holds the alert, the copy that
-        went further wins (status, count, last_seen). Events of the key at or before the restored
-        ``last_seen`` are then treated as replays, because the published alert already counts
-        them; this assumes events of one camera arrive in time order, as they do per partition.
+        Idempotent and order-insensitive: when the book already holds the alert, the two copies
+        are combined by :func:`~vigie_core.alerting.lifecycle.most_advanced`, so no progress
+        either has seen is lost. Events of the key at or before the restored ``last_seen`` are
+        then treated as replays, because the published alert already counts them; this assumes
+        events of one camera arrive in time order, as they do per partition.
         """
         existing = self._alerts.get(alert.alert_id)
-        merged = alert if existing is None else _most_advanced(existing, alert)
+        merged = alert if existing is None else most_advanced(existing, alert)
         self._alerts[merged.alert_id] = merged
         window = self._windows.setdefault(_key_of_alert(merged), _Window())
         window.alert_ids.add(merged.alert_id)
@@ -463,32 +451,17 @@ def describe(event: Event) -> str:
     return f"{what}: {kind} at {zone} at camera {event.camera_id}"
 
 
-def _check_verdict(alert: Alert, action: VerdictAction, operator: str, reason: str) -> None:
-    """Refuse what a person must not be able to do, saying why in words they can act on."""
+def _check_verdict(alert: Alert, action: VerdictAction, operator: str, reason: str) -> AlertStatus:
+    """The status the verdict leads to; refuses what a person must not be able to do, saying why
+    in words they can act on."""
     if not operator:
         raise VerdictError(f"an operator name is required to {action} alert {alert.alert_id}")
-    if alert.status not in _ALLOWED_FROM[action]:
-        raise VerdictError(
-            f"alert {alert.alert_id} is already {alert.status},"
-            f" it cannot be {_RESULTING_STATUS[action]}"
-        )
-    if action in _NEEDS_REASON and not reason:
+    status = transition(alert.status, action)
+    if isinstance(status, Refusal):
+        raise VerdictError(f"alert {alert.alert_id} {status.reason}")
+    if needs_reason(action) and not reason:
         raise VerdictError(f"a reason is required to {action} alert {alert.alert_id}")
-
-
-def _most_advanced(a: Alert, b: Alert) -> Alert:
-    """Two copies of one alert combined so that no progress either has seen is lost."""
-    status = a.status if _STATUS_RANK[a.status] >= _STATUS_RANK[b.status] else b.status
-    return replace(
-        a,
-        status=status,
-        count=max(a.count, b.count),
-        severity=max(a.severity, b.severity, key=severity_rank),
-        escalation_level=max(a.escalation_level, b.escalation_level),
-        first_seen=min(a.first_seen, b.first_seen),
-        last_seen=max(a.last_seen, b.last_seen),
-        track_ids=_union(a.track_ids, b.track_ids),
-    )
+    return status
 
 
 def _union(existing: tuple[str, ...], new: Iterable[str]) -> tuple[str, ...]:

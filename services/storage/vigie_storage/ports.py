@@ -7,16 +7,16 @@ deterministic id the producing stage computed: replaying a batch rewrites the sa
 
 Alerts arrive from two places (the alerting stage republishes an alert whenever it merges or a
 verdict moves it, and verdicts arrive on their own topic), in no guaranteed order relative to
-each other. A store therefore never lets an alert move backwards: ``count`` and ``last_seen``
-keep their maximum, ``first_seen`` its minimum, and a status only advances along
-``raised < acknowledged < confirmed | dismissed``. Confirmed and dismissed are both final; once
-one is stored the other does not replace it.
+each other. A store therefore never lets an alert move backwards: it keeps what the lifecycle
+(``vigie_core.alerting.lifecycle``) makes of the copies it received (``most_advanced``), with
+the status moved on by the verdicts stored for the alert (``settle``), so the same copies and
+verdicts give the same row in any order.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, TypeAlias, runtime_checkable
@@ -24,13 +24,11 @@ from typing import Protocol, TypeAlias, runtime_checkable
 from vigie_core.journal import Anchor, ChainedRecord
 from vigie_core.types import (
     Alert,
-    AlertStatus,
     AuditRecord,
     Event,
     EventKind,
     TrackSummary,
     Verdict,
-    VerdictAction,
 )
 
 DEFAULT_LIMIT = 500
@@ -71,22 +69,6 @@ class Cursor:
 
     time: float
     row_id: str
-
-
-# How far along its life an alert is; equal ranks never replace each other.
-ALERT_STATUS_RANK: Mapping[AlertStatus, int] = {
-    AlertStatus.RAISED: 0,
-    AlertStatus.ACKNOWLEDGED: 1,
-    AlertStatus.CONFIRMED: 2,
-    AlertStatus.DISMISSED: 2,
-}
-
-# The status an alert reaches once a person's verdict is recorded.
-STATUS_AFTER_VERDICT: Mapping[VerdictAction, AlertStatus] = {
-    VerdictAction.ACKNOWLEDGE: AlertStatus.ACKNOWLEDGED,
-    VerdictAction.CONFIRM: AlertStatus.CONFIRMED,
-    VerdictAction.DISMISS: AlertStatus.DISMISSED,
-}
 
 
 @dataclass(frozen=True, slots=True)

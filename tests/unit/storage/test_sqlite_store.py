@@ -302,10 +302,39 @@ def test_alert_status_never_regresses(store: SqliteArchive) -> None:
     assert store.search_alerts(ALL)[0].status == AlertStatus.DISMISSED
 
 
-def test_a_closed_status_is_not_replaced_by_the_other_closed_status(store: SqliteArchive) -> None:
-    store.save_alert(alert(status=AlertStatus.CONFIRMED))
-    store.save_alert(alert(status=AlertStatus.DISMISSED))
+@pytest.mark.parametrize("first", [AlertStatus.CONFIRMED, AlertStatus.DISMISSED])
+def test_when_closed_copies_disagree_confirmed_is_kept_whichever_came_first(
+    store: SqliteArchive, first: AlertStatus
+) -> None:
+    second = ({AlertStatus.CONFIRMED, AlertStatus.DISMISSED} - {first}).pop()
+    store.save_alert(alert(status=first))
+    store.save_alert(alert(status=second))
     assert store.search_alerts(ALL)[0].status == AlertStatus.CONFIRMED
+
+
+@pytest.mark.parametrize(
+    "actions",
+    [
+        (VerdictAction.CONFIRM, VerdictAction.DISMISS),
+        (VerdictAction.DISMISS, VerdictAction.CONFIRM),
+    ],
+)
+def test_when_final_verdicts_disagree_confirmed_is_kept_whichever_came_first(
+    store: SqliteArchive, actions: tuple[VerdictAction, VerdictAction]
+) -> None:
+    store.save_alert(alert())
+    for n, action in enumerate(actions):
+        store.save_verdict(verdict(action, at=T0 + 60 + n, n=n))
+    assert store.search_alerts(ALL)[0].status == AlertStatus.CONFIRMED
+    assert len(store.verdicts_for("al-1")) == 2  # both stay on record for the audit
+
+
+def test_a_replayed_alert_copy_rewrites_nothing(db_path: Path) -> None:
+    with SqliteArchive(db_path) as archive:
+        archive.save_alert(alert())
+        before = archive._conn.total_changes
+        archive.save_many([alert(), alert()])
+        assert archive._conn.total_changes == before
 
 
 def test_alert_count_and_times_never_move_backwards(store: SqliteArchive) -> None:

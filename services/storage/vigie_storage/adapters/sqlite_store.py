@@ -16,11 +16,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, fields
+from functools import reduce
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from vigie_core.alerting.policy import SEVERITY_ORDER
+from vigie_core.alerting.lifecycle import most_advanced, settle
 from vigie_core.journal import START, Anchor, ChainedRecord, link, record_data, record_from_data
 from vigie_core.types import (
     Alert,
@@ -34,11 +35,10 @@ from vigie_core.types import (
     Verdict,
     VerdictAction,
 )
+from vigie_storage.adapters.batches import SavesOneAsBatch, checked_batch
 from vigie_storage.adapters.migrations import applied_versions, migrate
 from vigie_storage.ports import (
-    ALERT_STATUS_RANK,
     MAX_LIMIT,
-    STATUS_AFTER_VERDICT,
     Archivable,
     DataKind,
     SearchQuery,
@@ -51,7 +51,7 @@ BUSY_TIMEOUT_MS = 5_000
 Params = dict[str, Any]
 
 
-class SqliteArchive:
+class SqliteArchive(SavesOneAsBatch):
     """The :class:`~vigie_storage.ports.ArchiveStore` on SQLite; ``":memory:"`` for tests."""
 
     def __init__(self, path: str | Path) -> None:
@@ -67,50 +67,37 @@ class SqliteArchive:
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def save_event(self, event: Event) -> None:
-        self.save_many((event,))
-
-    def save_alert(self, alert: Alert) -> None:
-        self.save_many((alert,))
-
-    def save_verdict(self, verdict: Verdict) -> None:
-        self.save_many((verdict,))
-
-    def save_track_summary(self, summary: TrackSummary) -> None:
-        self.save_many((summary,))
-
     def save_many(self, items: Iterable[Archivable]) -> int:
         """One transaction for the whole batch: all of it is stored, or none of it."""
-        written = 0
+        batch = checked_batch(items)
         with self._transaction() as conn:
-            for item in items:
-                _writer_for(item)(conn, item)
-                written += 1
-        return written
+            for item in batch:
+                _WRITERS[type(item)](conn, item)
+        return len(batch)
 
     # -- reads ----------------------------------------------------------------------------------
 
     def search_events(self, query: SearchQuery) -> list[Event]:
-        where = _common_filter(query, "events", start="occurred_at", end="occurred_at")
-        where.add_in("zone", query.zones)
-        where.add_in("kind", {str(k) for k in query.kinds})
-        where.after(query, "occurred_at", "event_id")
-        rows = self._select(
-            f"SELECT * FROM events WHERE {where.sql} ORDER BY occurred_at, event_id LIMIT ?",
-            [*where.params, query.limit],
-        )
+        rows = self._search_signals(query, "events", "occurred_at", "occurred_at", "event_id")
         return [_event_from(row) for row in rows]
 
     def search_alerts(self, query: SearchQuery) -> list[Alert]:
-        where = _common_filter(query, "alerts", start="first_seen", end="last_seen")
+        rows = self._search_signals(query, "alerts", "first_seen", "last_seen", "alert_id")
+        return [_alert_from(row) for row in rows]
+
+    def _search_signals(
+        self, query: SearchQuery, table: str, start: str, end: str, row_id: str
+    ) -> list[sqlite3.Row]:
+        """Events and alerts are searched alike: the common filters, zones and kinds, ordered
+        by when they started, after the cursor."""
+        where = _common_filter(query, table, start=start, end=end)
         where.add_in("zone", query.zones)
         where.add_in("kind", {str(k) for k in query.kinds})
-        where.after(query, "first_seen", "alert_id")
-        rows = self._select(
-            f"SELECT * FROM alerts WHERE {where.sql} ORDER BY first_seen, alert_id LIMIT ?",
+        where.after(query, start, row_id)
+        return self._select(
+            f"SELECT * FROM {table} WHERE {where.sql} ORDER BY {start}, {row_id} LIMIT ?",
             [*where.params, query.limit],
         )
-        return [_alert_from(row) for row in rows]
 
     def search_tracks(self, query: SearchQuery) -> list[TrackSummary]:
         where = _common_filter(query, "track_summaries", start="first_seen", end="last_seen")
@@ -380,29 +367,16 @@ def _zone_times(conn: sqlite3.Connection, track_ids: list[str]) -> dict[str, dic
 # -- statements ---------------------------------------------------------------------------------
 
 
-def _upsert(table: str, key: str, columns: tuple[str, ...], updates: Iterable[str]) -> str:
+def _upsert(table: str, key: str, columns: tuple[str, ...]) -> str:
+    """Insert, or replace every column of the row with the same key: every id is derived from
+    what the row holds (an alert's copies are combined before they are written), so a second
+    write of one id is the same row or the newer state of it."""
     placeholders = ", ".join(f":{c}" for c in columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
     return (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
-        f" ON CONFLICT ({key}) DO UPDATE SET {', '.join(updates)}"
+        f" ON CONFLICT ({key}) DO UPDATE SET {updates}"
     )
-
-
-def _replace_all(columns: tuple[str, ...], key: str) -> list[str]:
-    """Rows whose id is derived from their content: a second copy is the same row."""
-    return [f"{c} = excluded.{c}" for c in columns if c != key]
-
-
-def _severity_rank(column: str) -> str:
-    whens = " ".join(f"WHEN '{s.value}' THEN {i}" for i, s in enumerate(SEVERITY_ORDER))
-    return f"(CASE {column} {whens} END)"
-
-
-def _status_rank(column: str) -> str:
-    whens = " ".join(
-        f"WHEN '{status.value}' THEN {rank}" for status, rank in ALERT_STATUS_RANK.items()
-    )
-    return f"(CASE {column} {whens} END)"
 
 
 _EVENT_COLUMNS = (
@@ -418,9 +392,7 @@ _EVENT_COLUMNS = (
     "track_ids",
     "details",
 )
-_UPSERT_EVENT = _upsert(
-    "events", "event_id", _EVENT_COLUMNS, _replace_all(_EVENT_COLUMNS, "event_id")
-)
+_UPSERT_EVENT = _upsert("events", "event_id", _EVENT_COLUMNS)
 
 _FRAME_COLUMNS = (
     "frame_camera_id",
@@ -448,42 +420,7 @@ _ALERT_COLUMNS = (
     "policy_version",
     "retention_days",
 )
-# The copy that has seen the most describes the alert now (the alerting stage grows track_ids).
-_INCOMING_IS_LATEST = "(excluded.last_seen, excluded.count) >= (alerts.last_seen, alerts.count)"
-# What the alert was raised from belongs to the copy that saw it first.
-_INCOMING_IS_EARLIER = "excluded.first_seen < alerts.first_seen"
-
-
-def _alert_updates() -> list[str]:
-    """An alert never moves backwards, whatever order its copies arrive in."""
-
-    def pick(column: str, condition: str) -> str:
-        return f"{column} = CASE WHEN {condition} THEN excluded.{column} ELSE alerts.{column} END"
-
-    advances = f"{_status_rank('excluded.status')} > {_status_rank('alerts.status')}"
-    return [
-        pick("status", advances),
-        "count = max(alerts.count, excluded.count)",
-        "first_seen = min(alerts.first_seen, excluded.first_seen)",
-        "last_seen = max(alerts.last_seen, excluded.last_seen)",
-        "escalation_level = max(alerts.escalation_level, excluded.escalation_level)",
-        *(pick(c, _INCOMING_IS_EARLIER) for c in ("first_event_id", *_FRAME_COLUMNS)),
-        *(pick(c, _INCOMING_IS_EARLIER) for c in ("policy_version", "retention_days")),
-        # Escalation raises the severity without a new sighting: the higher one is the latest.
-        pick(
-            "severity",
-            f"{_severity_rank('excluded.severity')} > {_severity_rank('alerts.severity')}",
-        ),
-        *(pick(c, _INCOMING_IS_LATEST) for c in ("class_name", "track_ids", "reason")),
-    ]
-
-
-_UPSERT_ALERT = _upsert("alerts", "alert_id", _ALERT_COLUMNS, _alert_updates())
-
-_ADVANCE_STATUS = (
-    f"UPDATE alerts SET status = :status WHERE alert_id = :alert_id"
-    f" AND {_status_rank('status')} < :rank"
-)
+_UPSERT_ALERT = _upsert("alerts", "alert_id", _ALERT_COLUMNS)
 
 _VERDICT_COLUMNS = (
     "verdict_id",
@@ -494,9 +431,7 @@ _VERDICT_COLUMNS = (
     "decided_at",
     "role",
 )
-_UPSERT_VERDICT = _upsert(
-    "verdicts", "verdict_id", _VERDICT_COLUMNS, _replace_all(_VERDICT_COLUMNS, "verdict_id")
-)
+_UPSERT_VERDICT = _upsert("verdicts", "verdict_id", _VERDICT_COLUMNS)
 
 _TRACK_COLUMNS = (
     "track_id",
@@ -511,9 +446,7 @@ _TRACK_COLUMNS = (
     "max_speed",
     "colour",
 )
-_UPSERT_TRACK = _upsert(
-    "track_summaries", "track_id", _TRACK_COLUMNS, _replace_all(_TRACK_COLUMNS, "track_id")
-)
+_UPSERT_TRACK = _upsert("track_summaries", "track_id", _TRACK_COLUMNS)
 
 
 # -- writers ------------------------------------------------------------------------------------
@@ -526,19 +459,12 @@ def _write_event(conn: sqlite3.Connection, event: Event) -> None:
 
 
 def _write_alert(conn: sqlite3.Connection, alert: Alert) -> None:
-    conn.execute(_UPSERT_ALERT, _alert_params(alert))
-    # A verdict stored before its alert (they travel on different topics) still counts.
-    earlier = conn.execute(
-        "SELECT action FROM verdicts WHERE alert_id = ? ORDER BY decided_at, verdict_id",
-        (alert.alert_id,),
-    ).fetchall()
-    for (action,) in earlier:
-        _advance_status(conn, alert.alert_id, STATUS_AFTER_VERDICT[VerdictAction(action)])
+    _settle_alert(conn, alert.alert_id, alert)
 
 
 def _write_verdict(conn: sqlite3.Connection, verdict: Verdict) -> None:
     conn.execute(_UPSERT_VERDICT, _verdict_params(verdict))
-    _advance_status(conn, verdict.alert_id, STATUS_AFTER_VERDICT[VerdictAction(verdict.action)])
+    _settle_alert(conn, verdict.alert_id, None)
 
 
 def _write_track(conn: sqlite3.Connection, summary: TrackSummary) -> None:
@@ -551,11 +477,19 @@ def _write_track(conn: sqlite3.Connection, summary: TrackSummary) -> None:
     )
 
 
-def _advance_status(conn: sqlite3.Connection, alert_id: str, status: AlertStatus) -> None:
-    conn.execute(
-        _ADVANCE_STATUS,
-        {"alert_id": alert_id, "status": str(status), "rank": ALERT_STATUS_RANK[status]},
-    )
+def _settle_alert(conn: sqlite3.Connection, alert_id: str, incoming: Alert | None) -> None:
+    """Store what the lifecycle makes of the stored copy, the incoming one and every verdict
+    given on the alert: the same row whatever order they arrived in. Read and write happen in
+    the batch's write transaction, so no other writer comes between them."""
+    row = conn.execute("SELECT * FROM alerts WHERE alert_id = ?", (alert_id,)).fetchone()
+    stored = _alert_from(row) if row is not None else None
+    copies = [copy for copy in (stored, incoming) if copy is not None]
+    if not copies:
+        return  # a verdict stored before its alert (they travel apart) counts once it arrives
+    actions = conn.execute("SELECT action FROM verdicts WHERE alert_id = ?", (alert_id,))
+    settled = settle(reduce(most_advanced, copies), (VerdictAction(a) for (a,) in actions))
+    if settled != stored:
+        conn.execute(_UPSERT_ALERT, _alert_params(settled))
 
 
 _WRITERS: dict[type, _Writer] = {
@@ -564,16 +498,6 @@ _WRITERS: dict[type, _Writer] = {
     Verdict: _write_verdict,
     TrackSummary: _write_track,
 }
-
-
-def _writer_for(item: object) -> _Writer:
-    writer = _WRITERS.get(type(item))
-    if writer is None:
-        raise TypeError(
-            f"cannot archive a {type(item).__name__}: expected Event, Alert, Verdict or"
-            " TrackSummary"
-        )
-    return writer
 
 
 # -- snapshots, journal, retention ----------------------------------------------------------------
@@ -623,59 +547,43 @@ def _audit_from(row: sqlite3.Row) -> ChainedRecord:
     return ChainedRecord(row["seq"], record_from_data(data), row["prev_hash"], row["hash"])
 
 
-def _deleted(conn: sqlite3.Connection, select: str, delete: str, before: float) -> list[str]:
-    ids = [row[0] for row in conn.execute(select, (before,)).fetchall()]
+def _expired(conn: sqlite3.Connection, select: str, params: tuple[float, ...]) -> list[str]:
+    """The ids ``select`` finds, for the deletes of :func:`_delete`."""
+    return [row[0] for row in conn.execute(select, params).fetchall()]
+
+
+def _delete(conn: sqlite3.Connection, ids: list[str], *targets: tuple[str, str]) -> list[str]:
+    """Delete ``ids`` from each ``(table, id column)``, in one statement per table however
+    many ids; returns ``ids``."""
     if ids:
-        conn.execute(delete, (json.dumps(ids),))
+        for table, column in targets:
+            conn.execute(
+                f"DELETE FROM {table} WHERE {column} IN (SELECT value FROM json_each(?))",
+                (json.dumps(ids),),
+            )
     return ids
 
 
 def _expire_events(conn: sqlite3.Connection, before: float) -> list[str]:
-    return _deleted(
-        conn,
-        "SELECT event_id FROM events WHERE occurred_at < ?",
-        "DELETE FROM events WHERE event_id IN (SELECT value FROM json_each(?))",
-        before,
-    )
+    ids = _expired(conn, "SELECT event_id FROM events WHERE occurred_at < ?", (before,))
+    return _delete(conn, ids, ("events", "event_id"))
 
 
 def _expire_alerts(conn: sqlite3.Connection, now: float, keep_s: float) -> list[str]:
     """Alerts last seen longer ago than their policy's retention (``retention_days``, or
     ``keep_s`` when the policy gave none); their verdicts go with them."""
-    ids = [
-        row[0]
-        for row in conn.execute(
-            "SELECT alert_id FROM alerts WHERE last_seen"
-            " < ? - CASE WHEN retention_days > 0 THEN retention_days * 86400.0 ELSE ? END",
-            (now, keep_s),
-        ).fetchall()
-    ]
-    if ids:
-        conn.execute(
-            "DELETE FROM alerts WHERE alert_id IN (SELECT value FROM json_each(?))",
-            (json.dumps(ids),),
-        )
-    if ids:
-        conn.execute(
-            "DELETE FROM verdicts WHERE alert_id IN (SELECT value FROM json_each(?))",
-            (json.dumps(ids),),
-        )
-    return ids
+    ids = _expired(
+        conn,
+        "SELECT alert_id FROM alerts WHERE last_seen"
+        " < ? - CASE WHEN retention_days > 0 THEN retention_days * 86400.0 ELSE ? END",
+        (now, keep_s),
+    )
+    return _delete(conn, ids, ("alerts", "alert_id"), ("verdicts", "alert_id"))
 
 
 def _expire_tracks(conn: sqlite3.Connection, before: float) -> list[str]:
-    ids = _deleted(
-        conn,
-        "SELECT track_id FROM track_summaries WHERE last_seen < ?",
-        "DELETE FROM track_summaries WHERE track_id IN (SELECT value FROM json_each(?))",
-        before,
-    )
-    if ids:
-        conn.execute(
-            "DELETE FROM track_zone_times WHERE track_id IN (SELECT value FROM json_each(?))",
-            (json.dumps(ids),),
-        )
-    return ids
+    ids = _expired(conn, "SELECT track_id FROM track_summaries WHERE last_seen < ?", (before,))
+    return _delete(conn, ids, ("track_summaries", "track_id"), ("track_zone_times", "track_id"))
 
 
 def _expire_snapshots(conn: sqlite3.Connection, before: float) -> list[str]:

@@ -9,15 +9,20 @@
   events, alerts and tracks (Cassandra does it) and only lists snapshots, whose files must go too.
 - **Idempotent writes**: keys are the pipeline's deterministic ids; a replay rewrites the same
   cells. An alert's copies arrive in any order, so each is written with a timestamp that grows
-  with its state (last sighting, then status, escalation, count): the most advanced copy wins
-  whatever the order. Verdicts live in their own table and move the status at read time.
+  with its state (the lifecycle's ``progress_key``: last sighting, then status, escalation,
+  count): the most advanced copy wins whatever the order. Verdicts live in their own table and
+  move the status at read time (the lifecycle's ``settle``).
 - **Batches** are not atomic across partitions here: every item is checked before any is
   written, then each is written; a failure raises, the batch is redelivered and rewritten.
 
 Differences with SQLite, on purpose: searches filter zones, kinds, class and colour on the
 client after reading the camera-day partitions in range (bounded by ``limit``); a search with no
 camera reads the camera list first; alerts are found by the day they started, scanning from one
-day before ``since``, so an alert open for more than a day before the window is not found.
+day before ``since``, so an alert open for more than a day before the window is not found; and
+the row of an alert is one whole copy, the furthest along, where SQLite combines the copies field
+by field (``most_advanced``). Both give the same alert for copies made one after another, as one
+alerting replica makes them; only copies from two diverging histories (two replicas briefly
+owning one camera) can differ, and then the status is still recovered from the verdicts.
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from vigie_core.alerting.lifecycle import progress_key, settle
 from vigie_core.journal import START, Anchor, ChainedRecord, link, record_data, record_from_data
 from vigie_core.types import (
     Alert,
@@ -45,10 +51,9 @@ from vigie_core.types import (
     VerdictAction,
 )
 from vigie_runtime.settings import StrictModel
+from vigie_storage.adapters.batches import SavesOneAsBatch, checked_batch
 from vigie_storage.ports import (
-    ALERT_STATUS_RANK,
     MAX_LIMIT,
-    STATUS_AFTER_VERDICT,
     Archivable,
     DataKind,
     SearchQuery,
@@ -104,13 +109,15 @@ def _dt(t: float) -> datetime:
 
 
 def alert_version(alert: Alert) -> int:
-    """The write timestamp of an alert's row: grows with its state, whatever order copies come
-    in. Last sighting (ms) first, then status, escalation, count."""
+    """The write timestamp of an alert's row: the lifecycle's :func:`progress_key` packed into one
+    integer (last sighting in ms, then status rank, escalation up to 99, count up to 999), so the
+    copy that went furthest wins whatever order the copies are written in."""
+    last_seen, status_rank, escalation, count = progress_key(alert)
     return (
-        int(alert.last_seen * 1000) * 1_000_000
-        + ALERT_STATUS_RANK[alert.status] * 100_000
-        + min(alert.escalation_level, 99) * 1_000
-        + min(alert.count, 999)
+        int(last_seen * 1000) * 1_000_000
+        + status_rank * 100_000
+        + min(escalation, 99) * 1_000
+        + min(count, 999)
     )
 
 
@@ -189,7 +196,7 @@ _STATEMENTS = {
 _LWT = frozenset({"snapshot", "audit_append"})
 
 
-class CassandraArchive:
+class CassandraArchive(SavesOneAsBatch):
     """The :class:`~vigie_storage.ports.ArchiveStore` on a Cassandra session."""
 
     def __init__(
@@ -251,26 +258,8 @@ class CassandraArchive:
 
     # -- writes -----------------------------------------------------------------------------------
 
-    def save_event(self, event: Event) -> None:
-        self.save_many((event,))
-
-    def save_alert(self, alert: Alert) -> None:
-        self.save_many((alert,))
-
-    def save_verdict(self, verdict: Verdict) -> None:
-        self.save_many((verdict,))
-
-    def save_track_summary(self, summary: TrackSummary) -> None:
-        self.save_many((summary,))
-
     def save_many(self, items: Iterable[Archivable]) -> int:
-        batch = list(items)
-        for item in batch:  # nothing is written if anything is not archivable
-            if type(item) not in (Event, Alert, Verdict, TrackSummary):
-                raise TypeError(
-                    f"cannot archive a {type(item).__name__}: expected Event, Alert, Verdict or"
-                    " TrackSummary"
-                )
+        batch = checked_batch(items)  # nothing is written if anything is not archivable
         cameras = {i.camera_id for i in batch if isinstance(i, Event | Alert | TrackSummary)}
         for camera_id in sorted(cameras):
             self._run("camera", CAMERA_BUCKET, camera_id)
@@ -411,13 +400,7 @@ class CassandraArchive:
 
     def _with_verdicts(self, alert: Alert) -> Alert:
         """A verdict moves the status even when the alert's own copy has not caught up."""
-        rank = ALERT_STATUS_RANK[alert.status]
-        status = alert.status
-        for verdict in self.verdicts_for(alert.alert_id):
-            after = STATUS_AFTER_VERDICT[verdict.action]
-            if ALERT_STATUS_RANK[after] > rank:
-                status, rank = after, ALERT_STATUS_RANK[after]
-        return alert if status is alert.status else replace(alert, status=status)
+        return settle(alert, (v.action for v in self.verdicts_for(alert.alert_id)))
 
     def search_tracks(self, query: SearchQuery) -> list[TrackSummary]:
         _, until = self._window(query)
