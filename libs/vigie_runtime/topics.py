@@ -34,8 +34,32 @@ AUDIT = "vigie.audit.v1"
 # Internal to the tracking service: the latest tracker state per camera (JSON, versioned), so a
 # restarted or rebalanced replica resumes a camera's tracks with the same ids.
 TRACKER_STATE = "vigie.tracker-state.v1"
+# Internal to the analytics service: the latest analytics state per camera (JSON, versioned). A
+# replica that takes a tracks partition over reads its cameras' state back from the partition of
+# the same number, so this topic has exactly as many partitions as the tracks topic.
+ANALYTICS_STATE = "vigie.analytics-state.v1"
+# Internal to the alerting service when a stage runner drives it (the single process): the
+# latest alert book per camera (JSON), partitioned like the events it follows.
+ALERTING_STATE = "vigie.alerting-state.v1"
+
+# Created and used by the alerting stream application itself, named after its application id
+# (the alerting consumer group): the state table's changelog, partitioned like the events so a
+# camera's state sits on its events' partition number, and the leader assignor's topic.
+ALERT_STATE_CHANGELOG = "vigie-alerting-alert-state-changelog"
+ALERTING_ASSIGNOR = "vigie-alerting-__assignor-__leader"
 
 PARTITIONS = 6
+
+
+def _state_config() -> dict[str, str]:
+    """Per-camera state snapshots: only the latest per key is kept. A camera with many long
+    tracks carries ~20 kB of path per track, hence the large message limit."""
+    return {
+        "cleanup.policy": "compact",
+        "retention.ms": str(DAY_MS),
+        "max.message.bytes": str(8 * 1024 * 1024),
+    }
+
 
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
@@ -51,15 +75,19 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(VERDICTS, PARTITIONS, "operators' verdicts", {"retention.ms": str(365 * DAY_MS)}),
     TopicSpec(AUDIT, PARTITIONS, "audit journal records", {"retention.ms": str(400 * DAY_MS)}),
     TopicSpec(
-        TRACKER_STATE,
+        TRACKER_STATE, PARTITIONS, "latest tracker state per camera (compacted)", _state_config()
+    ),
+    TopicSpec(
+        ANALYTICS_STATE,
         PARTITIONS,
-        "latest tracker state per camera (compacted)",
-        # A camera with many long tracks carries ~20 kB of path per track.
-        {
-            "cleanup.policy": "compact",
-            "retention.ms": str(DAY_MS),
-            "max.message.bytes": str(8 * 1024 * 1024),
-        },
+        "latest analytics state per camera (compacted)",
+        _state_config(),
+    ),
+    TopicSpec(
+        ALERTING_STATE,
+        PARTITIONS,
+        "latest alert book per camera (compacted)",
+        _state_config(),
     ),
     TopicSpec(
         DEAD_LETTERS,
@@ -70,3 +98,24 @@ TOPICS: tuple[TopicSpec, ...] = (
 )
 
 BY_NAME = {spec.name: spec for spec in TOPICS}
+
+# Not created by `vigie topics`: the stream application creates them with its own settings. A
+# deployment that does not let services create topics declares them like the others.
+STREAM_TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(
+        ALERT_STATE_CHANGELOG,
+        BY_NAME[EVENTS].partitions,
+        "alerting state table (stream changelog)",
+        {"cleanup.policy": "compact"},
+    ),
+    TopicSpec(
+        ALERTING_ASSIGNOR,
+        1,
+        "alerting leader election (stream application)",
+        {"cleanup.policy": "compact"},
+    ),
+)
+
+# Every topic a Vigie service reads or writes by a fixed name (audience topics are named by the
+# alert policy, not here).
+EVERY_TOPIC = {spec.name: spec for spec in (*TOPICS, *STREAM_TOPICS)}

@@ -5,7 +5,11 @@ spec, a Dockerfile hadolint refuses; and, checked as each pod would start, a --c
 mounted, a misspelt VIGIE_* variable, a probe on the wrong port, a settings path nothing mounts;
 an autoscaler on a group its Deployment does not run, a missing ACL, a changelog partitioned
 unlike the events, a Strimzi object off its schema, a K8ssandraCluster without its version, an
-alert rule on a metric no service exports or that promtool refuses."""
+alert rule on a metric no service exports or that promtool refuses; and against the topology: a
+lag-scaled service without its ScaledObject, a ScaledObject on a service that is not, a state
+topic its service may not write or partitioned unlike its input, a grant nothing uses, replicas
+that may not join groups of their own, and container, Service, scrape and NetworkPolicy ports off
+the service's ports."""
 
 from __future__ import annotations
 
@@ -316,3 +320,156 @@ def test_an_alert_promtool_refuses_fails(pristine: Path, tmp_path: Path) -> None
         ["dev"],
     )
     assert any("PrometheusRule vigie" in p and "parse error" in p for p in problems), problems
+
+
+# -- against the topology (vigie_runtime.topology) ----------------------------------------------
+
+KEDA = "deploy/k8s/components/keda/scaledobjects.yaml"
+
+
+def test_a_lag_scaled_service_without_its_scaledobject_fails(
+    pristine: Path, tmp_path: Path
+) -> None:
+    def drop_alerting(root: Path) -> None:
+        text = (root / KEDA).read_text()
+        (root / KEDA).write_text(text[: text.rindex("---\n# Each alerting replica")])
+
+    problems = broken(pristine, tmp_path, drop_alerting, ["prod"])
+    assert any(
+        "alerting scales on the lag of vigie-alerting on vigie.events.v1, but no ScaledObject"
+        " scales its Deployment" in p
+        for p in problems
+    ), problems
+
+
+def test_a_scaledobject_on_a_service_that_stays_one_replica_fails(
+    pristine: Path, tmp_path: Path
+) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(
+            r / KEDA,
+            "scaleTargetRef:\n    name: vigie-alerting",
+            "scaleTargetRef:\n    name: vigie-storage",
+        ),
+        ["prod"],
+    )
+    assert any(
+        "a ScaledObject scales storage, which the topology does not scale on lag" in p
+        for p in problems
+    ), problems
+    assert any(
+        "ScaledObject vigie-alerting watches consumer group vigie-alerting, which vigie-storage"
+        " does not run" in p
+        for p in problems
+    ), problems
+
+
+def test_a_state_topic_the_service_may_not_write_fails(pristine: Path, tmp_path: Path) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(
+            r / STRIMZI / "users.yaml",
+            "name: vigie.analytics-state.v1\n        patternType: literal\n      operations:\n"
+            "      - Read\n      - Write\n",
+            "name: vigie.analytics-state.v1\n        patternType: literal\n      operations:\n"
+            "      - Read\n",
+        ),
+        ["prod"],
+    )
+    assert any(
+        "KafkaUser vigie-analytics" in p
+        and "may not write its state to vigie.analytics-state.v1 (no topic Write ACL)" in p
+        for p in problems
+    ), problems
+
+
+def test_a_grant_the_service_does_not_use_fails(pristine: Path, tmp_path: Path) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(r / STRIMZI / "users.yaml", "name: vigie.frames.v1", "name: vigie.frame.v1"),
+        ["prod"],
+    )
+    assert any(
+        "KafkaUser vigie-capture: grants topic vigie.frame.v1, which capture neither reads nor"
+        " writes" in p
+        for p in problems
+    ), problems
+    assert any("KafkaUser vigie-capture: may not write vigie.frames.v1" in p for p in problems), (
+        problems
+    )
+
+
+def test_a_state_topic_partitioned_unlike_its_input_fails(pristine: Path, tmp_path: Path) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(
+            r / STRIMZI / "topics.yaml",
+            "numbered like its tracks partition.\n  partitions: 6",
+            "numbered like its tracks partition.\n  partitions: 12",
+        ),
+        ["prod"],
+    )
+    assert any(
+        "KafkaTopic vigie.analytics-state.v1 has 12 partitions but vigie.tracks.v1 has 6" in p
+        for p in problems
+    ), problems
+
+
+def test_a_container_port_off_the_topology_fails(pristine: Path, tmp_path: Path) -> None:
+    def move(root: Path) -> None:
+        path = root / "deploy/k8s/base/detection.yaml"
+        path.write_text(path.read_text().replace("50051", "50061"))
+
+    problems = broken(pristine, tmp_path, move, ["dev"])
+    assert any(
+        "Deployment vigie-detection" in p
+        and "its port named grpc is 50061 but detection serves grpc on 50051" in p
+        for p in problems
+    ), problems
+    assert any(
+        "Service vigie-detection: port grpc is 50061 but detection serves grpc on 50051" in p
+        for p in problems
+    ), problems
+
+
+def test_a_scrape_annotation_or_network_policy_off_the_topology_fails(
+    pristine: Path, tmp_path: Path
+) -> None:
+    def move(root: Path) -> None:
+        edit(root / STORAGE, "prometheus.io/port: '9406'", "prometheus.io/port: '9405'")
+        policies = root / "deploy/k8s/components/network-policies/policies.yaml"
+        edit(policies, "port: 9404", "port: 9444")
+
+    problems = broken(pristine, tmp_path, move, ["dev"])
+    assert any(
+        "Deployment vigie-storage: prometheus.io/port is 9405 but storage serves HTTP on 9406" in p
+        for p in problems
+    ), problems
+    assert any(
+        "NetworkPolicy vigie-analytics: admits traffic to port 9444, which analytics does not"
+        " serve" in p
+        for p in problems
+    ), problems
+
+
+def test_replicas_without_their_own_groups_acl_fail(pristine: Path, tmp_path: Path) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(
+            r / STRIMZI / "users.yaml",
+            "name: vigie-alerting-watch-\n        patternType: prefix",
+            "name: vigie-alerting-watch-\n        patternType: literal",
+        ),
+        ["prod"],
+    )
+    assert any(
+        "KafkaUser vigie-alerting: may not join the groups vigie-alerting-watch-* of its replicas"
+        in p
+        for p in problems
+    ), problems

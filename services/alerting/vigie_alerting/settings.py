@@ -8,13 +8,14 @@ from pydantic import Field, model_validator
 
 from vigie_alerting.policy_file import PolicyFile
 from vigie_runtime.settings import GrpcSettings, HttpSettings, ServiceSettings
+from vigie_runtime.topology import ALERTING
 
 
 class AlertingSettings(ServiceSettings):
     # Also the stream application's id: its consumer group and the prefix of its state topics.
-    group_id: str = "vigie-alerting"
-    http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=9405))
-    grpc: GrpcSettings = Field(default_factory=lambda: GrpcSettings(port=50052))
+    group_id: str = ALERTING.group_id
+    http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=ALERTING.http_port))
+    grpc: GrpcSettings = Field(default_factory=lambda: GrpcSettings(port=ALERTING.grpc()))
     # The alert policy (see policy_file.py for its shape): a file of its own, which a site
     # versions and changes without touching the rest, or inline here. Neither: the built-in one.
     policy_file: Path | None = None
@@ -26,6 +27,12 @@ class AlertingSettings(ServiceSettings):
     tick_s: float = Field(1.0, gt=0, le=60)
     # How long a desk call may wait for the stream application's loop.
     desk_timeout_s: float = Field(10.0, gt=0, le=120)
+    # Where the other replicas reach this replica's desk (host:port), to forward the calls
+    # about cameras it owns. Empty: the gRPC host when it names one, else this machine's name,
+    # with the gRPC port. In Kubernetes, the pod's IP with the gRPC port.
+    desk_advertised_address: str = Field(
+        "", pattern=r"^$|^[^\s:/]+:[0-9]{1,5}$|^\[[0-9a-fA-F:.]+\]:[0-9]{1,5}$"
+    )
 
     @model_validator(mode="after")
     def _one_policy(self) -> AlertingSettings:

@@ -10,11 +10,13 @@ from vigie_analytics.pixels.emotion import EmotionSettings
 from vigie_analytics.pixels.fire import FireSettings
 from vigie_runtime.freshness import FreshnessSettings
 from vigie_runtime.settings import HttpSettings, ServiceSettings
+from vigie_runtime.topology import ANALYTICS
 
 
 class AnalyticsSettings(ServiceSettings):
-    group_id: str = "vigie-analytics"
-    http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=9404))
+    # The tracks stage's group; the pixel stage's is this followed by "-pixels".
+    group_id: str = ANALYTICS.group_id
+    http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=ANALYTICS.http_port))
     # YAML with `cameras: {<camera id>: {zones: [...], lines: [...]}}`; see scenes/*.yaml.
     scenes: Path | None = None
     # How often the scene file is checked for changes (applied without a restart).

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from vigie_runtime.settings import HttpSettings, ServiceSettings, StrictModel
+from vigie_runtime.topology import CAPTURE
 
 
 class CameraSource(StrictModel):
@@ -23,8 +24,8 @@ class CameraSource(StrictModel):
 
 
 class CaptureSettings(ServiceSettings):
-    group_id: str = "vigie-capture"  # unused (capture does not consume); kept for uniformity
-    http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=9401))
+    group_id: str = CAPTURE.group_id  # unused (capture does not consume); kept for uniformity
+    http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=CAPTURE.http_port))
     cameras: list[CameraSource] = Field(default_factory=list)
     # realtime: publish each frame at its media time (a replay looks like a live camera);
     # fast: as fast as the pipeline accepts, for replays and benchmarks.

@@ -17,7 +17,7 @@ from vigie_runtime.bus import Bus
 from vigie_runtime.grpc_server import GrpcServer, Registration
 from vigie_runtime.health import Health
 from vigie_runtime.stage import Stage, StageRunner
-from vigie_runtime.topics import FRAMES
+from vigie_runtime.topology import DETECTION
 from vigie_runtime.yamlconf import ConfigError
 
 
@@ -56,10 +56,11 @@ class DetectionService:
             freshness=settings.freshness,
             dead_letter_topic=settings.dead_letter_topic,
         )
+        group = DETECTION.group("detection")
         stage = Stage(
-            name="detection",
-            topics=[FRAMES],
-            group_id=settings.group_id,
+            name=group.stage,
+            topics=group.topics,
+            group_id=group.id(settings.group_id),
             decode=self.batching.decode,
             handle=self.batching.collect,
             before_commit=self.batching.flush,

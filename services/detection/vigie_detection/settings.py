@@ -11,6 +11,7 @@ from vigie_core.colours import NEVER_COLOURED
 from vigie_detection.vehicle_colour import VEHICLE_CLASSES
 from vigie_runtime.freshness import CameraFreshness, FreshnessSettings
 from vigie_runtime.settings import GrpcSettings, HttpSettings, ServiceSettings, StrictModel
+from vigie_runtime.topology import DETECTION
 
 __all__ = ["CameraFreshness", "DetectionSettings", "FreshnessSettings"]
 
@@ -67,9 +68,9 @@ class VehicleColourSettings(StrictModel):
 
 
 class DetectionSettings(ServiceSettings):
-    group_id: str = "vigie-detection"
-    http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=9402))
-    grpc: GrpcSettings = Field(default_factory=lambda: GrpcSettings(port=50051))
+    group_id: str = DETECTION.group_id
+    http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=DETECTION.http_port))
+    grpc: GrpcSettings = Field(default_factory=lambda: GrpcSettings(port=DETECTION.grpc()))
     model: ModelSettings = Field(default_factory=ModelSettings)
     # Frames are ~50 kB each: small batches keep the commit point close to the work done.
     max_batch: int = Field(8, ge=1, le=256)

@@ -13,12 +13,12 @@ from vigie_runtime.faces import FaceFinder
 from vigie_runtime.grpc_server import GrpcServer, Registration
 from vigie_runtime.health import Health
 from vigie_runtime.stage import Stage, StageRunner
-from vigie_runtime.topics import ALERTS, FRAMES, TRACKS
+from vigie_runtime.topology import STORAGE
 from vigie_storage.adapters.cassandra.store import CassandraArchive
 from vigie_storage.adapters.sqlite_store import SqliteArchive
 from vigie_storage.blobs import FileBlobStore
 from vigie_storage.grpc_api import ArchiveServicer
-from vigie_storage.handler import TOPICS, StorageHandler
+from vigie_storage.handler import StorageHandler
 from vigie_storage.ports import ArchiveStore
 from vigie_storage.retention import RetentionJob
 from vigie_storage.settings import StorageSettings
@@ -44,10 +44,11 @@ class StorageService:
             self.retention.maybe_run()
             return []
 
+        archive = STORAGE.group("storage")
         stage = Stage(
-            name="storage",
-            topics=TOPICS,
-            group_id=settings.group_id,
+            name=archive.stage,
+            topics=archive.topics,
+            group_id=archive.id(settings.group_id),
             decode=self.handler.decode,
             handle=self.handler.handle,
             before_commit=between_batches,
@@ -62,10 +63,11 @@ class StorageService:
                 FaceFinder(min_size_px=12, min_confidence=settings.snapshots.face_confidence),
                 settings.snapshots,
             )
+            group = STORAGE.group("storage-snapshots")
             snapshot_stage = Stage(
-                name="storage-snapshots",
-                topics=[FRAMES, TRACKS, ALERTS],
-                group_id=f"{settings.group_id}-snapshots",
+                name=group.stage,
+                topics=group.topics,
+                group_id=group.id(settings.group_id),
                 decode=snapshots.decode,
                 handle=snapshots.handle,
                 on_idle=snapshots.on_idle,
@@ -92,7 +94,9 @@ class StorageService:
             snapshots = None
             if self.snapshot_runner is not None:
                 snapshots = threading.Thread(
-                    target=self.snapshot_runner.run, args=(stop,), name="storage-snapshots"
+                    target=self.snapshot_runner.run,
+                    args=(stop,),
+                    name=self.snapshot_runner.stage.name,
                 )
                 snapshots.start()
             try:

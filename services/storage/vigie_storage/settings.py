@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from vigie_runtime.settings import GrpcSettings, HttpSettings, ServiceSettings, StrictModel
+from vigie_runtime.topology import STORAGE
 from vigie_storage.adapters.cassandra.store import CassandraSettings
 from vigie_storage.ports import DataKind
 from vigie_storage.snapshots import SnapshotSettings
@@ -35,9 +36,10 @@ class RetentionSettings(StrictModel):
 
 
 class StorageSettings(ServiceSettings):
-    group_id: str = "vigie-storage"
-    http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=9406))
-    grpc: GrpcSettings = Field(default_factory=lambda: GrpcSettings(port=50053))
+    # The archive stage's group; the snapshot stage's is this followed by "-snapshots".
+    group_id: str = STORAGE.group_id
+    http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=STORAGE.http_port))
+    grpc: GrpcSettings = Field(default_factory=lambda: GrpcSettings(port=STORAGE.grpc()))
     # sqlite: the embedded file below; cassandra: the cluster under `cassandra` (schema applied
     # beforehand from vigie_storage/adapters/cassandra/schema.cql).
     backend: Literal["sqlite", "cassandra"] = "sqlite"

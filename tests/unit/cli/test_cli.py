@@ -1,4 +1,5 @@
-"""The `vigie` command's own logic: clip resolution and configuration checks."""
+"""The `vigie` command's own logic: clip resolution, configuration checks, and the local
+pipeline's ports and the groups it waits on (both from the topology)."""
 
 from __future__ import annotations
 
@@ -118,3 +119,32 @@ def test_desk_token_prints_a_token_and_the_line_that_admits_it(
     token = lines[0].rsplit(": ", 1)[1]
     assert hashlib.sha256(token.encode()).hexdigest() in lines[2]
     assert "operator: alice, role: auditor" in lines[2]
+
+
+def test_the_local_pipeline_serves_on_the_topology_ports(tmp_path: Path) -> None:
+    from vigie_cli.pipeline import CONSUMERS, PipelinePlan
+    from vigie_runtime import topology
+
+    plan = PipelinePlan("127.0.0.1:19092", tmp_path, None)
+    assert tuple(s.name for s in topology.consumers()) == CONSUMERS
+    for service in topology.SERVICES:
+        env = plan.env(service.name)
+        assert env["VIGIE_HTTP__PORT"] == str(service.http_port)
+        assert plan.grpc_ports.get(service.name) == service.grpc_port
+        if service.grpc_port is not None:
+            assert env["VIGIE_GRPC__PORT"] == str(service.grpc_port)
+
+
+def test_the_local_pipeline_waits_on_every_group_running_by_default() -> None:
+    from vigie_cli.pipeline import LocalPipeline
+    from vigie_runtime import topology
+
+    asked: list[tuple[str, tuple[str, ...]]] = []
+
+    class Probe:
+        def lag(self, group: str, topics: tuple[str, ...]) -> int:
+            asked.append((group, tuple(topics)))
+            return 1
+
+    assert LocalPipeline.lag(Probe()) == len(topology.drain_groups())  # type: ignore[arg-type]
+    assert dict(asked) == topology.drain_groups()
