@@ -39,11 +39,15 @@ Shape::
             count_direction: both    # both | forward | backward (forward = right->left of a->b)
             hysteresis: 0.01         # optional, normalised distance
 
-Every rule block takes the parameters of its core type (``vigie_core.rules``), named by meaning
-and validated there. Coordinates are normalised to the frame (0..1, origin top-left). Geometry
-is checked by the core types themselves (``Polygon``, ``Line``), so the file and the code can
-never disagree on what is valid; their messages surface here as validation errors at the
-offending key, which ``vigie_runtime.yamlconf.load_model`` maps to a line of the file.
+Every rule block takes the parameters of its core type, named by meaning and validated there.
+The per-stay rules (``loitering``, ``wrong_way``...) are looked up by name in the analytics rule
+registry (``vigie_core.analytics.rules``): a zone accepts one block per registered rule, so a new
+rule is readable from the file as soon as it is registered. ``abandoned`` and ``crowd`` come from
+``vigie_core.rules``; intrusion's parameters are the zone's own keys. Coordinates are normalised
+to the frame (0..1, origin top-left). Geometry is checked by the core types themselves
+(``Polygon``, ``Line``), so the file and the code can never disagree on what is valid; their
+messages surface here as validation errors at the offending key, which
+``vigie_runtime.yamlconf.load_model`` maps to a line of the file.
 """
 
 from __future__ import annotations
@@ -51,29 +55,22 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    create_model,
     field_validator,
     model_validator,
 )
 
+from vigie_core.analytics.rules import stay_rules
 from vigie_core.calibration import GroundPlane
 from vigie_core.geometry import Line, Point, Polygon, check_point
-from vigie_core.rules import (
-    AbandonedSpec,
-    CrowdSpec,
-    LoiteringSpec,
-    OccupancySpec,
-    PersonDownSpec,
-    StoppedVehicleSpec,
-    WeaponSpec,
-    WrongWaySpec,
-)
+from vigie_core.rules import AbandonedSpec, CrowdSpec, OccupancySpec, WeaponSpec
 from vigie_core.scene import (
     DEFAULT_EXIT_GRACE_S,
     DEFAULT_OCCUPANCY,
@@ -142,8 +139,12 @@ class CalibrationConfig(BaseModel):
         return GroundPlane.of(self.image, self.ground)
 
 
-class ZoneConfig(BaseModel):
-    """A floor area and its rules; intrusion is a track anchored in it for ``min_dwell_s``."""
+class ZoneFields(BaseModel):
+    """A floor area and its rules; intrusion is a track anchored in it for ``min_dwell_s``.
+
+    The keys every zone has. :data:`ZoneConfig` adds one optional block per registered
+    per-stay rule, read into that rule's parameters.
+    """
 
     model_config = _STRICT
 
@@ -156,10 +157,6 @@ class ZoneConfig(BaseModel):
     schedule: list[WindowConfig] = Field(default_factory=list)
     area_m2: float | None = Field(default=None, gt=0.0)
     exit_grace_s: float = Field(default=DEFAULT_EXIT_GRACE_S, ge=0.0)
-    loitering: LoiteringSpec | None = None
-    wrong_way: WrongWaySpec | None = None
-    stopped_vehicle: StoppedVehicleSpec | None = None
-    person_down: PersonDownSpec | None = None
     abandoned: AbandonedSpec | None = None
     crowd: CrowdSpec | None = None
 
@@ -168,6 +165,11 @@ class ZoneConfig(BaseModel):
     def _valid_polygon(cls, points: list[Coordinate]) -> list[Coordinate]:
         Polygon.of(points)  # raises ValueError with the reason, reported at `polygon`
         return points
+
+    def stay_rules(self) -> tuple[Any, ...]:
+        """The parameters of every per-stay rule block present in the zone."""
+        blocks = (getattr(self, rule.name, None) for rule in _BLOCK_RULES)
+        return tuple(params for params in blocks if params is not None)
 
     def to_spec(self, timezone: str = "UTC") -> ZoneSpec:
         return ZoneSpec(
@@ -180,13 +182,31 @@ class ZoneConfig(BaseModel):
             schedule=Schedule(tuple(w.to_window() for w in self.schedule), timezone),
             area_m2=self.area_m2,
             exit_grace_s=self.exit_grace_s,
-            loitering=self.loitering,
-            wrong_way=self.wrong_way,
-            stopped_vehicle=self.stopped_vehicle,
-            person_down=self.person_down,
+            rules=self.stay_rules(),
             abandoned=self.abandoned,
             crowd=self.crowd,
         )
+
+
+# The per-stay rules spelt as a block of their own (intrusion uses the zone's keys).
+_BLOCK_RULES = tuple(rule for rule in stay_rules() if not rule.inline)
+
+
+def _rule_blocks() -> dict[str, Any]:
+    """``<rule name>: <its parameters> | None`` for every registered rule with a block."""
+    clashes = sorted({rule.name for rule in _BLOCK_RULES} & set(ZoneFields.model_fields))
+    if clashes:
+        raise RuntimeError(f"rules {clashes} are named like a zone key; rename the rule")
+    return {rule.name: (rule.params | None, None) for rule in _BLOCK_RULES}
+
+
+if TYPE_CHECKING:
+    ZoneConfig = ZoneFields
+else:
+    ZoneConfig = create_model(
+        "ZoneConfig", __base__=ZoneFields, __module__=__name__, **_rule_blocks()
+    )
+    ZoneConfig.__doc__ = ZoneFields.__doc__
 
 
 class LineConfig(BaseModel):

@@ -13,6 +13,10 @@ track then ends and a new one starts at the same place. So a static object that 
 seen is kept as missing for ``removal_grace_s``, and a watched object found again at its
 place (within twice ``still_radius``) in that time *is* it: the new track takes over its history
 instead of counting as a removal plus a new object.
+
+The watched objects are saved in order as plain JSON values (``snapshot``) and read back
+(``restore``): the order decides which missing object a new track takes over, and the order of
+removals raised on one frame.
 """
 
 from __future__ import annotations
@@ -20,11 +24,24 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from vigie_core.analytics.explain import fmt, make_event
 from vigie_core.analytics.motion import Stillness
-from vigie_core.analytics.visit_rules import reached
+from vigie_core.analytics.visit import reached
 from vigie_core.rules import AbandonedSpec
+from vigie_core.snapshots import (
+    as_bool,
+    as_float,
+    as_floats,
+    as_list,
+    as_mapping,
+    as_str,
+    as_text,
+    invalid,
+    optional,
+)
+from vigie_core.snapshots import field as read_field
 from vigie_core.types import Box, Event, EventKind, FrameRef, Track
 
 
@@ -49,6 +66,43 @@ class _Watched:
     attended_at: float | None = None
     abandoned: bool = False
 
+    def snapshot(self, track_id: str) -> dict[str, Any]:
+        def opt(value: float | None) -> float | None:
+            return None if value is None else float(value)
+
+        box = self.box
+        return {
+            "track_id": track_id,
+            "class_name": self.class_name,
+            "box": [float(box.x1), float(box.y1), float(box.x2), float(box.y2)],
+            "last_observed": float(self.last_observed),
+            "still": self.still.snapshot(),
+            "static_since": opt(self.static_since),
+            "attended_at": opt(self.attended_at),
+            "abandoned": self.abandoned,
+        }
+
+    @classmethod
+    def restore(cls, value: Any, where: str) -> tuple[str, _Watched]:
+        obj = as_mapping(value, where)
+
+        def read(name: str) -> Any:
+            return read_field(obj, name, where)
+
+        track_id = as_str(read("track_id"), f"{where}.track_id")
+        watched = cls(
+            class_name=as_text(read("class_name"), f"{where}.class_name"),
+            box=Box(*as_floats(read("box"), f"{where}.box", 4)),
+            last_observed=as_float(read("last_observed"), f"{where}.last_observed"),
+            still=Stillness.restore(read("still"), f"{where}.still"),
+            static_since=optional(read("static_since"), f"{where}.static_since", as_float),
+            attended_at=optional(read("attended_at"), f"{where}.attended_at", as_float),
+            abandoned=as_bool(read("abandoned"), f"{where}.abandoned"),
+        )
+        if watched.abandoned and watched.static_since is None:
+            raise invalid(where, "abandoned without having been static")
+        return track_id, watched
+
 
 class AbandonedWatch:
     """The still objects of one zone."""
@@ -59,6 +113,23 @@ class AbandonedWatch:
 
     def watched(self) -> int:
         return len(self._objects)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every watched object, in the order they are looked at."""
+        return {"objects": [w.snapshot(track_id) for track_id, w in self._objects.items()]}
+
+    @classmethod
+    def restore(cls, zone: str, spec: AbandonedSpec, value: Any, where: str) -> AbandonedWatch:
+        obj = as_mapping(value, where)
+        watch = cls(zone, spec)
+        raw_objects = as_list(read_field(obj, "objects", where), f"{where}.objects")
+        for i, raw in enumerate(raw_objects):
+            at = f"{where}.objects[{i}]"
+            track_id, watched = _Watched.restore(raw, at)
+            if track_id in watch._objects:
+                raise invalid(f"{at}.track_id", f"track {track_id!r} listed twice")
+            watch._objects[track_id] = watched
+        return watch
 
     def update(
         self,

@@ -1,9 +1,10 @@
 """Scene rules over tracks: every track-based event of the catalogue, for one camera.
 
-Per track and zone stay: intrusion, loitering, wrong way, stopped vehicle, person on the ground
-(``visit_rules``). Per line: directed crossings with running counts. Per zone and frame: crowd
-density and movement (``crowd``), abandoned and removed objects (``abandoned``), occupancy per
-period (``occupancy``). Per track: a weapon class from a plugged-in detector.
+Per track and zone stay: intrusion, loitering, wrong way, stopped vehicle, person on the ground,
+each a registered rule of its own (``rules``). Per line: directed crossings with running counts.
+Per zone and frame: crowd density and movement (``crowd``), abandoned and removed objects
+(``abandoned``), occupancy per period (``occupancy``). Per track: a weapon class from a
+plugged-in detector.
 
 Everything is driven by the frames' capture times and by *observed* positions only. A ``LOST``
 track's box is the tracker's prediction of where the object might be; acting on it would let a
@@ -15,31 +16,33 @@ counted when it reappears on the other side.
 The anchor of every rule is the box's bottom-centre: where a person stands or a vehicle touches
 the ground, which is what a zone drawn on the floor is about.
 
-Memory is per track and is dropped when the tracker reports the track ended, or when a track has
-not appeared for ``forget_after_s`` (an end notice lost to a restart must not leak memory).
-Line counts live as long as the analyser: they restart from zero with the process.
+Memory is per track (``memory``) and is dropped when the tracker reports the track ended, or
+when a track has not appeared for ``forget_after_s`` (an end notice lost to a restart must not
+leak memory). Line counts live as long as the analyser.
+
+All of this lives in memory only; ``snapshot`` writes it out as plain JSON values and
+``restore`` reads it back, checked field by field, so that a restarted or rebalanced service
+carries on where the last one stopped: stays keep their dwell, counts keep counting, and what
+was raised is not raised again.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from typing import Any
 
 from vigie_core.analytics.abandoned import AbandonedWatch
 from vigie_core.analytics.crowd import CrowdWatch, HeatMap, Member
 from vigie_core.analytics.explain import fmt, make_event
-from vigie_core.analytics.motion import Motion
+from vigie_core.analytics.memory import Layout, LineSide, TrackMemory
+from vigie_core.analytics.motion import SPEED_WINDOW_S
 from vigie_core.analytics.occupancy import OccupancyCounter
-from vigie_core.analytics.visit_rules import (
-    Visit,
-    loitering,
-    person_down,
-    pixel_ratio,
-    reached,
-    stopped_vehicle,
-    wrong_way,
-)
+from vigie_core.analytics.rules import Seen, StayRule, rule_of, stay_rules
+from vigie_core.analytics.visit import Visit
 from vigie_core.geometry import Point
 from vigie_core.scene import CountDirection, LineSpec, SceneSpec, ZoneSpec
+from vigie_core.snapshots import as_int, as_list, as_mapping, as_str, entries, invalid, key
+from vigie_core.snapshots import field as read_field
 from vigie_core.types import Event, EventKind, FrameTracks, Track, TrackState
 
 # States whose box matched a detection on this very frame.
@@ -47,28 +50,11 @@ OBSERVED_STATES = frozenset({TrackState.NEW, TrackState.TRACKED})
 
 DEFAULT_FORGET_AFTER_S = 30.0
 
-# Speeds are measured over this long: long enough to average out box jitter at 10 fps.
-SPEED_WINDOW_S = 1.0
+SNAPSHOT_VERSION = 1
+"""Layout of ``SceneAnalyzer.snapshot``. Bump it whenever a field changes meaning or a new field
+is needed to continue ``update`` exactly: a reader refuses what it cannot continue faithfully."""
 
-
-@dataclass(slots=True)
-class _LineSide:
-    """Which side of a line a track was last seen clearly on (beyond the hysteresis band)."""
-
-    side: int  # +1 left of a->b, -1 right
-    met_segment: bool = False  # the anchor's path has touched the segment since then
-
-
-@dataclass(slots=True)
-class _TrackMemory:
-    last_seen: float
-    class_name: str = ""
-    anchor: Point | None = None  # last observed anchor
-    visits: dict[str, Visit] = field(default_factory=dict)
-    sides: dict[str, _LineSide] = field(default_factory=dict)
-    motion: Motion = field(default_factory=Motion)
-    has_stood: bool = False
-    weapon_raised: bool = False
+RuleUse = tuple[StayRule[Any], Any]  # a rule and its parameters in one zone
 
 
 class SceneAnalyzer:
@@ -83,7 +69,16 @@ class SceneAnalyzer:
             raise ValueError(f"forget_after_s must be > 0, got {forget_after_s}")
         self._scene = scene
         self._forget_after_s = forget_after_s
-        self._tracks: dict[str, _TrackMemory] = {}
+        self._tracks: dict[str, TrackMemory] = {}
+        # Each zone's per-stay rules with their parameters, in registry order; and the rules
+        # that follow every track of the camera, with their parameters in every zone.
+        self._zone_rules = {z.name: _rules_of(z) for z in scene.zones}
+        uses = [use for zone_uses in self._zone_rules.values() for use in zone_uses]
+        self._followers = tuple(
+            (rule, params)
+            for rule in stay_rules()
+            if (params := tuple(p for r, p in uses if r is rule))
+        )
         self._counts: dict[str, list[int]] = {line.name: [0, 0] for line in scene.lines}
         self._crowds = {
             z.name: CrowdWatch(z.name, z.crowd, scene.zone_area_m2(z))
@@ -101,10 +96,121 @@ class SceneAnalyzer:
             else {}
         )
         self._heatmap = HeatMap()
+        self._fingerprint = scene.fingerprint()
+
+    def _layout(self) -> Layout:
+        return Layout(
+            lines=[line.name for line in self._scene.lines],
+            zone_rules={
+                name: [rule for rule, _ in uses] for name, uses in self._zone_rules.items()
+            },
+            followers={rule.name: rule for rule, _ in self._followers},
+        )
 
     @property
     def scene(self) -> SceneSpec:
         return self._scene
+
+    # -- saved state -----------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything later frames depend on, as plain JSON values (``json.dumps`` takes it as
+        is), for the service to store after each batch so that ``restore`` in another process
+        continues ``update`` exactly: same events, same ids, nothing raised twice. It shares
+        nothing with the analyser.
+
+        Keys: ``version``; ``camera_id``; ``scene``, the scene's fingerprint (the state is only
+        valid under the scene it was measured with); ``tracks``, each remembered track with its
+        ``track_id``, ``last_seen``, ``class_name``, last observed ``anchor``, ``visits`` (its
+        stays per zone: entry, exit grace, what was raised, each rule's running measure),
+        ``sides`` per line, ``motion`` (recent anchors), ``notes`` (what rules remember about
+        the track, by rule: that a person was seen standing) and ``weapon_raised``;
+        ``counts`` per line as ``[forward, backward]``; and per zone the state of its
+        ``crowds``, ``abandoned`` and ``occupancy`` watches. The heat map is drawn afresh on
+        every frame and has nothing to save. ``forget_after_s`` is the service's setting, not
+        state. Floats go out at full precision, which is what makes the resumed analyser
+        identical rather than merely close. The size is bounded by what is live: tracks are
+        forgotten, motion keeps a few seconds, watched objects leave when unseen.
+        """
+        return {
+            "version": SNAPSHOT_VERSION,
+            "camera_id": self._scene.camera_id,
+            "scene": self._fingerprint,
+            "tracks": [memory.snapshot(track_id) for track_id, memory in self._tracks.items()],
+            "counts": {name: [fwd, bwd] for name, (fwd, bwd) in self._counts.items()},
+            "crowds": {name: watch.snapshot() for name, watch in self._crowds.items()},
+            "abandoned": {name: watch.snapshot() for name, watch in self._abandoned.items()},
+            "occupancy": {name: counter.snapshot() for name, counter in self._occupancy.items()},
+        }
+
+    @classmethod
+    def restore(
+        cls,
+        scene: SceneSpec,
+        doc: Mapping[str, Any],
+        forget_after_s: float = DEFAULT_FORGET_AFTER_S,
+    ) -> SceneAnalyzer:
+        """The analyser a ``snapshot`` was taken of, under ``scene``.
+
+        Raises ``ValueError`` naming the faulty field (``tracks[2].visits["gate"].entered_at:
+        expected a finite number``) for a snapshot of another camera, of another scene (its
+        fingerprint differs), of an unknown version, or with any missing, mistyped, non-finite
+        or inconsistent field: the caller's safe answer is a fresh analyser, never one that
+        carries on from state it cannot trust.
+        """
+        root = as_mapping(doc, "snapshot")
+        version = read_field(root, "version", "snapshot")
+        if isinstance(version, bool) or version != SNAPSHOT_VERSION:
+            raise invalid(
+                "version", f"got {version!r}, this analyser reads version {SNAPSHOT_VERSION}"
+            )
+        camera_id = as_str(read_field(root, "camera_id", "snapshot"), "camera_id")
+        if camera_id != scene.camera_id:
+            raise invalid(
+                "camera_id", f"a snapshot of camera {camera_id!r}, not {scene.camera_id!r}"
+            )
+        analyzer = cls(scene, forget_after_s)
+        fingerprint = as_str(read_field(root, "scene", "snapshot"), "scene")
+        if fingerprint != analyzer._fingerprint:
+            raise invalid("scene", "taken under another scene spec (its fingerprint differs)")
+        layout = analyzer._layout()
+        for i, raw in enumerate(as_list(read_field(root, "tracks", "snapshot"), "tracks")):
+            track_id, memory = TrackMemory.restore(raw, f"tracks[{i}]", layout)
+            if track_id in analyzer._tracks:
+                raise invalid(f"tracks[{i}].track_id", f"track {track_id!r} listed twice")
+            analyzer._tracks[track_id] = memory
+        counts = entries(read_field(root, "counts", "snapshot"), "counts", list(analyzer._counts))
+        for name, raw in counts.items():
+            at = key("counts", name)
+            pair = as_list(raw, at)
+            if len(pair) != 2:
+                raise invalid(at, f"expected [forward, backward], got {len(pair)} items")
+            analyzer._counts[name] = [
+                as_int(n, f"{at}[{i}]", minimum=0) for i, n in enumerate(pair)
+            ]
+        analyzer._restore_zones(root)
+        return analyzer
+
+    def _restore_zones(self, root: Mapping[str, Any]) -> None:
+        """The per-zone watches, in place of the fresh ones ``__init__`` made for the scene."""
+        zones = {z.name: z for z in self._scene.zones}
+        crowds = entries(read_field(root, "crowds", "snapshot"), "crowds", list(self._crowds))
+        for name, raw in crowds.items():
+            spec = self._crowds[name].spec
+            area = self._scene.zone_area_m2(zones[name])
+            self._crowds[name] = CrowdWatch.restore(name, spec, area, raw, key("crowds", name))
+        raw_abandoned = read_field(root, "abandoned", "snapshot")
+        for name, raw in entries(raw_abandoned, "abandoned", list(self._abandoned)).items():
+            spec_a = self._abandoned[name].spec
+            self._abandoned[name] = AbandonedWatch.restore(
+                name, spec_a, raw, key("abandoned", name)
+            )
+        raw_occupancy = read_field(root, "occupancy", "snapshot")
+        for name, raw in entries(raw_occupancy, "occupancy", list(self._occupancy)).items():
+            spec_o = self._occupancy[name].spec
+            self._occupancy[name] = OccupancyCounter.restore(
+                name, spec_o, raw, key("occupancy", name)
+            )
 
     def counts(self) -> dict[str, tuple[int, int]]:
         """Crossings counted so far per line, as ``(forward, backward)``."""
@@ -136,48 +242,42 @@ class SceneAnalyzer:
     def _update_track(self, track: Track, frame_tracks: FrameTracks, now: float) -> list[Event]:
         memory = self._tracks.get(track.track_id)
         if memory is None:
-            memory = self._tracks[track.track_id] = _TrackMemory(last_seen=now)
+            memory = self._tracks[track.track_id] = TrackMemory(last_seen=now)
         memory.last_seen = now
         memory.class_name = track.class_name
         if track.state not in OBSERVED_STATES:
             return []
         anchor = track.box.bottom_centre
         memory.motion.add(now, anchor)
+        seen = Seen(track, frame_tracks.frame, anchor, memory.motion, memory.notes)
         events: list[Event] = []
         for zone in self._scene.zones:
-            events.extend(self._check_zone(zone, track, memory, anchor, frame_tracks))
+            events.extend(self._check_zone(zone, seen, memory, frame_tracks))
         for line in self._scene.lines:
             if line.applies_to(track.class_name):
                 event = self._check_line(line, track, memory, anchor, frame_tracks)
                 if event is not None:
                     events.append(event)
         events.extend(self._check_weapon(track, memory, frame_tracks))
-        if track.class_name == "person" and self._person_down_watched():
-            spec_ratio = min(z.person_down.standing_ratio for z in self._down_zones())
-            if pixel_ratio(track.box, frame_tracks.frame) < spec_ratio:
-                memory.has_stood = True
+        # Notes are taken after every zone was checked: a rule sees what was known before
+        # this frame, as it would have without the note.
+        for rule, uses in self._followers:
+            note = rule.follow(uses, seen, memory.notes.get(rule.name))
+            if note is None:
+                memory.notes.pop(rule.name, None)
+            else:
+                memory.notes[rule.name] = note
         memory.anchor = anchor
         return events
 
-    def _down_zones(self) -> list[ZoneSpec]:
-        return [z for z in self._scene.zones if z.person_down is not None]
-
-    def _person_down_watched(self) -> bool:
-        return any(z.person_down is not None for z in self._scene.zones)
-
     def _check_zone(
-        self,
-        zone: ZoneSpec,
-        track: Track,
-        memory: _TrackMemory,
-        anchor: Point,
-        frame_tracks: FrameTracks,
+        self, zone: ZoneSpec, seen: Seen, memory: TrackMemory, frame_tracks: FrameTracks
     ) -> list[Event]:
         """Every per-stay rule of one zone. A stay ends only once the anchor has been seen
         outside for the zone's exit grace; until then the rules pause and a return resumes it."""
-        now = frame_tracks.frame.captured_at
+        now = seen.now
         visit = memory.visits.get(zone.name)
-        if not zone.polygon.contains(anchor):
+        if not zone.polygon.contains(seen.anchor):
             if visit is not None and visit.left(now, zone.exit_grace_s):
                 del memory.visits[zone.name]
             return []
@@ -189,47 +289,24 @@ class SceneAnalyzer:
             # once), but what a rule was measuring restarts when the window opens.
             visit.restart_measures()
             return []
-        found: list[tuple[EventKind, dict[str, str] | None]] = []
-        cls = track.class_name
-        if zone.intrusion and zone.applies_to(cls):
-            found.append((EventKind.ZONE_INTRUSION, self._intrusion(zone, visit, anchor, now)))
-        if zone.loitering is not None and cls in zone.loitering.classes:
-            found.append((EventKind.LOITERING, loitering(zone.loitering, visit, now)))
-        if zone.wrong_way is not None and cls in zone.wrong_way.classes:
-            velocity = memory.motion.velocity(SPEED_WINDOW_S)
-            found.append((EventKind.WRONG_WAY, wrong_way(zone.wrong_way, visit, velocity, now)))
-        if zone.stopped_vehicle is not None and cls in zone.stopped_vehicle.classes:
-            details = stopped_vehicle(zone.stopped_vehicle, visit, anchor, now)
-            found.append((EventKind.STOPPED_VEHICLE, details))
-        if zone.person_down is not None and cls == "person":
-            ratio = pixel_ratio(track.box, frame_tracks.frame)
-            speed = memory.motion.speed(SPEED_WINDOW_S)
-            details = person_down(zone.person_down, visit, ratio, speed, memory.has_stood, now)
-            found.append((EventKind.PERSON_DOWN, details))
+        # Every rule is checked before any event is made, also those that already raised in
+        # this stay: what they measure stays current.
+        cls = seen.track.class_name
+        found = [
+            (rule.kind, rule.check(params, visit, seen))
+            for rule, params in self._zone_rules[zone.name]
+            if rule.applies(params, cls)
+        ]
         events = []
         for kind, details in found:
             if details is None or kind in visit.raised:
                 continue
             visit.raised.add(kind)
-            events.append(self._event(kind, zone.name, track, frame_tracks, details))
+            events.append(self._event(kind, zone.name, seen.track, frame_tracks, details))
         return events
 
-    @staticmethod
-    def _intrusion(
-        zone: ZoneSpec, visit: Visit, anchor: Point, now: float
-    ) -> dict[str, str] | None:
-        dwell = visit.dwell(now)
-        if not reached(dwell, zone.min_dwell_s):
-            return None
-        return {
-            "dwell_s": fmt(dwell),
-            "min_dwell_s": fmt(zone.min_dwell_s),
-            "anchor_x": fmt(anchor[0]),
-            "anchor_y": fmt(anchor[1]),
-        }
-
     def _check_weapon(
-        self, track: Track, memory: _TrackMemory, frame_tracks: FrameTracks
+        self, track: Track, memory: TrackMemory, frame_tracks: FrameTracks
     ) -> list[Event]:
         weapon = self._scene.weapon
         if weapon is None or memory.weapon_raised or track.class_name not in weapon.classes:
@@ -293,7 +370,7 @@ class SceneAnalyzer:
         self,
         line: LineSpec,
         track: Track,
-        memory: _TrackMemory,
+        memory: TrackMemory,
         anchor: Point,
         frame_tracks: FrameTracks,
     ) -> Event | None:
@@ -314,10 +391,10 @@ class SceneAnalyzer:
         if side == 0:
             return None
         if state is None or side == state.side:
-            memory.sides[line.name] = _LineSide(side=side)
+            memory.sides[line.name] = LineSide(side=side)
             return None
         met_segment = state.met_segment
-        memory.sides[line.name] = _LineSide(side=side)
+        memory.sides[line.name] = LineSide(side=side)
         if not met_segment:
             return None
         direction = CountDirection.FORWARD if side > 0 else CountDirection.BACKWARD
@@ -367,3 +444,16 @@ class SceneAnalyzer:
         ]
         for track_id in stale:
             del self._tracks[track_id]
+
+
+def _rules_of(zone: ZoneSpec) -> tuple[RuleUse, ...]:
+    """The zone's per-stay rules with their parameters, in registry order. Parameters no
+    registered rule owns are refused here, where the registry is known: ignoring them would
+    leave a zone silently unwatched."""
+    for params in zone.rules:
+        try:
+            rule_of(params)
+        except ValueError as exc:
+            raise ValueError(f"zone {zone.name!r}: {exc}") from None
+    uses = ((rule, rule.params_of(zone)) for rule in stay_rules())
+    return tuple((rule, params) for rule, params in uses if params is not None)

@@ -8,6 +8,9 @@ rush hour and night. The baseline learns only from frames within the normal band
 way to a rush or a dispersal): otherwise, while the short window ramps up over a real rush, the
 baseline would climb with it and the ratio never reach its factor. After a gap longer than the
 baseline (the camera was down, the zone's schedule closed) movement starts learning afresh.
+
+A watch saves its timers and averages as plain JSON values (``snapshot``) and is rebuilt from
+them (``restore``), so a restart neither forgets a learnt baseline nor raises a density again.
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from vigie_core.analytics.explain import fmt, make_event
-from vigie_core.analytics.visit_rules import reached
+from vigie_core.analytics.visit import reached
 from vigie_core.geometry import Point
 from vigie_core.rules import CrowdSpec
+from vigie_core.snapshots import as_bool, as_float, as_mapping, field, invalid, optional
 from vigie_core.types import Event, EventKind, FrameRef
 
 
@@ -47,6 +52,15 @@ class _Ema:
             self.value += alpha * (x - self.value)
         return self.value
 
+    def snapshot(self) -> float | None:
+        return None if self.value is None else float(self.value)
+
+    @classmethod
+    def restore(cls, tau_s: float, value: Any, where: str) -> _Ema:
+        ema = cls(tau_s)
+        ema.value = optional(value, where, as_float)
+        return ema
+
 
 class CrowdWatch:
     """Density and movement of one zone's crowd."""
@@ -67,6 +81,60 @@ class CrowdWatch:
         self._baseline_age_s = 0.0
         self._moving_since_clear: float | None = None
         self._movement_raised = False
+
+    def snapshot(self) -> dict[str, Any]:
+        """Timers, raised flags and averages as plain JSON values; the spec and area are the
+        scene's, not state."""
+
+        def opt(value: float | None) -> float | None:
+            return None if value is None else float(value)
+
+        return {
+            "last_t": opt(self._last_t),
+            "over_since": opt(self._over_since),
+            "under_since": opt(self._under_since),
+            "density_raised": self._density_raised,
+            "speed": self._speed.snapshot(),
+            "spread": self._spread.snapshot(),
+            "base_speed": self._base_speed.snapshot(),
+            "base_spread": self._base_spread.snapshot(),
+            "baseline_age_s": float(self._baseline_age_s),
+            "moving_since_clear": opt(self._moving_since_clear),
+            "movement_raised": self._movement_raised,
+        }
+
+    @classmethod
+    def restore(
+        cls, zone: str, spec: CrowdSpec, area_m2: float | None, value: Any, where: str
+    ) -> CrowdWatch:
+        """The watch a ``snapshot`` was taken of, for the zone's current ``spec``."""
+        obj = as_mapping(value, where)
+        watch = cls(zone, spec, area_m2)
+
+        def when(name: str) -> float | None:
+            return optional(field(obj, name, where), f"{where}.{name}", as_float)
+
+        def flag(name: str) -> bool:
+            return as_bool(field(obj, name, where), f"{where}.{name}")
+
+        def ema(name: str, tau_s: float) -> _Ema:
+            return _Ema.restore(tau_s, field(obj, name, where), f"{where}.{name}")
+
+        watch._last_t = when("last_t")
+        watch._over_since = when("over_since")
+        watch._under_since = when("under_since")
+        watch._density_raised = flag("density_raised")
+        watch._speed = ema("speed", spec.window_s)
+        watch._spread = ema("spread", spec.window_s)
+        watch._base_speed = ema("base_speed", spec.baseline_s)
+        watch._base_spread = ema("base_spread", spec.baseline_s)
+        age = as_float(field(obj, "baseline_age_s", where), f"{where}.baseline_age_s")
+        if age < 0:
+            raise invalid(f"{where}.baseline_age_s", f"expected a number >= 0, got {age!r}")
+        watch._baseline_age_s = age
+        watch._moving_since_clear = when("moving_since_clear")
+        watch._movement_raised = flag("movement_raised")
+        return watch
 
     def update(self, frame: FrameRef, members: Sequence[Member], heatmap: str) -> list[Event]:
         now = frame.captured_at

@@ -2,12 +2,21 @@
 
 A camera without a scene is not an error of the message: its tracks are counted and logged once,
 so an operator sees a missing zone file instead of a silent gap.
+
+The handler is the stage's per-camera state (:class:`vigie_runtime.state.CameraState`): zone
+stays, dwell and down clocks, line counts, abandoned-object candidates, crowd baselines and
+occupancy windows are saved with every batch and read back when the camera's partition is
+assigned, so a crash or a rebalance neither repeats an event nor forgets a visit in progress.
+A stored state taken under another scene (the file changed meanwhile) is refused, and the
+camera starts afresh under its new scene.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from vigie_core.analytics import SceneAnalyzer
 from vigie_core.scene import SceneSpec
@@ -17,6 +26,9 @@ from vigie_runtime.bus import Message, Output
 from vigie_runtime.topics import EVENTS
 
 log = logging.getLogger(__name__)
+
+# Layout of the stored document around the analyser's own snapshot (which has its version).
+STATE_VERSION = 1
 
 
 class AnalyticsHandler:
@@ -41,6 +53,38 @@ class AnalyticsHandler:
 
     def decode(self, message: Message) -> FrameTracks:
         return codec.decode_tracks(message.value)
+
+    # -- per-camera state ------------------------------------------------------------------------
+
+    def save(self, camera: str) -> dict[str, Any] | None:
+        analyzer = self.analyzers.get(camera)
+        last = self.last_time.get(camera)
+        if analyzer is None or last is None:
+            return None
+        return {"version": STATE_VERSION, "last_time": last, "analyzer": analyzer.snapshot()}
+
+    def load(self, camera: str, document: Mapping[str, Any]) -> None:
+        """Resume ``camera``; ``ValueError`` for a state this replica cannot trust."""
+        current = self.analyzers.get(camera)
+        if current is None:
+            raise ValueError(f"no scene is configured for camera {camera!r}")
+        if document.get("version") != STATE_VERSION:
+            raise ValueError(f"version: got {document.get('version')!r}, reads {STATE_VERSION}")
+        last = document.get("last_time")
+        if isinstance(last, bool) or not isinstance(last, int | float) or not math.isfinite(last):
+            raise ValueError(f"last_time: expected a finite number, got {last!r}")
+        snapshot = document.get("analyzer")
+        if not isinstance(snapshot, Mapping):
+            raise ValueError("analyzer: expected an object")
+        self.analyzers[camera] = SceneAnalyzer.restore(current.scene, snapshot)
+        self.last_time[camera] = float(last)
+
+    def drop(self, camera: str) -> None:
+        """Another replica owns the camera now: keep its scene, forget what was measured."""
+        analyzer = self.analyzers.get(camera)
+        if analyzer is not None:
+            self.analyzers[camera] = SceneAnalyzer(analyzer.scene)
+        self.last_time.pop(camera, None)
 
     def handle(self, tracks: FrameTracks, message: Message) -> Sequence[Output]:
         if self._poll_scenes is not None:

@@ -16,7 +16,8 @@ from vigie_core.scene import SceneSpec
 from vigie_runtime.bus import Bus
 from vigie_runtime.health import Health
 from vigie_runtime.stage import Stage, StageRunner
-from vigie_runtime.topics import FRAMES, TRACKS
+from vigie_runtime.state import StateSpec
+from vigie_runtime.topics import ANALYTICS_STATE, FRAMES, TRACKS
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class AnalyticsService:
             decode=self.handler.decode,
             handle=self.handler.handle,
             counts_frames=True,
+            state=StateSpec(self.handler, topic=ANALYTICS_STATE, follows=TRACKS),
         )
         self.runner = StageRunner.for_service(stage, bus, health, settings)
         self.pixels = PixelHandler(pixel_policies(settings), self._scene_of, settings.freshness)

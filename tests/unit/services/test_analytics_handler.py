@@ -13,7 +13,9 @@ from vigie_core.scene import SceneSpec, ZoneSpec
 from vigie_core.types import Box, EventKind, FrameRef, FrameTracks, Track, TrackState
 from vigie_runtime import codec
 from vigie_runtime.bus import Message, Output
-from vigie_runtime.topics import EVENTS, TRACKS
+from vigie_runtime.inmemory import InMemoryBus
+from vigie_runtime.state import StateKeeper, TopicStateStore
+from vigie_runtime.topics import ANALYTICS_STATE, EVENTS, TRACKS
 
 CAMERA = "cam-loading-bay"
 T0 = 1_700_000_000.0
@@ -196,3 +198,107 @@ def test_stale_counter_is_per_camera() -> None:
 def test_malformed_tracks_raise_from_decode(handler: AnalyticsHandler) -> None:
     with pytest.raises(codec.DecodeError):
         handler.decode(Message(TRACKS, 0, 0, CAMERA.encode(), b"\xff\xff garbage"))
+
+
+# -- per-camera state across restarts -------------------------------------------------------------
+
+
+def restarted(bus: InMemoryBus, scenes: dict[str, SceneSpec] | None = None) -> AnalyticsHandler:
+    """A new replica, assigned every partition, reading back the state on ``bus``."""
+    handler = AnalyticsHandler(scenes or {CAMERA: scene()})
+    keeper = StateKeeper("analytics", handler, TopicStateStore(bus, ANALYTICS_STATE), TRACKS)
+    keeper.assigned([(TRACKS, p) for p in range(bus.partition_count(TRACKS) or 1)])
+    return handler
+
+
+def save_after(handler: AnalyticsHandler, bus: InMemoryBus, messages: Sequence[Message]) -> None:
+    """Handle a batch and deliver the state it changed, as the stage runner does."""
+    keeper = StateKeeper("analytics", handler, TopicStateStore(bus, ANALYTICS_STATE), TRACKS)
+    feed(handler, messages)
+    for message in messages:
+        keeper.touched(message.camera_id or "", message.partition)
+    for output in keeper.outputs():
+        bus.append(output)
+
+
+@pytest.mark.parametrize("crash_at", [3, 5, 9, 15, 25])
+def test_a_restart_mid_dwell_raises_the_intrusion_once_and_on_time(crash_at: int) -> None:
+    """Killed ``crash_at`` frames into a stay: the next replica neither restarts the dwell (a
+    late alert) nor raises again a stay already signalled (a duplicate)."""
+    messages = standing_messages(seconds=3.0)
+    uninterrupted = feed(AnalyticsHandler({CAMERA: scene()}), messages)
+    bus = InMemoryBus()
+    save_after(AnalyticsHandler({CAMERA: scene()}), bus, messages[:crash_at])
+    before = [o for o in uninterrupted if codec.decode_event(o.value).frame.sequence < crash_at]
+
+    after = feed(restarted(bus), messages[crash_at:])
+
+    assert [o.value for o in before + after] == [o.value for o in uninterrupted]
+    assert len(uninterrupted) == 1
+
+
+def test_replayed_frames_after_a_restart_are_skipped() -> None:
+    """The state went out with frames 0-14, but the committed offsets stop at frame 6."""
+    messages = standing_messages(seconds=3.0)
+    bus = InMemoryBus()
+    save_after(AnalyticsHandler({CAMERA: scene()}), bus, messages[:15])
+    stale = sample("vigie_stale_messages_total", "analytics", CAMERA)
+
+    outputs = feed(restarted(bus), messages[6:])
+
+    assert outputs == []  # the intrusion (frame 10) went out before the crash
+    assert sample("vigie_stale_messages_total", "analytics", CAMERA) - stale == 9
+
+
+def test_a_state_taken_under_another_scene_is_refused_and_the_camera_starts_afresh() -> None:
+    messages = standing_messages(seconds=3.0)
+    bus = InMemoryBus()
+    save_after(AnalyticsHandler({CAMERA: scene()}), bus, messages[:5])
+    moved = SceneSpec(
+        camera_id=CAMERA,
+        zones=(
+            ZoneSpec(
+                name="restricted",
+                polygon=Polygon.of([(0.2, 0.6), (0.7, 0.6), (0.7, 1.0), (0.2, 1.0)]),
+                classes=frozenset({"person"}),
+                min_dwell_s=MIN_DWELL_S,
+            ),
+        ),
+    )
+    discarded = REGISTRY.get_sample_value("vigie_state_discarded_total", {"stage": "analytics"})
+
+    handler = restarted(bus, {CAMERA: moved})
+
+    assert handler.last_time == {}
+    after = REGISTRY.get_sample_value("vigie_state_discarded_total", {"stage": "analytics"})
+    assert (after or 0) - (discarded or 0) == 1
+
+
+def test_a_revoked_camera_keeps_its_scene_and_forgets_its_measures() -> None:
+    handler = AnalyticsHandler({CAMERA: scene()})
+    feed(handler, standing_messages(seconds=0.5))
+    assert handler.save(CAMERA) is not None
+
+    handler.drop(CAMERA)
+
+    assert handler.save(CAMERA) is None
+    assert handler.analyzers[CAMERA].scene == scene()
+    assert handler.analyzers[CAMERA].tracked_count() == 0
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"version": 2, "last_time": T0, "analyzer": {}},
+        {"version": 1, "last_time": float("nan"), "analyzer": {}},
+        {"version": 1, "last_time": T0, "analyzer": "none"},
+        {"version": 1, "last_time": T0, "analyzer": {"version": 1}},
+    ],
+    ids=["version", "nan-time", "analyzer-not-an-object", "truncated-analyzer"],
+)
+def test_an_unusable_document_is_refused_with_the_field(document: dict[str, object]) -> None:
+    handler = AnalyticsHandler({CAMERA: scene()})
+    with pytest.raises(ValueError):
+        handler.load(CAMERA, document)
+    with pytest.raises(ValueError, match="no scene"):
+        handler.load("cam-unknown", {"version": 1, "last_time": T0, "analyzer": {}})

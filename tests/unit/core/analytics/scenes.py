@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 
 from vigie_core.analytics import SceneAnalyzer
+from vigie_core.analytics.rules import stay_rules
 from vigie_core.calibration import GroundPlane
 from vigie_core.geometry import Point, Polygon
 from vigie_core.rules import OccupancySpec, WeaponSpec
@@ -167,9 +168,13 @@ class Clip:
 
 
 def zone(name: str = "floor", polygon: Polygon = FLOOR, **rules: object) -> ZoneSpec:
-    """A zone watched only for the given rules (no intrusion unless asked for)."""
+    """A zone watched only for the given rules (no intrusion unless asked for). A per-stay
+    rule's parameters are given under its name, as in a scene file: ``loitering=LoiteringSpec()``.
+    """
     rules.setdefault("intrusion", False)
-    return ZoneSpec(name, polygon, **rules)  # type: ignore[arg-type]
+    named = tuple(rules.pop(r.name) for r in stay_rules() if not r.inline and r.name in rules)
+    stay = (*rules.pop("rules", ()), *named)  # type: ignore[misc]
+    return ZoneSpec(name, polygon, rules=stay, **rules)  # type: ignore[arg-type]
 
 
 def scene(

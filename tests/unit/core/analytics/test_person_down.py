@@ -11,7 +11,7 @@ import random
 from collections.abc import Callable
 
 from vigie_core.analytics import SceneAnalyzer
-from vigie_core.analytics.visit_rules import pixel_ratio
+from vigie_core.analytics.rules import pixel_ratio
 from vigie_core.rules import PersonDownSpec
 from vigie_core.types import Box, EventKind, FrameRef, Track, TrackState
 

@@ -1,0 +1,37 @@
+"""Stopped vehicle: a vehicle standing still in a no-stopping zone for more than ``max_stop_s``.
+
+Parameters: ``vigie_core.rules.StoppedVehicleSpec``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vigie_core.analytics.explain import fmt
+from vigie_core.analytics.motion import Stillness
+from vigie_core.analytics.rules.registry import Seen, StayRule, register
+from vigie_core.analytics.visit import Visit, reached
+from vigie_core.rules import StoppedVehicleSpec
+from vigie_core.types import EventKind
+
+
+@register
+class StoppedVehicle(StayRule[StoppedVehicleSpec]):
+    """Measures where and since when the vehicle has stood still (a ``Stillness``)."""
+
+    name = "stopped_vehicle"
+    params = StoppedVehicleSpec
+    kind = EventKind.STOPPED_VEHICLE
+
+    def applies(self, params: StoppedVehicleSpec, class_name: str) -> bool:
+        return class_name in params.classes
+
+    def check(self, params: StoppedVehicleSpec, visit: Visit, seen: Seen) -> dict[str, str] | None:
+        still = visit.measure(self.name, Stillness)
+        still_s = still.update(seen.now, seen.anchor, params.still_radius)
+        if not reached(still_s, params.max_stop_s):
+            return None
+        return {"stopped_s": fmt(still_s), "max_stop_s": fmt(params.max_stop_s)}
+
+    def read_measure(self, value: Any, where: str) -> Stillness:
+        return Stillness.restore(value, where)
