@@ -15,6 +15,7 @@ from pathlib import Path
 
 from vigie_runtime import topology
 from vigie_runtime.admin import LagProbe
+from vigie_runtime.broker import free_port
 
 # The services that consume, upstream first (capture is started on its own, with a clip).
 CONSUMERS = tuple(s.name for s in topology.consumers())
@@ -49,7 +50,13 @@ class PipelinePlan:
     def log_path(self, name: str) -> Path:
         return self.work_dir / "logs" / f"{name}.log"
 
-    def env(self, name: str) -> dict[str, str]:
+    def env(
+        self, name: str, http_port: int | None = None, grpc_port: int | None = None
+    ) -> dict[str, str]:
+        """The environment of service ``name``; a replica passes its own ports."""
+        http_port = self.http_ports[name] if http_port is None else http_port
+        if grpc_port is None:
+            grpc_port = self.grpc_ports.get(name)
         env = dict(os.environ)
         env.update(
             {
@@ -57,14 +64,16 @@ class PipelinePlan:
                 "VIGIE_KAFKA__SINGLE_RECORD_BATCHES": "true",
                 "VIGIE_KAFKA__SESSION_TIMEOUT_MS": str(self.session_timeout_ms),
                 "VIGIE_KAFKA__HEARTBEAT_INTERVAL_MS": str(max(100, self.session_timeout_ms // 6)),
-                "VIGIE_HTTP__PORT": str(self.http_ports[name]),
+                "VIGIE_HTTP__PORT": str(http_port),
                 "VIGIE_LOG_LEVEL": self.log_level,
             }
         )
         if self.config_dir is not None and (self.config_dir / f"{name}.yaml").exists():
             env["VIGIE_CONFIG"] = str((self.config_dir / f"{name}.yaml").resolve())
-        if name in self.grpc_ports:
-            env["VIGIE_GRPC__PORT"] = str(self.grpc_ports[name])
+        if grpc_port is not None:
+            env["VIGIE_GRPC__PORT"] = str(grpc_port)
+            if name == "alerting":  # where the other replicas forward desk calls
+                env["VIGIE_DESK_ADVERTISED_ADDRESS"] = f"127.0.0.1:{grpc_port}"
         if name in ("analytics", "tracking") and self.scenes is not None:
             env["VIGIE_SCENES"] = str(self.scenes)
         if name == "storage":
@@ -74,24 +83,57 @@ class PipelinePlan:
         return env
 
 
+def service_of(key: str) -> str:
+    """The service a process key names: ``tracking``, ``tracking-1``, ``capture-gate-a``."""
+    return next((s.name for s in topology.SERVICES if key.split("-")[0] == s.name), key)
+
+
 class LocalPipeline:
+    """Service processes by key: the service's name, or ``<service>-<n>`` for a replica (each
+    with ports of its own), or ``capture-<camera>`` for one capture per camera."""
+
     def __init__(self, plan: PipelinePlan) -> None:
         self.plan = plan
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._ports: dict[str, tuple[int, int | None]] = {}
         plan.work_dir.mkdir(parents=True, exist_ok=True)
         (plan.work_dir / "logs").mkdir(exist_ok=True)
 
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = open(self.plan.log_path(name), "ab")  # noqa: SIM115 - the child owns it
+    def ports(self, key: str) -> tuple[int, int | None]:
+        """(HTTP, gRPC) of a process key: the plan's for a service's own name, fresh free
+        ports for a replica, kept across its restarts."""
+        if key not in self._ports:
+            name = service_of(key)
+            if key == name or name == "capture":
+                self._ports[key] = (self.plan.http_ports[name], self.plan.grpc_ports.get(name))
+            else:
+                grpc_port = free_port() if name in self.plan.grpc_ports else None
+                self._ports[key] = (free_port(), grpc_port)
+        return self._ports[key]
+
+    def grpc_port(self, key: str) -> int:
+        port = self.ports(key)[1]
+        if port is None:
+            raise KeyError(f"{key} serves no gRPC")
+        return port
+
+    def start(self, name: str, *args: str, key: str | None = None) -> subprocess.Popen[bytes]:
+        key = key or name
+        http_port, grpc_port = self.ports(key)
+        log = open(self.plan.log_path(key), "ab")  # noqa: SIM115 - the child owns it
         process = subprocess.Popen(
             [sys.executable, "-m", f"vigie_{name}", *args],
-            env=self.plan.env(name),
+            env=self.plan.env(name, http_port, grpc_port),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
         )
-        self.processes[name] = process
+        self.processes[key] = process
         return process
+
+    def start_replica(self, name: str, index: int) -> subprocess.Popen[bytes]:
+        """Replica ``index`` of ``name``: same settings and groups, ports of its own."""
+        return self.start(name, key=f"{name}-{index}")
 
     def start_consumers(self) -> None:
         for name in CONSUMERS:
@@ -104,6 +146,7 @@ class LocalPipeline:
         fast: bool = False,
         loop: bool = False,
         max_frames: int | None = None,
+        key: str = "capture",
     ) -> subprocess.Popen[bytes]:
         args = ["--source", source, "--camera-id", camera_id]
         if max_frames is not None:
@@ -112,10 +155,10 @@ class LocalPipeline:
             args.append("--as-fast-as-possible")
         if loop:
             args.append("--loop")
-        return self.start("capture", *args)
+        return self.start("capture", *args, key=key)
 
-    def ready(self, name: str) -> bool:
-        url = f"http://127.0.0.1:{self.plan.http_ports[name]}/readyz"
+    def ready(self, key: str) -> bool:
+        url = f"http://127.0.0.1:{self.ports(key)[0]}/readyz"
         try:
             with urllib.request.urlopen(url, timeout=1) as reply:
                 return reply.status == 200
@@ -159,19 +202,21 @@ class LocalPipeline:
     def stop_all(self) -> dict[str, int | None]:
         # Upstream first, so downstream stages can finish what is already in flight.
         order = ("capture", *CONSUMERS)
-        return {name: self.stop(name) for name in order if name in self.processes}
+        keys = sorted(self.processes, key=lambda k: order.index(service_of(k)))
+        return {key: self.stop(key) for key in keys}
 
     def failed(self) -> list[str]:
         """Consumers that exited although nobody asked them to stop."""
         return [
             f"{name} exited with code {p.returncode}; see {self.plan.log_path(name)}"
             for name, p in self.processes.items()
-            if name != "capture" and p.poll() is not None
+            if service_of(name) != "capture" and p.poll() is not None
         ]
 
     def capturing(self) -> bool:
-        capture = self.processes.get("capture")
-        return capture is not None and capture.poll() is None
+        return any(
+            p.poll() is None for k, p in self.processes.items() if service_of(k) == "capture"
+        )
 
     @staticmethod
     def lag(probe: LagProbe) -> int:
