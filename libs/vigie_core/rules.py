@@ -1,4 +1,9 @@
-"""The parameters of each scene rule, named by what they mean, checked once at load.
+"""The parameters of the rules that watch a whole zone or camera, and the checks every rule's
+parameters share, named by what they mean, checked once at load.
+
+The per-stay rules (loitering, wrong way...) keep their parameters in their own module of
+``vigie_core.analytics.rules``; the ones here watch a zone as a whole (abandoned objects, crowds)
+or a camera (occupancy, weapons), and the helpers below check every rule's values alike.
 
 A zone carries the rules it is watched for (a zone with none only counts occupancy). Defaults are
 the values an operator would start from on a street camera at 10 fps; every one is overridable
@@ -33,93 +38,6 @@ def class_set(classes: frozenset[str] | set[str] | tuple[str, ...] | list[str]) 
     if any(not isinstance(n, str) or not n.strip() for n in names):
         raise ValueError(f"class names must be non-empty strings, got {sorted(names)}")
     return names
-
-
-@dataclass(frozen=True, slots=True)
-class LoiteringSpec:
-    """Someone staying in the zone longer than ``max_dwell_s``: one event per stay."""
-
-    max_dwell_s: float = 60.0
-    classes: frozenset[str] = PERSON
-
-    def __post_init__(self) -> None:
-        positive(self.max_dwell_s, "loitering.max_dwell_s")
-        object.__setattr__(self, "classes", class_set(self.classes))
-
-
-@dataclass(frozen=True, slots=True)
-class WrongWaySpec:
-    """Moving against the zone's expected direction (a one-way corridor, an exit lane).
-
-    ``direction`` is the allowed way in image coordinates (x right, y down; normalised to unit
-    length). Movement whose direction is more than ``180 - tolerance_deg`` degrees away from it,
-    at ``min_speed`` or faster, for ``min_duration_s``, is wrong-way: a few steps sideways or
-    a pause are not.
-    """
-
-    direction: tuple[float, float]
-    classes: frozenset[str] = PERSON | VEHICLES
-    min_speed: float = 0.03
-    tolerance_deg: float = 45.0
-    min_duration_s: float = 1.0
-
-    def __post_init__(self) -> None:
-        if len(self.direction) != 2:
-            raise ValueError(f"wrong_way.direction must be [dx, dy], got {self.direction}")
-        dx, dy = (float(v) for v in self.direction)
-        norm = math.hypot(dx, dy)
-        if not math.isfinite(norm) or norm <= 1e-9:
-            raise ValueError(f"wrong_way.direction must be a non-zero vector, got {self.direction}")
-        object.__setattr__(self, "direction", (dx / norm, dy / norm))
-        object.__setattr__(self, "classes", class_set(self.classes))
-        positive(self.min_speed, "wrong_way.min_speed")
-        if not 0.0 < self.tolerance_deg < 90.0:
-            raise ValueError(
-                f"wrong_way.tolerance_deg must be in (0, 90), got {self.tolerance_deg}"
-            )
-        non_negative(self.min_duration_s, "wrong_way.min_duration_s")
-
-
-@dataclass(frozen=True, slots=True)
-class StoppedVehicleSpec:
-    """A vehicle standing still in a no-stopping zone for more than ``max_stop_s``.
-
-    Still means its anchor stays within ``still_radius`` of where it stopped: detector jitter
-    moves a parked car's box by a fraction of that.
-    """
-
-    max_stop_s: float = 30.0
-    classes: frozenset[str] = VEHICLES
-    still_radius: float = 0.02
-
-    def __post_init__(self) -> None:
-        positive(self.max_stop_s, "stopped_vehicle.max_stop_s")
-        object.__setattr__(self, "classes", class_set(self.classes))
-        positive(self.still_radius, "stopped_vehicle.still_radius")
-
-
-@dataclass(frozen=True, slots=True)
-class PersonDownSpec:
-    """A person whose box turns from standing to lying and stays down, hardly moving.
-
-    Ratios are of the box in pixels (width / height): standing people are about 0.3-0.6, lying
-    ones well above 1. The person must first have been seen standing (ratio below
-    ``standing_ratio``), so someone already lying on a bench when the camera starts, or a box
-    cut by the frame edge, is not "a fall".
-    """
-
-    min_down_s: float = 5.0
-    lying_ratio: float = 1.2
-    standing_ratio: float = 0.8
-    max_speed: float = 0.05
-
-    def __post_init__(self) -> None:
-        positive(self.min_down_s, "person_down.min_down_s")
-        positive(self.lying_ratio, "person_down.lying_ratio")
-        positive(self.standing_ratio, "person_down.standing_ratio")
-        if self.standing_ratio >= self.lying_ratio:
-            raise ValueError("person_down.standing_ratio must be below person_down.lying_ratio")
-        positive(self.max_speed, "person_down.max_speed")
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,10 @@ from vigie_core.schedule import ALWAYS, Schedule
 
 DEFAULT_OCCUPANCY = OccupancySpec()
 
+# The rules that watch a zone as a whole rather than one stay in it: each one's parameters are
+# the :class:`ZoneSpec` field of its name, read from the scene file's block of that name.
+ZONE_RULES: dict[str, type] = {"abandoned": AbandonedSpec, "crowd": CrowdSpec}
+
 
 def _check_name(name: str, what: str) -> None:
     if not isinstance(name, str) or not name.strip():

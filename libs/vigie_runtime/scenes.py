@@ -42,8 +42,9 @@ Shape::
 Every rule block takes the parameters of its core type, named by meaning and validated there.
 The per-stay rules (``loitering``, ``wrong_way``...) are looked up by name in the analytics rule
 registry (``vigie_core.analytics.rules``): a zone accepts one block per registered rule, so a new
-rule is readable from the file as soon as it is registered. ``abandoned`` and ``crowd`` come from
-``vigie_core.rules``; intrusion's parameters are the zone's own keys. Coordinates are normalised
+rule is readable from the file as soon as it is registered. The whole-zone rules (``abandoned``,
+``crowd``) are the ones ``vigie_core.scene.ZONE_RULES`` names; intrusion's parameters are the
+zone's own keys. Coordinates are normalised
 to the frame (0..1, origin top-left). Geometry is checked by the core types themselves
 (``Polygon``, ``Line``), so the file and the code can never disagree on what is valid; their
 messages surface here as validation errors at the offending key, which
@@ -70,10 +71,11 @@ from pydantic import (
 from vigie_core.analytics.rules import stay_rules
 from vigie_core.calibration import GroundPlane
 from vigie_core.geometry import Line, Point, Polygon, check_point
-from vigie_core.rules import AbandonedSpec, CrowdSpec, OccupancySpec, WeaponSpec
+from vigie_core.rules import OccupancySpec, WeaponSpec
 from vigie_core.scene import (
     DEFAULT_EXIT_GRACE_S,
     DEFAULT_OCCUPANCY,
+    ZONE_RULES,
     CountDirection,
     LineSpec,
     SceneSpec,
@@ -143,7 +145,8 @@ class ZoneFields(BaseModel):
     """A floor area and its rules; intrusion is a track anchored in it for ``min_dwell_s``.
 
     The keys every zone has. :data:`ZoneConfig` adds one optional block per registered
-    per-stay rule, read into that rule's parameters.
+    per-stay rule and per whole-zone rule (``vigie_core.scene.ZONE_RULES``), each read into
+    that rule's parameters.
     """
 
     model_config = _STRICT
@@ -157,8 +160,6 @@ class ZoneFields(BaseModel):
     schedule: list[WindowConfig] = Field(default_factory=list)
     area_m2: float | None = Field(default=None, gt=0.0)
     exit_grace_s: float = Field(default=DEFAULT_EXIT_GRACE_S, ge=0.0)
-    abandoned: AbandonedSpec | None = None
-    crowd: CrowdSpec | None = None
 
     @field_validator("polygon")
     @classmethod
@@ -170,6 +171,10 @@ class ZoneFields(BaseModel):
         """The parameters of every per-stay rule block present in the zone."""
         blocks = (getattr(self, rule.name, None) for rule in _BLOCK_RULES)
         return tuple(params for params in blocks if params is not None)
+
+    def zone_rules(self) -> dict[str, Any]:
+        """The parameters of every whole-zone rule, by name (None: the zone has no block)."""
+        return {name: getattr(self, name, None) for name in ZONE_RULES}
 
     def to_spec(self, timezone: str = "UTC") -> ZoneSpec:
         return ZoneSpec(
@@ -183,8 +188,7 @@ class ZoneFields(BaseModel):
             area_m2=self.area_m2,
             exit_grace_s=self.exit_grace_s,
             rules=self.stay_rules(),
-            abandoned=self.abandoned,
-            crowd=self.crowd,
+            **self.zone_rules(),
         )
 
 
@@ -193,11 +197,14 @@ _BLOCK_RULES = tuple(rule for rule in stay_rules() if not rule.inline)
 
 
 def _rule_blocks() -> dict[str, Any]:
-    """``<rule name>: <its parameters> | None`` for every registered rule with a block."""
-    clashes = sorted({rule.name for rule in _BLOCK_RULES} & set(ZoneFields.model_fields))
+    """``<rule name>: <its parameters> | None`` for every rule with a block: the registered
+    per-stay rules and the whole-zone ones."""
+    blocks = {rule.name: rule.params for rule in _BLOCK_RULES}
+    clashes = sorted(blocks.keys() & (set(ZoneFields.model_fields) | ZONE_RULES.keys()))
     if clashes:
         raise RuntimeError(f"rules {clashes} are named like a zone key; rename the rule")
-    return {rule.name: (rule.params | None, None) for rule in _BLOCK_RULES}
+    blocks.update(ZONE_RULES)
+    return {name: (params | None, None) for name, params in blocks.items()}
 
 
 if TYPE_CHECKING:
@@ -290,7 +297,7 @@ class CameraScene(BaseModel):
     def _densities_have_areas(self) -> CameraScene:
         """A density limit per m² needs the zone's area; say so at load, not at the first frame."""
         for zone in self.zones:
-            crowd = zone.crowd
+            crowd = zone.zone_rules()["crowd"]
             if crowd is None or crowd.max_density_per_m2 is None:
                 continue
             if self.calibration is None and zone.area_m2 is None:

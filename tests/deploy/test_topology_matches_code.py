@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +32,19 @@ WEBHOOK_POLICY = {
 
 def started_stages(built: Any) -> list[Stage[Any]]:
     """The stages of every runner (or stream application stage) a built service holds, as
-    attributes of its own or of its parts."""
+    attributes of its own or of its parts, alone or in a list."""
     found: dict[int, Stage[Any]] = {}
-    for value in vars(built).values():
+    for value in _each(vars(built).values()):
         parts = vars(value).values() if hasattr(value, "__dict__") else ()
-        for candidate in (value, *parts):
+        for candidate in (value, *_each(parts)):
             if isinstance(candidate, StageRunner | StreamStage):
                 found[id(candidate.stage)] = candidate.stage
     return list(found.values())
+
+
+def _each(values: Iterable[Any]) -> list[Any]:
+    """The values, the items of a list or tuple among them in its place."""
+    return [item for v in values for item in (v if isinstance(v, list | tuple) else (v,))]
 
 
 def recipe(name: str, tmp_path: Path) -> tuple[Any, Any, dict[str, Any]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from vigie.v1 import services_pb2_grpc
 from vigie_detection.adapters import DetectorConfig, build_detector, decode_jpeg
 from vigie_detection.batching import BatchingDetection, FillingBus
@@ -16,13 +14,14 @@ from vigie_detection.vehicle_colour import VehicleColours
 from vigie_runtime.bus import Bus
 from vigie_runtime.grpc_server import GrpcServer, Registration
 from vigie_runtime.health import Health
-from vigie_runtime.stage import Stage, StageRunner
+from vigie_runtime.service import StageService
 from vigie_runtime.topology import DETECTION
 from vigie_runtime.yamlconf import ConfigError
 
 
-class DetectionService:
+class DetectionService(StageService):
     def __init__(self, settings: DetectionSettings, bus: Bus, health: Health) -> None:
+        super().__init__(DETECTION, settings, bus, health)
         m = settings.model
         wanted = set(m.classes).union(*m.camera_classes.values())
         try:
@@ -56,22 +55,14 @@ class DetectionService:
             freshness=settings.freshness,
             dead_letter_topic=settings.dead_letter_topic,
         )
-        group = DETECTION.group("detection")
-        stage = Stage(
-            name=group.stage,
-            topics=group.topics,
-            group_id=group.id(settings.group_id),
-            decode=self.batching.decode,
-            handle=self.batching.collect,
+        self.add_stage(
+            "detection",
+            self.batching.decode,
+            self.batching.collect,
             before_commit=self.batching.flush,
             counts_frames=True,
-        )
-        # A poll must be able to hold a whole model batch, or batches would never fill.
-        self.runner = StageRunner(
-            stage,
-            FillingBus(bus, b.max_batch, b.max_wait_ms / 1000),
-            health,
-            settings.dead_letter_topic,
+            bus=FillingBus(bus, b.max_batch, b.max_wait_ms / 1000),
+            # A poll must be able to hold a whole model batch, or batches would never fill.
             max_batch=max(settings.max_batch, b.max_batch),
         )
         self.grpc = GrpcServer(
@@ -89,10 +80,7 @@ class DetectionService:
                 )
             ],
         )
-
-    def run(self, stop: threading.Event) -> None:
-        with self.grpc:
-            self.runner.run(stop)
+        self.serve(self.grpc)
 
 
 def build(settings: DetectionSettings, bus: Bus, health: Health) -> DetectionService:

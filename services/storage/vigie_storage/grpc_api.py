@@ -15,7 +15,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
@@ -30,6 +30,8 @@ from vigie_storage.blobs import BlobStore
 from vigie_storage.ports import ArchiveStore, Cursor, SearchQuery, Snapshot
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MAX_PURPOSE = 500
 
@@ -211,21 +213,31 @@ class ArchiveServicer(services_pb2_grpc.ArchiveServicer):
 
     # -- searches ---------------------------------------------------------------------------------
 
+    def _search(
+        self,
+        request: services_pb2.SearchRequest,
+        context: grpc.ServicerContext,
+        what: str,
+        search: Callable[[SearchQuery], list[T]],
+        tracks: bool = False,
+    ) -> tuple[list[T], SearchQuery]:
+        """Every search alike: check the caller and the request, search, and journal the
+        search with its number of results before answering."""
+        caller, purpose, query = self._checked(request, context, tracks=tracks)
+        found = search(query)
+        details = {**_filters(query), "results": str(len(found))}
+        self._journal(context, caller, f"search.{what}", what, purpose, details)
+        return found, query
+
     def SearchEvents(self, request, context):  # type: ignore[no-untyped-def]
-        caller, purpose, query = self._checked(request, context)
-        events = self.store.search_events(query)
-        details = {**_filters(query), "results": str(len(events))}
-        self._journal(context, caller, "search.events", "events", purpose, details)
+        events, query = self._search(request, context, "events", self.store.search_events)
         return services_pb2.SearchEventsResponse(
             events=[codec.event_to_proto(e) for e in events],
             next_page_token=_next_token(events, query.limit, lambda e: e.occurred_at, "event_id"),
         )
 
     def SearchAlerts(self, request, context):  # type: ignore[no-untyped-def]
-        caller, purpose, query = self._checked(request, context)
-        alerts = self.store.search_alerts(query)
-        details = {**_filters(query), "results": str(len(alerts))}
-        self._journal(context, caller, "search.alerts", "alerts", purpose, details)
+        alerts, query = self._search(request, context, "alerts", self.store.search_alerts)
         snapshots = {
             a.alert_id: _snapshot_info(s)
             for a in alerts
@@ -238,10 +250,9 @@ class ArchiveServicer(services_pb2_grpc.ArchiveServicer):
         )
 
     def SearchTracks(self, request, context):  # type: ignore[no-untyped-def]
-        caller, purpose, query = self._checked(request, context, tracks=True)
-        tracks = self.store.search_tracks(query)
-        details = {**_filters(query), "results": str(len(tracks))}
-        self._journal(context, caller, "search.tracks", "tracks", purpose, details)
+        tracks, query = self._search(
+            request, context, "tracks", self.store.search_tracks, tracks=True
+        )
         return services_pb2.SearchTracksResponse(
             tracks=[codec.track_summary_to_proto(t) for t in tracks],
             next_page_token=_next_token(tracks, query.limit, lambda t: t.first_seen, "track_id"),

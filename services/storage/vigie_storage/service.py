@@ -3,7 +3,6 @@ gRPC server."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 from vigie.v1 import services_pb2_grpc
@@ -12,7 +11,7 @@ from vigie_runtime.bus import Bus, Output
 from vigie_runtime.faces import FaceFinder
 from vigie_runtime.grpc_server import GrpcServer, Registration
 from vigie_runtime.health import Health
-from vigie_runtime.stage import Stage, StageRunner
+from vigie_runtime.service import StageService
 from vigie_runtime.topology import STORAGE
 from vigie_storage.adapters.cassandra.store import CassandraArchive
 from vigie_storage.adapters.sqlite_store import SqliteArchive
@@ -25,8 +24,9 @@ from vigie_storage.settings import StorageSettings
 from vigie_storage.snapshots import SnapshotHandler
 
 
-class StorageService:
+class StorageService(StageService):
     def __init__(self, settings: StorageSettings, bus: Bus, health: Health) -> None:
+        super().__init__(STORAGE, settings, bus, health)
         self.store: ArchiveStore = (
             CassandraArchive.connect(settings.cassandra, settings.retention.keep_days())
             if settings.backend == "cassandra"
@@ -44,18 +44,13 @@ class StorageService:
             self.retention.maybe_run()
             return []
 
-        archive = STORAGE.group("storage")
-        stage = Stage(
-            name=archive.stage,
-            topics=archive.topics,
-            group_id=archive.id(settings.group_id),
-            decode=self.handler.decode,
-            handle=self.handler.handle,
+        self.add_stage(
+            "storage",
+            self.handler.decode,
+            self.handler.handle,
             before_commit=between_batches,
             on_idle=when_idle,
         )
-        self.runner = StageRunner.for_service(stage, bus, health, settings)
-        self.snapshot_runner: StageRunner[object] | None = None
         if settings.snapshots.enabled:
             snapshots = SnapshotHandler(
                 self.store,
@@ -63,17 +58,12 @@ class StorageService:
                 FaceFinder(min_size_px=12, min_confidence=settings.snapshots.face_confidence),
                 settings.snapshots,
             )
-            group = STORAGE.group("storage-snapshots")
-            snapshot_stage = Stage(
-                name=group.stage,
-                topics=group.topics,
-                group_id=group.id(settings.group_id),
-                decode=snapshots.decode,
-                handle=snapshots.handle,
+            self.add_stage(
+                "storage-snapshots",
+                snapshots.decode,
+                snapshots.handle,
                 on_idle=snapshots.on_idle,
-            )
-            self.snapshot_runner = StageRunner(
-                snapshot_stage, bus, health, settings.dead_letter_topic, max_batch=32
+                max_batch=32,
             )
         servicer = ArchiveServicer(
             self.store,  # thread-safe: one connection, locked
@@ -88,24 +78,8 @@ class StorageService:
                 )
             ],
         )
-
-    def run(self, stop: threading.Event) -> None:
-        with self.grpc:
-            snapshots = None
-            if self.snapshot_runner is not None:
-                snapshots = threading.Thread(
-                    target=self.snapshot_runner.run,
-                    args=(stop,),
-                    name=self.snapshot_runner.stage.name,
-                )
-                snapshots.start()
-            try:
-                self.runner.run(stop)
-            finally:
-                stop.set()
-                if snapshots is not None:
-                    snapshots.join()
-                self.store.close()
+        self.serve(self.grpc)
+        self.close_on_stop(self.store.close)
 
 
 def build(settings: StorageSettings, bus: Bus, health: Health) -> StorageService:

@@ -8,7 +8,10 @@ import pytest
 from pydantic import ValidationError
 
 from vigie_core.analytics.rules import stay_rules
-from vigie_core.rules import LoiteringSpec, PersonDownSpec, StoppedVehicleSpec, WrongWaySpec
+from vigie_core.analytics.rules.loitering import LoiteringSpec
+from vigie_core.analytics.rules.person_down import PersonDownSpec
+from vigie_core.analytics.rules.stopped_vehicle import StoppedVehicleSpec
+from vigie_core.analytics.rules.wrong_way import WrongWaySpec
 from vigie_runtime.scenes import SceneFile, ZoneConfig
 
 ZONE = ("cameras", "gate", "zones", 0)

@@ -1,19 +1,41 @@
-"""Person down: seen standing, then a wide box that stays down, hardly moving, for a while.
-
-Parameters: ``vigie_core.rules.PersonDownSpec``.
-"""
+"""Person down: seen standing, then a wide box that stays down, hardly moving, for a while."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from vigie_core.analytics.explain import fmt
 from vigie_core.analytics.rules.registry import Seen, StayRule, register
 from vigie_core.analytics.visit import Since, Visit, reached
-from vigie_core.rules import PersonDownSpec
+from vigie_core.rules import positive
 from vigie_core.snapshots import invalid
 from vigie_core.types import EventKind
+
+
+@dataclass(frozen=True, slots=True)
+class PersonDownSpec:
+    """A person whose box turns from standing to lying and stays down, hardly moving.
+
+    Ratios are of the box in pixels (width / height): standing people are about 0.3-0.6, lying
+    ones well above 1. The person must first have been seen standing (ratio below
+    ``standing_ratio``), so someone already lying on a bench when the camera starts, or a box
+    cut by the frame edge, is not "a fall".
+    """
+
+    min_down_s: float = 5.0
+    lying_ratio: float = 1.2
+    standing_ratio: float = 0.8
+    max_speed: float = 0.05
+
+    def __post_init__(self) -> None:
+        positive(self.min_down_s, "person_down.min_down_s")
+        positive(self.lying_ratio, "person_down.lying_ratio")
+        positive(self.standing_ratio, "person_down.standing_ratio")
+        if self.standing_ratio >= self.lying_ratio:
+            raise ValueError("person_down.standing_ratio must be below person_down.lying_ratio")
+        positive(self.max_speed, "person_down.max_speed")
 
 
 @register

@@ -3,11 +3,11 @@
 A per-stay rule looks at one track during one stay in one zone (``Visit``) and raises its event
 kind at most once per stay. Each is one module of this package: a :class:`StayRule` subclass
 decorated with :func:`register` that names the rule, its event kind and its parameters' type (a
-frozen dataclass checked in ``__post_init__``, defined beside the rule; the first rules' live in
-``vigie_core.rules``, where they were before there was a registry). A zone holds parameters
-(``ZoneSpec.rules``), the registry says whose they are: the analyser runs every registered rule
-a zone has parameters for, and the scene file reads a zone's ``<rule name>: {...}`` block into
-them. Nothing else names a rule, so adding one is a module, its ``EventKind`` and its tests.
+frozen dataclass checked in ``__post_init__``, defined in the same module). A zone holds
+parameters (``ZoneSpec.rules``), the registry says whose they are: the analyser runs every
+registered rule a zone has parameters for, and the scene file reads a zone's
+``<rule name>: {...}`` block into them. Nothing else names a rule, so adding one is a module,
+its ``EventKind`` and its tests.
 
 Events of one track raised on the same frame come in the order the rules were registered, which
 is the order of their module names (the package imports them sorted).

@@ -1,18 +1,34 @@
-"""Stopped vehicle: a vehicle standing still in a no-stopping zone for more than ``max_stop_s``.
-
-Parameters: ``vigie_core.rules.StoppedVehicleSpec``.
-"""
+"""Stopped vehicle: a vehicle standing still in a no-stopping zone for more than ``max_stop_s``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from vigie_core.analytics.explain import fmt
 from vigie_core.analytics.motion import Stillness
 from vigie_core.analytics.rules.registry import Seen, StayRule, register
 from vigie_core.analytics.visit import Visit, reached
-from vigie_core.rules import StoppedVehicleSpec
+from vigie_core.rules import VEHICLES, class_set, positive
 from vigie_core.types import EventKind
+
+
+@dataclass(frozen=True, slots=True)
+class StoppedVehicleSpec:
+    """A vehicle standing still in a no-stopping zone for more than ``max_stop_s``.
+
+    Still means its anchor stays within ``still_radius`` of where it stopped: detector jitter
+    moves a parked car's box by a fraction of that.
+    """
+
+    max_stop_s: float = 30.0
+    classes: frozenset[str] = VEHICLES
+    still_radius: float = 0.02
+
+    def __post_init__(self) -> None:
+        positive(self.max_stop_s, "stopped_vehicle.max_stop_s")
+        object.__setattr__(self, "classes", class_set(self.classes))
+        positive(self.still_radius, "stopped_vehicle.still_radius")
 
 
 @register

@@ -22,10 +22,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import cv2
 import numpy as np
+
+from vigie_runtime.closing import ClosedOnExit
 
 DEFAULT_FPS = 25.0
 MAX_PLAUSIBLE_FPS = 240.0
@@ -117,7 +118,7 @@ def _plausible_fps(reported: float) -> float:
     return DEFAULT_FPS
 
 
-class VideoSource:
+class VideoSource(ClosedOnExit):
     """An opened source and its single stream of frames. Not thread-safe: one reader per source."""
 
     def __init__(self, capture: cv2.VideoCapture, name: str, options: VideoOptions) -> None:
@@ -170,17 +171,6 @@ class VideoSource:
         if not self._closed:
             self._closed = True
             self._capture.release()
-
-    def __enter__(self) -> VideoSource:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __iter__(self) -> Iterator[RawFrame]:
         """The one frame iterator of this source: iterating again resumes, it does not restart."""

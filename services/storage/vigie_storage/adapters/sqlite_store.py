@@ -16,25 +16,23 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, fields
-from functools import reduce
+from enum import Enum
+from functools import cache, reduce
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar, get_type_hints
 
 from vigie_core.alerting.lifecycle import most_advanced, settle
 from vigie_core.journal import START, Anchor, ChainedRecord, link, record_data, record_from_data
 from vigie_core.types import (
     Alert,
-    AlertStatus,
     AuditRecord,
     Event,
-    EventKind,
     FrameRef,
-    Severity,
     TrackSummary,
     Verdict,
     VerdictAction,
 )
+from vigie_runtime.closing import ClosedOnExit
 from vigie_storage.adapters.batches import SavesOneAsBatch, checked_batch
 from vigie_storage.adapters.migrations import applied_versions, migrate
 from vigie_storage.ports import (
@@ -51,7 +49,7 @@ BUSY_TIMEOUT_MS = 5_000
 Params = dict[str, Any]
 
 
-class SqliteArchive(SavesOneAsBatch):
+class SqliteArchive(SavesOneAsBatch, ClosedOnExit):
     """The :class:`~vigie_storage.ports.ArchiveStore` on SQLite; ``":memory:"`` for tests."""
 
     def __init__(self, path: str | Path) -> None:
@@ -200,17 +198,6 @@ class SqliteArchive(SavesOneAsBatch):
                 self._conn.execute("PRAGMA optimize")
             finally:
                 self._conn.close()
-
-    def __enter__(self) -> SqliteArchive:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -630,167 +617,122 @@ _EXPIRE: dict[DataKind, Callable[[sqlite3.Connection, float], list[str]]] = {
 
 # -- rows <-> types -----------------------------------------------------------------------------
 
+D = TypeVar("D")
+
 
 def _json(value: object) -> str:
     # Sorted keys: a replayed item writes byte-identical text whatever its dict order.
     return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
-def _event_params(event: Event) -> Params:
-    frame = event.frame
+@cache
+def _enum_fields(kind: type) -> dict[str, type[Enum]]:
+    """The fields of the dataclass ``kind`` declared as an enum, with their enum type."""
+    hints = get_type_hints(kind)
     return {
-        "event_id": event.event_id,
-        "camera_id": frame.camera_id,
-        "kind": str(event.kind),
-        "zone": event.zone,
-        "class_name": event.class_name,
-        "occurred_at": frame.captured_at,
-        "frame_sequence": frame.sequence,
-        "frame_width": frame.width,
-        "frame_height": frame.height,
-        "track_ids": _json(list(event.track_ids)),
-        "details": _json(dict(event.details)),
+        f.name: hints[f.name]
+        for f in fields(kind)
+        if isinstance(hints[f.name], type) and issubclass(hints[f.name], Enum)
     }
 
 
+def _params(item: object, columns: tuple[str, ...], **stored: object) -> Params:
+    """Each column from the item's field of the same name, an enum as its value; ``stored``
+    gives the columns that hold something else (JSON text, a flattened frame)."""
+    values = {c: stored[c] if c in stored else getattr(item, c) for c in columns}
+    return {c: v.value if isinstance(v, Enum) else v for c, v in values.items()}
+
+
+def _from_row(kind: type[D], row: sqlite3.Row, **read: object) -> D:
+    """The dataclass ``kind`` from the row's columns named like its fields, enums read back
+    through their type; ``read`` gives the fields stored otherwise."""
+    enums = _enum_fields(kind)
+    values: dict[str, object] = {}
+    for f in fields(kind):  # type: ignore[arg-type]
+        if f.name in read:
+            values[f.name] = read[f.name]
+        else:
+            values[f.name] = enums[f.name](row[f.name]) if f.name in enums else row[f.name]
+    return kind(**values)
+
+
+def _frame_params(
+    frame: FrameRef | None, camera: str = "frame_camera_id", captured: str = "frame_captured_at"
+) -> Params:
+    """A frame's columns: an event's own camera and time columns, an alert's ``frame_*`` ones."""
+    if frame is None:
+        return dict.fromkeys((camera, "frame_sequence", captured, "frame_width", "frame_height"))
+    return {
+        camera: frame.camera_id,
+        "frame_sequence": frame.sequence,
+        captured: frame.captured_at,
+        "frame_width": frame.width,
+        "frame_height": frame.height,
+    }
+
+
+def _frame_at(
+    row: sqlite3.Row, camera: str = "frame_camera_id", captured: str = "frame_captured_at"
+) -> FrameRef:
+    return FrameRef(
+        row[camera], row["frame_sequence"], row[captured], row["frame_width"], row["frame_height"]
+    )
+
+
+def _event_params(event: Event) -> Params:
+    return _params(
+        event,
+        _EVENT_COLUMNS,
+        **_frame_params(event.frame, "camera_id", "occurred_at"),
+        track_ids=_json(list(event.track_ids)),
+        details=_json(dict(event.details)),
+    )
+
+
 def _event_from(row: sqlite3.Row) -> Event:
-    return Event(
-        event_id=row["event_id"],
-        kind=EventKind(row["kind"]),
-        frame=FrameRef(
-            camera_id=row["camera_id"],
-            sequence=row["frame_sequence"],
-            captured_at=row["occurred_at"],
-            width=row["frame_width"],
-            height=row["frame_height"],
-        ),
-        zone=row["zone"],
-        class_name=row["class_name"],
+    return _from_row(
+        Event,
+        row,
+        frame=_frame_at(row, "camera_id", "occurred_at"),
         track_ids=tuple(json.loads(row["track_ids"])),
         details=dict(json.loads(row["details"])),
     )
 
 
-def _frame_params(frame: FrameRef | None) -> Params:
-    if frame is None:
-        return dict.fromkeys(_FRAME_COLUMNS)
-    return {
-        "frame_camera_id": frame.camera_id,
-        "frame_sequence": frame.sequence,
-        "frame_captured_at": frame.captured_at,
-        "frame_width": frame.width,
-        "frame_height": frame.height,
-    }
-
-
-def _frame_from(row: sqlite3.Row) -> FrameRef | None:
-    if row["frame_sequence"] is None:
-        return None
-    return FrameRef(
-        camera_id=row["frame_camera_id"],
-        sequence=row["frame_sequence"],
-        captured_at=row["frame_captured_at"],
-        width=row["frame_width"],
-        height=row["frame_height"],
+def _alert_params(alert: Alert) -> Params:
+    return _params(
+        alert,
+        _ALERT_COLUMNS,
+        **_frame_params(alert.frame),
+        track_ids=_json(list(alert.track_ids)),
     )
 
 
-def _alert_params(alert: Alert) -> Params:
-    return {
-        "alert_id": alert.alert_id,
-        "camera_id": alert.camera_id,
-        "kind": str(alert.kind),
-        "zone": alert.zone,
-        "severity": str(alert.severity),
-        "status": str(alert.status),
-        "first_event_id": alert.first_event_id,
-        "first_seen": alert.first_seen,
-        "last_seen": alert.last_seen,
-        "count": alert.count,
-        "class_name": alert.class_name,
-        "track_ids": _json(list(alert.track_ids)),
-        **_frame_params(alert.frame),
-        "reason": alert.reason,
-        "escalation_level": alert.escalation_level,
-        "policy_version": alert.policy_version,
-        "retention_days": alert.retention_days,
-    }
-
-
 def _alert_from(row: sqlite3.Row) -> Alert:
-    return Alert(
-        alert_id=row["alert_id"],
-        camera_id=row["camera_id"],
-        kind=EventKind(row["kind"]),
-        zone=row["zone"],
-        severity=Severity(row["severity"]),
-        status=AlertStatus(row["status"]),
-        first_event_id=row["first_event_id"],
-        first_seen=row["first_seen"],
-        last_seen=row["last_seen"],
-        count=row["count"],
-        class_name=row["class_name"],
+    return _from_row(
+        Alert,
+        row,
+        frame=None if row["frame_sequence"] is None else _frame_at(row),
         track_ids=tuple(json.loads(row["track_ids"])),
-        frame=_frame_from(row),
-        reason=row["reason"],
-        escalation_level=row["escalation_level"],
-        policy_version=row["policy_version"],
-        retention_days=row["retention_days"],
     )
 
 
 def _verdict_params(verdict: Verdict) -> Params:
-    return {
-        "verdict_id": verdict.verdict_id,
-        "alert_id": verdict.alert_id,
-        "action": str(verdict.action),
-        "operator": verdict.operator,
-        "reason": verdict.reason,
-        "decided_at": verdict.decided_at,
-        "role": verdict.role,
-    }
+    return _params(verdict, _VERDICT_COLUMNS)
 
 
 def _verdict_from(row: sqlite3.Row) -> Verdict:
-    return Verdict(
-        verdict_id=row["verdict_id"],
-        alert_id=row["alert_id"],
-        action=VerdictAction(row["action"]),
-        operator=row["operator"],
-        reason=row["reason"],
-        decided_at=row["decided_at"],
-        role=row["role"],
-    )
+    return _from_row(Verdict, row)
 
 
 def _track_params(summary: TrackSummary) -> Params:
-    return {
-        "track_id": summary.track_id,
-        "camera_id": summary.camera_id,
-        "class_name": summary.class_name,
-        "first_seen": summary.first_seen,
-        "last_seen": summary.last_seen,
-        "hits": summary.hits,
-        "mean_confidence": summary.mean_confidence,
-        "path": _json([list(point) for point in summary.path]),
-        "mean_speed": summary.mean_speed,
-        "max_speed": summary.max_speed,
-        "colour": summary.colour,
-    }
+    return _params(summary, _TRACK_COLUMNS, path=_json([list(point) for point in summary.path]))
 
 
 def _track_from(row: sqlite3.Row, seconds_in_zone: dict[str, float]) -> TrackSummary:
-    return TrackSummary(
-        track_id=row["track_id"],
-        camera_id=row["camera_id"],
-        class_name=row["class_name"],
-        first_seen=row["first_seen"],
-        last_seen=row["last_seen"],
-        hits=row["hits"],
+    return _from_row(
+        TrackSummary,
+        row,
         path=tuple(tuple(point) for point in json.loads(row["path"])),
-        mean_confidence=row["mean_confidence"],
-        mean_speed=row["mean_speed"],
-        max_speed=row["max_speed"],
         seconds_in_zone=seconds_in_zone,
-        colour=row["colour"],
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 from vigie_core.analytics import SceneAnalyzer
+from vigie_core.analytics.rules.loitering import LoiteringSpec
 from vigie_core.ids import millis, stable_id
-from vigie_core.rules import LoiteringSpec
 from vigie_core.types import EventKind
 
 from .scenes import (

@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 from vigie_core.analytics import SceneAnalyzer
 from vigie_core.analytics.occupancy import OccupancyCounter
+from vigie_core.analytics.rules.loitering import LoiteringSpec
 from vigie_core.geometry import Polygon
-from vigie_core.rules import LoiteringSpec, OccupancySpec
+from vigie_core.rules import OccupancySpec
 from vigie_core.scene import SceneSpec, ZoneSpec
 from vigie_core.schedule import Schedule, TimeWindow, parse_clock
 from vigie_core.types import Event, EventKind, FrameRef, Track

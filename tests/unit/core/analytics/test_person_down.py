@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from vigie_core.analytics import SceneAnalyzer
 from vigie_core.analytics.rules import pixel_ratio
-from vigie_core.rules import PersonDownSpec
+from vigie_core.analytics.rules.person_down import PersonDownSpec
 from vigie_core.types import Box, EventKind, FrameRef, Track, TrackState
 
 from .scenes import (

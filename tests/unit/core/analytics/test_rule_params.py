@@ -7,18 +7,18 @@ from collections.abc import Callable
 
 import pytest
 
+from vigie_core.analytics.rules.loitering import LoiteringSpec
+from vigie_core.analytics.rules.person_down import PersonDownSpec
+from vigie_core.analytics.rules.stopped_vehicle import StoppedVehicleSpec
+from vigie_core.analytics.rules.wrong_way import WrongWaySpec
 from vigie_core.rules import (
     CARRIED_OBJECTS,
     PERSON,
     VEHICLES,
     AbandonedSpec,
     CrowdSpec,
-    LoiteringSpec,
     OccupancySpec,
-    PersonDownSpec,
-    StoppedVehicleSpec,
     WeaponSpec,
-    WrongWaySpec,
 )
 from vigie_core.scene import ZoneSpec
 

@@ -14,16 +14,13 @@ from vigie_core.analytics import SceneAnalyzer
 from vigie_core.analytics.explain import fmt
 from vigie_core.analytics.rules import registry
 from vigie_core.analytics.rules.intrusion import IntrusionSpec
+from vigie_core.analytics.rules.loitering import LoiteringSpec
+from vigie_core.analytics.rules.person_down import PersonDownSpec
 from vigie_core.analytics.rules.registry import Seen, StayRule, register, stay_rule, stay_rules
+from vigie_core.analytics.rules.stopped_vehicle import StoppedVehicleSpec
+from vigie_core.analytics.rules.wrong_way import WrongWaySpec
 from vigie_core.analytics.visit import Since, Visit, reached
-from vigie_core.rules import (
-    AbandonedSpec,
-    LoiteringSpec,
-    PersonDownSpec,
-    StoppedVehicleSpec,
-    WrongWaySpec,
-    positive,
-)
+from vigie_core.rules import AbandonedSpec, positive
 from vigie_core.scene import ZoneSpec
 from vigie_core.types import EventKind
 
@@ -58,7 +55,7 @@ def test_a_zone_holds_its_rules_by_name_in_name_order() -> None:
     [
         (
             (LoiteringSpec(), LoiteringSpec(5.0)),
-            "has vigie_core.rules.LoiteringSpec more than once",
+            "has vigie_core.analytics.rules.loitering.LoiteringSpec more than once",
         ),
         (("loitering",), "is not a rule's parameters"),
         ((LoiteringSpec,), "is not a rule's parameters"),

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from vigie_core.analytics import SceneAnalyzer
-from vigie_core.rules import LoiteringSpec
+from vigie_core.analytics.rules.loitering import LoiteringSpec
 from vigie_core.schedule import ALWAYS, Schedule, TimeWindow, parse_clock
 from vigie_core.types import EventKind
 

@@ -18,17 +18,12 @@ from typing import Any
 import pytest
 
 from vigie_core.analytics import SNAPSHOT_VERSION, SceneAnalyzer
+from vigie_core.analytics.rules.loitering import LoiteringSpec
+from vigie_core.analytics.rules.person_down import PersonDownSpec
+from vigie_core.analytics.rules.stopped_vehicle import StoppedVehicleSpec
+from vigie_core.analytics.rules.wrong_way import WrongWaySpec
 from vigie_core.geometry import Line, Polygon
-from vigie_core.rules import (
-    AbandonedSpec,
-    CrowdSpec,
-    LoiteringSpec,
-    OccupancySpec,
-    PersonDownSpec,
-    StoppedVehicleSpec,
-    WeaponSpec,
-    WrongWaySpec,
-)
+from vigie_core.rules import AbandonedSpec, CrowdSpec, OccupancySpec, WeaponSpec
 from vigie_core.scene import LineSpec, SceneSpec
 from vigie_core.types import Event, EventKind, Track
 

@@ -13,7 +13,7 @@ import pytest
 
 from vigie_core.analytics import SceneAnalyzer
 from vigie_core.analytics.motion import Stillness
-from vigie_core.rules import StoppedVehicleSpec
+from vigie_core.analytics.rules.stopped_vehicle import StoppedVehicleSpec
 from vigie_core.types import EventKind, Track, TrackState
 
 from .scenes import (

@@ -11,8 +11,8 @@ import random
 
 from vigie_core.analytics import SceneAnalyzer
 from vigie_core.analytics.motion import Motion
+from vigie_core.analytics.rules.wrong_way import WrongWaySpec
 from vigie_core.geometry import Point, Polygon
-from vigie_core.rules import WrongWaySpec
 from vigie_core.types import EventKind
 
 from .scenes import (
