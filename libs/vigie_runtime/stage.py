@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -60,13 +60,24 @@ class Stage(Generic[T]):
     state: StateSpec | None = None
 
 
-def dead_letter(message: Message, topic: str, stage: str, reason: str) -> Output:
-    """The original bytes, untouched, with where they came from and why they failed."""
+def dead_letter(
+    message: Message,
+    topic: str,
+    stage: str,
+    reason: str,
+    headers: Mapping[str, str] | None = None,
+) -> Output:
+    """The original bytes, untouched, with where they came from and why they failed.
+
+    ``headers`` adds what a stage knows beyond the reason (which receiver refused, which
+    delivery), without overriding the headers every dead letter has.
+    """
     return Output(
         topic=topic,
         key=message.key.decode("utf-8", "replace") if message.key else "",
         value=message.value,
         headers={
+            **(headers or {}),
             "vigie.reason": reason[:2000],
             "vigie.stage": stage,
             "vigie.source.topic": message.topic,

@@ -8,6 +8,11 @@ fits :func:`vigie_runtime.app.service_main` and in-process tests alike), and pub
 handlers' :class:`Output` lists with at-least-once semantics (each send awaited before the
 input's offset can be committed).
 
+A runtime :class:`~vigie_runtime.stage.Stage` runs here unchanged: :class:`StreamStage` turns each
+record into a bus :class:`Message` and runs the same :class:`MessageContract` as the stage runner
+(any failure dead-lettered with its reason, the same metrics), and a stage's per-camera state is
+kept in a :class:`StateTable` through the :mod:`vigie_runtime.state` port.
+
 The development broker reports wrong high-watermarks for multi-record batches, and changelog
 recovery reads "up to the high-watermark": with ``kafka.single_record_batches`` the producer
 sends one record per batch, which keeps recovery exact there (measured: a worker killed with
@@ -20,9 +25,9 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import faust
 from aiokafka.partitioner import murmur2
@@ -30,12 +35,16 @@ from faust.tables.table import Table
 from faust.transport import drivers as faust_drivers
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from vigie_runtime.bus import Output
+from vigie_runtime.bus import Message, Output
 from vigie_runtime.settings import KafkaSettings
+from vigie_runtime.stage import MessageContract, Stage
+from vigie_runtime.state import Document, StateKeeper
 from vigie_runtime.topics import PARTITIONS
 from vigie_runtime.yamlconf import ConfigError
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class _PromptConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]
@@ -143,9 +152,96 @@ class CameraTable(Table):  # type: ignore[misc]
         return key_partition(str(key), self.partitions or self.app.conf.topic_partitions)
 
 
-def camera_table(app: faust.App, name: str) -> CameraTable:
-    table = CameraTable(app, name=name, default=None, beacon=app.tables.beacon)
-    return app.tables.add(table)  # type: ignore[no-any-return]
+class StateTable(CameraTable):
+    """The camera table that stores a stage's state, telling the stage's :class:`StateKeeper`
+    which cameras this replica gained and lost.
+
+    Lost partitions are dropped as soon as the rebalance starts (nothing may write a camera
+    another replica now owns); gained ones are read back once faust has recovered them from the
+    changelog. Changelog partition *n* is the followed topic's partition *n*: same key hash,
+    same partition count.
+    """
+
+    keeper: StateKeeper | None = None
+    _held: frozenset[int] = frozenset()
+
+    def keep_for(self, keeper: StateKeeper) -> None:
+        self.keeper = keeper
+
+    def _mine(self, tps: Iterable[Any]) -> frozenset[int]:
+        changelog = self.changelog_topic.get_topic_name()
+        return frozenset(tp.partition for tp in tps if tp.topic == changelog)
+
+    def _follow(self, partitions: Iterable[int]) -> list[tuple[str, int]]:
+        assert self.keeper is not None
+        return [(self.keeper.follows, p) for p in sorted(partitions)]
+
+    async def on_rebalance(
+        self, assigned: Any, revoked: Any, newly_assigned: Any, generation_id: int = 0
+    ) -> None:
+        await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
+        lost = self._mine(revoked) & self._held
+        if self.keeper is not None and lost:
+            self.keeper.revoked(self._follow(lost))
+            self._held = self._held - lost
+
+    async def on_recovery_completed(self, active_tps: Any, standby_tps: Any) -> None:
+        await super().on_recovery_completed(active_tps, standby_tps)
+        if self.keeper is None:
+            return
+        active = self._mine(active_tps)
+        if self._held - active:
+            self.keeper.revoked(self._follow(self._held - active))
+        gained = active - self._held
+        self._held = active
+        if gained:
+            self.keeper.assigned(self._follow(gained))
+
+    def held(self) -> frozenset[int]:
+        """The partitions whose cameras this replica holds now."""
+        return self._held
+
+
+class TableStateStore:
+    """:class:`vigie_runtime.state.StateStore` over a camera table: its changelog is the
+    durable copy, written by faust as the table changes."""
+
+    def __init__(self, table: CameraTable) -> None:
+        self.table = table
+
+    def read(self, partitions: Collection[int]) -> dict[str, tuple[int, Document]]:
+        found: dict[str, tuple[int, Document]] = {}
+        for key, document in list(self.table.items()):
+            partition = self.table.partition_for_key(key)
+            if partition in partitions and isinstance(document, Mapping):
+                found[str(key)] = (partition, document)
+        return found
+
+    def write(self, camera: str, document: Document) -> list[Output]:
+        self.table[camera] = dict(document)
+        return []  # faust sends the changelog record itself
+
+
+C = TypeVar("C", bound=CameraTable)
+
+
+def camera_table(app: faust.App, name: str, cls: type[C]) -> C:
+    """A table of class ``cls`` registered with ``app``."""
+    table = cls(app, name=name, default=None, beacon=app.tables.beacon)
+    app.tables.add(table)
+    return table
+
+
+def message_of(event: Any) -> Message:
+    """A faust event as the bus's :class:`Message` (timestamp in ms), so a stage's contract
+    runs on it as on a record the stage runner polled."""
+    m = event.message
+    raw = m.headers or {}
+    pairs = raw.items() if isinstance(raw, Mapping) else raw
+    headers = {str(k): (v or b"") for k, v in pairs}
+    key = m.key if m.key is None or isinstance(m.key, bytes) else str(m.key).encode()
+    timestamp_ms = int((m.timestamp or 0) * 1000)
+    return Message(m.topic, m.partition, m.offset, key, m.value or b"", headers, timestamp_ms)
 
 
 class StreamPublisher:
@@ -175,6 +271,52 @@ class StreamPublisher:
             pending.append(fut)
         for fut in pending:
             await fut
+
+
+class StreamStage(Generic[T]):
+    """A runtime stage driven by faust agents, one per topic it reads.
+
+    Each record runs the stage's :class:`MessageContract` (decode, handle, dead letter with the
+    reason), then ``before_commit`` if the stage has one; the state of the camera it touched is
+    saved through ``keeper``; every output is awaited before the record is acknowledged.
+    ``on_idle`` is not called: time-based work belongs to the application's timers.
+    """
+
+    def __init__(
+        self,
+        app: faust.App,
+        stage: Stage[T],
+        publisher: StreamPublisher,
+        dead_letter_topic: str,
+        keeper: StateKeeper | None = None,
+    ) -> None:
+        self.stage = stage
+        self.publisher = publisher
+        self.keeper = keeper
+        self.contract = MessageContract(stage, dead_letter_topic)
+        for name in stage.topics:
+            self._agent(app, name)
+
+    def _agent(self, app: faust.App, name: str) -> None:
+        topic = app.topic(name, key_serializer="raw", value_serializer="raw")
+
+        async def consume(stream: faust.StreamT) -> None:
+            async for event in stream.events():
+                await self.process(message_of(event))
+
+        app.agent(topic, name=f"{self.stage.name}:{name}")(consume)
+
+    async def process(self, message: Message) -> None:
+        outputs = self.contract.process(message)
+        if self.stage.before_commit is not None:
+            outputs.extend(self.stage.before_commit() or ())
+        keeper = self.keeper
+        if keeper is not None:
+            camera = message.camera_id
+            if camera and message.topic == keeper.follows:
+                keeper.touched(camera, message.partition)
+            outputs.extend(keeper.outputs())
+        await self.publisher.publish(outputs)
 
 
 def run_app(

@@ -1,7 +1,7 @@
 """The alerting service's logic, over a per-camera state store, whatever drives it.
 
-Drivers feed it: the faust-streaming application in production (the store is a table whose
-changelog topic survives restarts), a plain dict in the single-process demo and in tests. Every
+Its handler (``handler.py``) feeds it, whichever driver runs the stage; the store is the
+replica's :class:`~vigie_alerting.books.AlertBooks` (any mapping in tests). Every
 method returns the messages to publish: alerts on ``vigie.alerts.v1`` and the audience topics
 that match, verdicts, and audit records. Nothing here talks to a broker.
 
@@ -12,7 +12,7 @@ partitioned exactly like the camera-keyed input topics.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,10 +57,8 @@ class AlertEngine:
         self,
         policy: LoadedPolicy,
         store: MutableMapping[str, Any],
-        listeners: list[Callable[[Alert], None]] | None = None,
     ) -> None:
         self.store = store
-        self.listeners = list(listeners or [])
         self._use(policy)
 
     def _use(self, policy: LoadedPolicy) -> None:
@@ -261,8 +259,6 @@ class AlertEngine:
             for route in self.policy.file.routes
             if route.wants(alert)
         )
-        for listener in self.listeners:
-            listener(alert)
         return outputs
 
     def _refusal_record(self, event: Event, refusal: Refusal) -> Output:

@@ -3,6 +3,9 @@
 Callers authenticate with a bearer token that names them and their role; the verdict is recorded
 under that name, never under one the request claims. Every verdict is published on
 ``vigie.verdicts.v1`` with the alert's new state, and journaled with the caller's request id.
+
+Any replica answers for every camera (:mod:`vigie_alerting.routing`): a call is checked here,
+then answered here or by the replica that owns the camera, which checks the caller again.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ import grpc
 
 from vigie.v1 import alerts_pb2, services_pb2, services_pb2_grpc
 from vigie_alerting.desk import Desk
+from vigie_alerting.peers import PeerRefused
+from vigie_alerting.routing import DeskRouter
+from vigie_alerting.watch import WatchHub
 from vigie_core.alerting import UnknownAlert, VerdictError
-from vigie_core.types import VerdictAction
+from vigie_core.types import Alert, VerdictAction
 from vigie_runtime import codec
 from vigie_runtime.auth import Authenticator, Caller, Permission
 from vigie_runtime.grpc_auth import caller_of, request_id_of
@@ -27,12 +33,26 @@ WATCH_POLL_S = 0.5  # how often a quiet stream checks that its caller is still t
 
 
 class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
-    def __init__(self, desk: Desk, auth: Authenticator) -> None:
-        self.desk = desk
+    def __init__(self, router: DeskRouter, hub: WatchHub, auth: Authenticator) -> None:
+        self.router = router
+        self.hub = hub
         self.auth = auth
 
     def _caller(self, context: grpc.ServicerContext, permission: Permission) -> Caller:
         return caller_of(context, self.auth, permission)
+
+    def _desk(self, context: grpc.ServicerContext) -> Desk:
+        return self.router.for_call(list(context.invocation_metadata()))
+
+    def _alerts(
+        self, context: grpc.ServicerContext, camera_id: str | None, include_closed: bool
+    ) -> list[Alert]:
+        try:
+            return self._desk(context).alerts(camera_id, include_closed)
+        except PeerRefused as exc:
+            context.abort(exc.code, exc.details)
+        except TimeoutError as exc:
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"the alert desk is busy; try again ({exc})")
 
     # -- queries --------------------------------------------------------------------------------
 
@@ -40,7 +60,7 @@ class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
         self, request: services_pb2.ListAlertsRequest, context: grpc.ServicerContext
     ) -> services_pb2.ListAlertsResponse:
         self._caller(context, Permission.HISTORY if request.include_closed else Permission.WATCH)
-        alerts = self.desk.alerts(request.camera_id or None, request.include_closed)
+        alerts = self._alerts(context, request.camera_id or None, request.include_closed)
         return services_pb2.ListAlertsResponse(alerts=[codec.alert_to_proto(a) for a in alerts])
 
     def WatchAlerts(
@@ -48,9 +68,9 @@ class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
     ) -> Iterator[alerts_pb2.Alert]:
         self._caller(context, Permission.WATCH)
         camera = request.camera_id or None
-        with self.desk.watch().subscribe() as changes:
+        with self.hub.subscribe() as changes:
             # Subscribed before the snapshot: a change in between is sent twice, never lost.
-            for alert in reversed(self.desk.alerts(camera, False)):
+            for alert in reversed(self._alerts(context, camera, False)):
                 yield codec.alert_to_proto(alert)
             while context.is_active():
                 try:
@@ -78,7 +98,10 @@ class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
             )
         request_id = request_id_of(context)
         try:
-            alert = self.desk.decide(request.alert_id, action, caller, request.reason, request_id)
+            desk = self._desk(context)
+            alert = desk.decide(request.alert_id, action, caller, request.reason, request_id)
+        except PeerRefused as exc:
+            context.abort(exc.code, exc.details)
         except UnknownAlert:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no open alert {request.alert_id!r}")
         except VerdictError as exc:

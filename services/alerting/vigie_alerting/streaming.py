@@ -1,18 +1,16 @@
-"""The production driver: the alerting engine as a faust-streaming application.
+"""Production: the alerting stage driven by a faust-streaming application.
 
-- ``alert-state`` table: one JSON document per camera (open alerts, dedup windows, evaluation
-  counts), backed by the changelog topic ``<app id>-alert-state-changelog``. Keys are camera
-  ids hashed like every other producer's (murmur2), so a camera's state lives on the partition
-  number of its events, and a replica that takes the partition over reads it back first.
-- agent on ``vigie.events.v1``: policy, raise or merge, publish (alerts, audience topics, audit).
-- agent on ``vigie.verdicts.v1``: verdicts given elsewhere (another replica, before a restart)
-  applied once; those given here are already applied and change nothing.
-- agent on ``vigie.alerts.v1``: webhook deliveries, retried, dead-lettered after the last try.
-- timer: escalation of unacknowledged alerts and housekeeping, every ``tick_s``.
-
-The desk's gRPC threads hand their work to the application's loop, where the engine lives.
-Every output is awaited before the input is acknowledged: at-least-once, and replays are
-no-ops because ids are deterministic.
+- ``alert-state`` table: the durable copy of this replica's :class:`AlertBooks`, one JSON
+  document per camera, backed by the changelog topic ``<app id>-alert-state-changelog``. Keys
+  are camera ids hashed like every other producer's (murmur2), so a camera's state lives on the
+  partition number of its events; the runtime's state keeper reads a partition's cameras back
+  into the books once faust has recovered it, and drops them when it goes elsewhere.
+- agents on ``vigie.events.v1`` and ``vigie.verdicts.v1`` run the stage's message contract, as
+  the stage runner does; every output is awaited before the input is acknowledged.
+- timer: policy changes, escalations and housekeeping, then the state they changed.
+- desk calls run on the application's loop, the same handler methods, then the state.
+- the partition assignor tells every member which replica owns which partitions of the table,
+  under each replica's desk address (faust's ``canonical_url``): the desk routes by it.
 """
 
 from __future__ import annotations
@@ -20,177 +18,199 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
-from collections.abc import Callable, Coroutine
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
-import faust
-
-from vigie_alerting.desk import WatchHub
-from vigie_alerting.engine import AlertEngine
-from vigie_alerting.policy_file import LoadedPolicy
-from vigie_alerting.policy_watch import PolicyWatch
-from vigie_alerting.webhooks import Webhook, WebhookSender
-from vigie_core.types import Alert, VerdictAction
-from vigie_runtime import codec, metrics
-from vigie_runtime.auth import Caller
+from vigie_alerting.books import AlertBooks
+from vigie_alerting.desk import ReplicaDesk
+from vigie_alerting.handler import STAGE, AlertingHandler
+from vigie_alerting.peers import PeerDesks
+from vigie_alerting.policy_file import load_policy
+from vigie_alerting.replica import AlertingReplica, desk_address
+from vigie_alerting.settings import AlertingSettings
+from vigie_runtime.admin import admin_client, ensure_topics, partitions_of
 from vigie_runtime.bus import Output
+from vigie_runtime.health import Health
+from vigie_runtime.kafka import KafkaBus
 from vigie_runtime.settings import KafkaSettings
-from vigie_runtime.streams import StreamPublisher, camera_table, faust_app, recovered
-from vigie_runtime.topics import ALERTS, EVENTS, VERDICTS
+from vigie_runtime.state import StateKeeper
+from vigie_runtime.streams import (
+    StateTable,
+    StreamPublisher,
+    StreamStage,
+    TableStateStore,
+    camera_table,
+    faust_app,
+    key_partition,
+    recovered,
+    run_app,
+)
+from vigie_runtime.topics import ALERTS, AUDIT, BY_NAME, EVENTS, VERDICTS, TopicSpec
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 STATE_TABLE = "alert-state"
+URL_SCHEME = "grpc://"
 
 
 class AlertStreams:
-    """The faust application and the engine it drives; also the desk of this replica."""
+    """The faust application driving ``handler``'s stage over ``books``."""
 
     def __init__(
         self,
         app_id: str,
         kafka: KafkaSettings,
-        policy: LoadedPolicy,
+        handler: AlertingHandler,
+        books: AlertBooks,
         dead_letter_topic: str,
-        tick_s: float,
-        desk_timeout_s: float,
         partitions: int,
-        policy_path: Path | None = None,
-        clock: Callable[[], float] = time.time,
+        advertised: str,
     ) -> None:
-        self.clock = clock
-        self.desk_timeout_s = desk_timeout_s
-        self.hub = WatchHub()
-        self.app = faust_app(app_id, kafka, topic_partitions=partitions)
-        self.table = camera_table(self.app, STATE_TABLE)
-        self.engine = AlertEngine(policy, self.table, listeners=[self.hub.publish])
-        self.policy_watch = PolicyWatch(policy_path, self.engine) if policy_path else None
+        self.handler = handler
+        self.own_url = URL_SCHEME + advertised
+        self.app = faust_app(app_id, kafka, topic_partitions=partitions, canonical_url=self.own_url)
+        self.table = table = camera_table(self.app, STATE_TABLE, StateTable)
+        self.keeper = StateKeeper(STAGE, books, TableStateStore(table), EVENTS)
+        table.keep_for(self.keeper)
         self.publisher = StreamPublisher(self.app, dead_letter_topic)
-        self.webhooks = WebhookSender([Webhook.from_config(w) for w in policy.file.webhooks], clock)
+        changelog = table.changelog_topic.get_topic_name()
+        self.stage = StreamStage(
+            self.app,
+            handler.stage(app_id, changelog),
+            self.publisher,
+            dead_letter_topic,
+            self.keeper,
+        )
         self.loop: asyncio.AbstractEventLoop | None = None
         self.started = threading.Event()
-        self._define(tick_s)
+        self._timer(handler.tick_s)
 
-    # -- the application ------------------------------------------------------------------------
-
-    def _define(self, tick_s: float) -> None:
+    def _timer(self, tick_s: float) -> None:
         app = self.app
-        events = app.topic(EVENTS, key_serializer="raw", value_serializer="raw")
-        verdicts = app.topic(VERDICTS, key_serializer="raw", value_serializer="raw")
-        alerts = app.topic(ALERTS, key_serializer="raw", value_serializer="raw")
 
-        @app.agent(events, name="alerting-events")
-        async def on_events(stream: faust.StreamT) -> None:
-            async for event in stream.events():
-                await self._consume(event, self._event_outputs)
-
-        @app.agent(verdicts, name="alerting-verdicts")
-        async def on_verdicts(stream: faust.StreamT) -> None:
-            async for event in stream.events():
-                await self._consume(event, self._verdict_outputs)
-
-        if self.webhooks.webhooks:
-
-            @app.agent(alerts, name="alerting-webhooks")
-            async def on_alerts(stream: faust.StreamT) -> None:
-                async for event in stream.events():
-                    await self._consume(event, self._webhook_outputs)
-
-        @app.timer(tick_s, on_leader=False)
+        # More often than tick_s: the handler keeps its own pace, and a timer that fires a
+        # little early would otherwise skip a whole period.
+        @app.timer(tick_s / 4, on_leader=False)
         async def tick() -> None:
-            now = self.clock()
-            changes = self.policy_watch.poll(now) if self.policy_watch else []
-            await self.publisher.publish(changes)
             if recovered(app):
-                await self.publisher.publish(self.engine.tick(now))
-
-    async def _consume(self, event: faust.EventT, outputs_of: Callable[..., Any]) -> None:
-        """Decode, handle, publish; an input that cannot be decoded goes to dead letters."""
-        message = event.message
-        metrics.MESSAGES_IN.labels("alerting", message.topic).inc()
-        try:
-            outputs = await outputs_of(message)
-        except codec.DecodeError as exc:
-            metrics.DEAD_LETTERS.labels("alerting", message.topic).inc()
-            outputs = [self._dead_letter(message, f"decode: {type(exc).__name__}: {exc}")]
-        await self.publisher.publish(outputs)
-
-    def _dead_letter(self, message: Any, reason: str) -> Output:
-        return Output(
-            topic="",
-            key=(message.key or b"").decode("utf-8", "replace"),
-            value=message.value or b"",
-            headers={
-                "vigie.reason": reason[:2000],
-                "vigie.stage": "alerting",
-                "vigie.source.topic": message.topic,
-                "vigie.source.partition": str(message.partition),
-                "vigie.source.offset": str(message.offset),
-            },
-        )
-
-    async def _event_outputs(self, message: Any) -> list[Output]:
-        event = codec.decode_event(message.value)
-        return self.engine.on_event(event, self.clock())
-
-    async def _verdict_outputs(self, message: Any) -> list[Output]:
-        verdict = codec.decode_verdict(message.value)
-        camera_id = (message.key or b"").decode("utf-8", "replace")
-        return self.engine.on_verdict(verdict, camera_id)
-
-    async def _webhook_outputs(self, message: Any) -> list[Output]:
-        published_at = message.timestamp or None  # seconds; 0 when the producer set none
-        return await self.webhooks.deliver(codec.decode_alert(message.value), published_at)
+                await self.publisher.publish([*self.handler.tick(), *self.keeper.outputs()])
 
     async def on_started(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        await self.publisher.publish([self.engine.policy_record(self.clock())])
         self.started.set()
 
     def ready(self) -> bool:
         return self.started.is_set() and recovered(self.app)
 
-    # -- the desk (called from gRPC threads) ----------------------------------------------------
+    # -- who owns what ----------------------------------------------------------------------------
 
-    def _in_loop(self, coro: Coroutine[Any, Any, T]) -> T:
-        if self.loop is None or not self.started.is_set():
-            coro.close()
-            raise TimeoutError("the stream application is not running yet")
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+    def _distribution(self) -> dict[str, list[int]]:
+        """Desk URL -> the table partitions that replica owns, as the assignor shared them."""
+        changelog = self.table.changelog_topic.get_topic_name()
         try:
-            return future.result(self.desk_timeout_s)
+            metadata = self.app.router.table_metadata(STATE_TABLE)
+        except (KeyError, AttributeError):  # no assignment yet
+            return {}
+        return {str(url): list(topics.get(changelog, ())) for url, topics in metadata.items()}
+
+    def owner(self, camera_id: str) -> str | None:
+        partition = key_partition(
+            camera_id, self.table.partitions or self.app.conf.topic_partitions
+        )
+        for url, partitions in self._distribution().items():
+            if partition in partitions:
+                return None if url == self.own_url else url.removeprefix(URL_SCHEME)
+        return None
+
+    def others(self) -> list[str]:
+        return sorted(
+            url.removeprefix(URL_SCHEME) for url in self._distribution() if url != self.own_url
+        )
+
+
+class LoopCalls:
+    """Desk work on the application's loop, where the engine lives, then the outputs and the
+    state it changed, awaited before the call returns."""
+
+    def __init__(self, streams: AlertStreams, timeout_s: float) -> None:
+        self.streams = streams
+        self.timeout_s = timeout_s
+
+    def run(
+        self, work: Callable[[], T], outputs: Callable[[T], Sequence[Output]] | None = None
+    ) -> T:
+        streams = self.streams
+        if streams.loop is None or not streams.ready():
+            raise TimeoutError("the stream application is starting or rebalancing")
+
+        async def call() -> T:
+            result = work()
+            made = list(outputs(result)) if outputs is not None else []
+            await streams.publisher.publish([*made, *streams.keeper.outputs()])
+            return result
+
+        future = asyncio.run_coroutine_threadsafe(call(), streams.loop)
+        try:
+            return future.result(self.timeout_s)
         except TimeoutError:
             future.cancel()
             raise
 
-    def alerts(self, camera_id: str | None, include_closed: bool) -> list[Alert]:
-        async def query() -> list[Alert]:
-            return self.engine.alerts(camera_id, include_closed)
 
-        return self._in_loop(query())
+def prepare_topics(settings: AlertingSettings, audience_topics: list[str]) -> int:
+    """Create the topics the service reads and writes if missing (audience topics come from the
+    policy, so nothing else knows them); returns the partition count of the events topic, which
+    the state table must share so a camera's state sits on its events' partition number."""
+    admin = admin_client(settings.kafka.bootstrap_servers, settings.kafka.extra)
+    alerts = BY_NAME[ALERTS]
+    audiences = [
+        TopicSpec(t, alerts.partitions, "alerts for one audience", alerts.config)
+        for t in audience_topics
+    ]
+    dead = settings.dead_letter_topic
+    mine = [BY_NAME[t] for t in (EVENTS, VERDICTS, ALERTS, AUDIT)]
+    mine.append(BY_NAME.get(dead) or TopicSpec(dead, 1, "dead letters"))
+    for line in ensure_topics(admin, [*mine, *audiences]):
+        log.info("topic", extra={"topic": line})
+    partitions = partitions_of(admin, EVENTS)
+    if partitions is None:
+        raise RuntimeError(f"topic {EVENTS} is missing after creation")
+    return partitions
 
-    def decide(
-        self,
-        alert_id: str,
-        action: VerdictAction,
-        caller: Caller,
-        reason: str,
-        request_id: str,
-    ) -> Alert:
-        async def decide() -> Alert:
-            decision = self.engine.decide(
-                alert_id, action, caller, reason, self.clock(), request_id
-            )
-            await self.publisher.publish(decision.outputs)
-            return decision.alert
 
-        return self._in_loop(decide())
+class StreamingAlertingService(AlertingReplica):
+    """The stream application drives the alerting stage; the desk is routed across replicas."""
 
-    def watch(self) -> WatchHub:
-        return self.hub
+    def __init__(self, settings: AlertingSettings, bus: KafkaBus, health: Health) -> None:
+        policy = load_policy(settings.policy_file, settings.policy)
+        super().__init__(settings, bus, health, policy)
+        partitions = prepare_topics(settings, [r.topic for r in policy.file.routes])
+        self.address = desk_address(settings)
+        self.streams = AlertStreams(
+            settings.group_id,
+            settings.kafka,
+            self.handler,
+            self.books,
+            settings.dead_letter_topic,
+            partitions,
+            self.address,
+        )
+        health.add_check("alerting.recovered", self.streams.ready)
+        desk = ReplicaDesk(self.handler, LoopCalls(self.streams, settings.desk_timeout_s))
+        peers = PeerDesks(settings.desk_timeout_s)
+        self.grpc = self.desk_server(desk, self.streams, peers)
+        log.info("desk advertised", extra={"address": self.address})
 
-    async def close(self) -> None:
-        await self.webhooks.close()
+    def run(self, stop: threading.Event) -> None:
+        beat = threading.Thread(target=self._beat, args=(stop,), daemon=True)
+        beat.start()
+        self.run_beside(
+            stop, self.grpc, lambda: run_app(self.streams.app, stop, self.streams.on_started)
+        )
+
+    def _beat(self, stop: threading.Event) -> None:
+        # The application's loop is ours to watch: alive while its agents make progress.
+        while not stop.wait(1.0):
+            if self.streams.started.is_set() and not self.streams.app.should_stop:
+                self.health.beat()

@@ -7,7 +7,8 @@ signature is ``sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`` in ``X-V
 with the timestamp in ``X-Vigie-Timestamp``, so a receiver can refuse forgeries and old replays.
 
 Retried: connection errors, timeouts, 408, 425, 429 and 5xx. Any other 4xx means the receiver
-will never take it, so it goes to the dead-letter topic at once, with the reason.
+will never take it, so it goes to the dead-letter topic at once, with the reason
+(:mod:`vigie_alerting.webhook_stage` makes the dead letter).
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ from vigie_alerting.policy_file import WebhookConfig
 from vigie_core.ids import stable_id
 from vigie_core.types import Alert
 from vigie_runtime import codec
-from vigie_runtime.bus import Output
-from vigie_runtime.topics import ALERTS
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +74,15 @@ class Attempt:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A delivery given up on: which receiver, which delivery id, and why."""
+
+    webhook: str
+    delivery: str
+    reason: str
+
+
 @dataclass(slots=True)
 class Webhook:
     config: WebhookConfig
@@ -113,7 +121,7 @@ class Webhook:
 
 
 class WebhookSender:
-    """Delivers each alert to every receiver that wants it; returns what to dead-letter."""
+    """Delivers each alert to every receiver that wants it; returns the deliveries given up."""
 
     def __init__(
         self,
@@ -135,11 +143,11 @@ class WebhookSender:
         if self._session is not None:
             await self._session.close()
 
-    async def deliver(self, alert: Alert, published_at: float | None = None) -> list[Output]:
-        """Send to every receiver that wants this alert; the dead letters of those that failed.
+    async def deliver(self, alert: Alert, published_at: float | None = None) -> list[Failure]:
+        """Send to every receiver that wants this alert; the failures of those that failed.
         ``published_at`` (the record's time) lets receivers skip states older than their
         ``max_age_s``."""
-        failed: list[Output] = []
+        failed: list[Failure] = []
         for webhook in self.webhooks:
             too_old = (
                 published_at is not None and self.clock() - published_at > webhook.config.max_age_s
@@ -156,7 +164,7 @@ class WebhookSender:
                     failed.append(failure)
         return failed
 
-    async def _deliver_one(self, webhook: Webhook, alert: Alert) -> Output | None:
+    async def _deliver_one(self, webhook: Webhook, alert: Alert) -> Failure | None:
         session = await self._client()
         body = json_format.MessageToJson(codec.alert_to_proto(alert), indent=None).encode()
         delivery = delivery_id(webhook.config.name, alert)
@@ -181,15 +189,4 @@ class WebhookSender:
         reason = (
             f"webhook {webhook.config.name}: gave up after {attempt} attempt(s), last: {detail}"
         )
-        return Output(
-            topic="",  # the caller's dead-letter topic
-            key=alert.camera_id,
-            value=codec.encode(alert),
-            headers={
-                "vigie.reason": reason,
-                "vigie.stage": "alerting-webhooks",
-                "vigie.source.topic": ALERTS,
-                "vigie.webhook": webhook.config.name,
-                "vigie.delivery": delivery,
-            },
-        )
+        return Failure(webhook.config.name, delivery, reason)

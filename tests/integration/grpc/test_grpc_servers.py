@@ -13,10 +13,15 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from tests.conftest import shared_data
 from vigie.v1 import services_pb2, services_pb2_grpc
-from vigie_alerting.desk import LocalDesk, Outbox, WatchHub
+from vigie_alerting.books import AlertBooks
+from vigie_alerting.desk import ReplicaDesk
 from vigie_alerting.engine import AlertEngine
 from vigie_alerting.grpc_api import AlertDeskServicer
+from vigie_alerting.handler import AlertingHandler
 from vigie_alerting.policy_file import LoadedPolicy, PolicyFile
+from vigie_alerting.routing import DeskRouter, OneReplica
+from vigie_alerting.service import InProcessCalls
+from vigie_alerting.watch import WatchHub, watch_group, watch_stage
 from vigie_core.ids import stable_id
 from vigie_core.types import (
     AlertStatus,
@@ -30,9 +35,11 @@ from vigie_detection.model_files import locate_yolov4_tiny
 from vigie_runtime import codec
 from vigie_runtime.auth import Authenticator, Role, TokenEntry, digest
 from vigie_runtime.grpc_server import GrpcServer, Registration
+from vigie_runtime.health import Health
 from vigie_runtime.inmemory import InMemoryBus
 from vigie_runtime.settings import GrpcSettings
-from vigie_runtime.topics import ALERTS, AUDIT, VERDICTS
+from vigie_runtime.stage import StageRunner
+from vigie_runtime.topics import ALERTS, AUDIT, DEAD_LETTERS, VERDICTS
 
 pytestmark = pytest.mark.integration
 
@@ -112,13 +119,19 @@ def test_alert_desk_records_verdicts_as_events(serve: object) -> None:
         source="test",
         sha256="0" * 64,
     )
-    hub = WatchHub()
-    engine = AlertEngine(loaded, {}, listeners=[hub.publish])
+    books = AlertBooks()
+    engine = AlertEngine(loaded, books)
     (raised, *_) = engine.on_event(_intrusion("cam-1", 1000.0, "cam-1/a-0"), 1000.0)
     alert = codec.decode_alert(raised.value)
-    desk = LocalDesk(
-        engine, threading.Lock(), bus.publisher("desk"), Outbox(), hub, clock=lambda: 2000.0
+    handler = AlertingHandler(engine, books, clock=lambda: 2000.0)
+    desk = ReplicaDesk(handler, InProcessCalls(books, bus.publisher("desk")))
+    # The live feed of WatchAlerts: alerts read back from the topic, as every replica does.
+    hub = WatchHub()
+    feed = StageRunner(
+        watch_stage(hub, watch_group("test"), 0.0), bus, Health(), DEAD_LETTERS, poll_timeout_s=0.05
     )
+    stop_feed = threading.Event()
+    threading.Thread(target=feed.run, args=(stop_feed,), daemon=True).start()
     tokens = [
         TokenEntry(sha256=digest("ana-token"), operator="ana", role=Role.OPERATOR),
         TokenEntry(sha256=digest("dpo-token"), operator="dpo", role=Role.AUDITOR),
@@ -126,7 +139,7 @@ def test_alert_desk_records_verdicts_as_events(serve: object) -> None:
     channel = serve(  # type: ignore[operator]
         Registration(
             services_pb2_grpc.add_AlertDeskServicer_to_server,
-            AlertDeskServicer(desk, Authenticator(tokens)),
+            AlertDeskServicer(DeskRouter(desk, OneReplica()), hub, Authenticator(tokens)),
             "vigie.v1.AlertDesk",
         )
     )
@@ -182,3 +195,4 @@ def test_alert_desk_records_verdicts_as_events(serve: object) -> None:
     assert not stub.ListAlerts(services_pb2.ListAlertsRequest(), metadata=ana).alerts
     closed = stub.ListAlerts(services_pb2.ListAlertsRequest(include_closed=True), metadata=dpo)
     assert len(closed.alerts) == 1
+    stop_feed.set()

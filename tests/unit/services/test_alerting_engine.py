@@ -1,4 +1,4 @@
-"""The alerting engine, its in-process driver and the AlertDesk API, over constructed events.
+"""The alerting engine, its handler, the desk and the AlertDesk API, over constructed events.
 
 The store is a dict that keeps values as JSON text, as the changelog of the stream application's
 table does, so every test also checks that the state survives serialisation.
@@ -17,12 +17,16 @@ import pytest
 import yaml
 
 from vigie.v1 import alerts_pb2, services_pb2
-from vigie_alerting.desk import LocalDesk, Outbox, WatchHub
+from vigie_alerting.books import AlertBooks
+from vigie_alerting.desk import ReplicaDesk
 from vigie_alerting.engine import AlertEngine
 from vigie_alerting.grpc_api import AlertDeskServicer
 from vigie_alerting.handler import AlertingHandler
 from vigie_alerting.policy_file import LoadedPolicy, PolicyFile, load_policy
 from vigie_alerting.policy_watch import PolicyWatch
+from vigie_alerting.routing import DeskRouter, OneReplica
+from vigie_alerting.service import InProcessCalls
+from vigie_alerting.watch import WatchHub
 from vigie_core.ids import stable_id
 from vigie_core.types import (
     Alert,
@@ -264,24 +268,33 @@ def test_a_new_engine_on_the_same_store_continues_dedup() -> None:
     assert merged.count == 3
 
 
-# -- the in-process driver ------------------------------------------------------------------------
+# -- the handler -----------------------------------------------------------------------------------
+
+
+def handler_over(
+    clock: Any = lambda: T0, tick_s: float = 1.0
+) -> tuple[AlertingHandler, AlertEngine, AlertBooks]:
+    books = AlertBooks()
+    e = engine(books)
+    return AlertingHandler(e, books, clock, tick_s), e, books
 
 
 def test_the_handler_reads_events_and_verdicts_by_topic() -> None:
-    e, lock = engine(), threading.Lock()
-    handler = AlertingHandler(e, lock, clock=lambda: T0)
+    handler, e, books = handler_over()
     message = Message(EVENTS, 0, 0, CAMERA.encode(), codec.encode(event(T0)))
     (alert,) = alerts_in(handler.handle(handler.decode(message), message))
+    assert books.take_changed() == {CAMERA}  # the keeper will save the camera's book
     decision = e.decide(alert.alert_id, VerdictAction.CONFIRM, ALICE, "seen", T0 + 1)
     verdict_msg = Message(VERDICTS, 0, 0, CAMERA.encode(), codec.encode(decision.verdict))
     assert handler.handle(handler.decode(verdict_msg), verdict_msg) == []
 
 
-def test_the_handler_ticks_at_most_every_tick_s() -> None:
+def test_the_handler_journals_its_policy_then_ticks_at_most_every_tick_s() -> None:
     now = [T0]
-    e = engine()
-    handler = AlertingHandler(e, threading.Lock(), clock=lambda: now[0], tick_s=5.0)
+    handler, e, _ = handler_over(clock=lambda: now[0], tick_s=5.0)
     e.on_event(event(T0), T0)
+    assert [r.action for r in audit_in(handler.tick())] == ["policy.loaded"]
+    now[0] = T0 + 1
     assert handler.tick() == []
     now[0] = T0 + 31
     assert alerts_in(handler.tick()) != []
@@ -307,24 +320,34 @@ class RecordingPublisher:
         return None
 
 
-def local_desk(broker_down: bool = False) -> tuple[LocalDesk, AlertEngine, Outbox, str]:
-    e, outbox = engine(), Outbox()
+def local_desk(
+    publisher: RecordingPublisher | None = None,
+) -> tuple[ReplicaDesk, AlertEngine, WatchHub, str]:
+    handler, e, books = handler_over(clock=lambda: T0 + 60)
     hub = WatchHub()
-    e.listeners.append(hub.publish)
     (alert,) = alerts_in(e.on_event(event(T0), T0))
-    desk = LocalDesk(
-        e, threading.Lock(), RecordingPublisher(broker_down), outbox, hub, lambda: T0 + 60
-    )
-    return desk, e, outbox, alert.alert_id
+    desk = ReplicaDesk(handler, InProcessCalls(books, publisher or RecordingPublisher()))
+    return desk, e, hub, alert.alert_id
 
 
-def test_a_verdict_stands_and_waits_in_the_outbox_while_the_broker_is_down() -> None:
-    desk, e, outbox, alert_id = local_desk(broker_down=True)
+def test_a_verdict_is_delivered_before_the_desk_answers() -> None:
+    publisher = RecordingPublisher()
+    desk, e, _, alert_id = local_desk(publisher)
     alert = desk.decide(alert_id, VerdictAction.CONFIRM, ALICE, "seen on site", "req")
     assert alert.status is AlertStatus.CONFIRMED
     assert e.alerts(include_closed=True)[0].status is AlertStatus.CONFIRMED
-    assert topics(outbox.drain()) == [VERDICTS, ALERTS, "vigie.alerts.security.v1", AUDIT]
-    assert outbox.drain() == []
+    assert topics(publisher.published) == [VERDICTS, ALERTS, "vigie.alerts.security.v1", AUDIT]
+
+
+def test_a_verdict_waits_for_the_broker_and_fails_only_when_the_service_stops() -> None:
+    publisher = RecordingPublisher(broker_down=True)
+    desk, _, _, alert_id = local_desk(publisher)
+    calls = desk.calls
+    assert isinstance(calls, InProcessCalls)
+    threading.Timer(0.7, calls.stop.set).start()
+    with pytest.raises(TimeoutError):
+        desk.decide(alert_id, VerdictAction.CONFIRM, ALICE, "seen on site", "req")
+    assert VERDICTS in topics(publisher.published)  # tried, and retried, not dropped
 
 
 # -- the gRPC API ---------------------------------------------------------------------------------
@@ -363,9 +386,10 @@ AUTH = Authenticator(
 )
 
 
-def servicer() -> tuple[AlertDeskServicer, str, LocalDesk]:
-    desk, _, _, alert_id = local_desk()
-    return AlertDeskServicer(desk, AUTH), alert_id, desk
+def servicer() -> tuple[AlertDeskServicer, str, ReplicaDesk]:
+    desk, _, hub, alert_id = local_desk()
+    api = AlertDeskServicer(DeskRouter(desk, OneReplica()), hub, AUTH)
+    return api, alert_id, desk
 
 
 def aborted(call: Any, *args: Any) -> Aborted:
@@ -425,7 +449,8 @@ def test_watch_sends_the_open_alerts_then_each_change() -> None:
     stream = api.WatchAlerts(services_pb2.WatchAlertsRequest(), FakeContext("alice-token", 20))
     first = next(stream)
     assert (first.alert_id, first.status) == (alert_id, alerts_pb2.ALERT_STATUS_RAISED)
-    desk.decide(alert_id, VerdictAction.ACKNOWLEDGE, ALICE, "", "req")
+    acknowledged = desk.decide(alert_id, VerdictAction.ACKNOWLEDGE, ALICE, "", "req")
+    api.hub.publish(acknowledged)  # as the service's feed does when it reads it back
     change = next(stream)
     assert (change.alert_id, change.status) == (alert_id, alerts_pb2.ALERT_STATUS_ACKNOWLEDGED)
 
@@ -480,7 +505,7 @@ def test_a_webhook_added_to_a_running_site_does_not_replay_old_alert_states() ->
     import asyncio
 
     from vigie_alerting.policy_file import WebhookConfig
-    from vigie_alerting.webhooks import Webhook, WebhookSender
+    from vigie_alerting.webhooks import Failure, Webhook, WebhookSender
 
     waits: list[float] = []
 
@@ -493,7 +518,7 @@ def test_a_webhook_added_to_a_running_site_does_not_replay_old_alert_states() ->
     sender = WebhookSender([Webhook(config, b"s")], clock=lambda: T0 + 3600, sleep=sleep)
     (alert,) = alerts_in(engine().on_event(event(T0), T0))
 
-    async def deliver() -> tuple[list[Output], list[Output]]:
+    async def deliver() -> tuple[list[Failure], list[Failure]]:
         try:
             old = await sender.deliver(alert, published_at=T0)
             fresh = await sender.deliver(alert, published_at=T0 + 3590)

@@ -1,0 +1,118 @@
+"""Calls to the AlertDesk of another replica, on behalf of the caller.
+
+A forwarded call carries the caller's own credentials (the replica that answers checks them
+again) and :data:`FORWARDED`, so the replica that answers does so from its own cameras and never
+forwards again. What the peer answers comes back as the exceptions the local desk raises, so
+the API reports a forwarded refusal exactly as a local one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+import grpc
+
+from vigie.v1 import services_pb2, services_pb2_grpc
+from vigie_core.alerting import UnknownAlert
+from vigie_core.types import Alert, VerdictAction
+from vigie_runtime import codec
+
+log = logging.getLogger(__name__)
+
+FORWARDED = "x-vigie-forwarded"
+# What a forwarded call takes from the caller's metadata.
+CARRIED = ("authorization", "x-request-id")
+
+Metadata = Sequence[tuple[str, str]]
+
+
+def peer_channel(address: str) -> grpc.Channel:
+    """The one place a channel to another replica is made (plain, inside the cluster)."""
+    return grpc.insecure_channel(address)
+
+
+class PeerRefused(Exception):
+    """The peer answered with an error the caller must see as it is (its code and details)."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(f"{code.name}: {details}")
+        self.code, self.details = code, details
+
+
+def forwarded_metadata(metadata: Metadata) -> list[tuple[str, str]]:
+    """The caller's credentials and request id, marked as forwarded."""
+    carried = [(k, v) for k, v in metadata if k in CARRIED]
+    return [*carried, (FORWARDED, "1")]
+
+
+def is_forwarded(metadata: Metadata) -> bool:
+    return any(k == FORWARDED for k, _ in metadata)
+
+
+_ACTIONS = {
+    VerdictAction.ACKNOWLEDGE: "Acknowledge",
+    VerdictAction.CONFIRM: "Confirm",
+    VerdictAction.DISMISS: "Dismiss",
+}
+_UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+class PeerDesks:
+    """The other replicas' desks, one channel each, kept while the replica runs."""
+
+    def __init__(
+        self, timeout_s: float, channel: Callable[[str], grpc.Channel] = peer_channel
+    ) -> None:
+        self.timeout_s = timeout_s
+        self._channel = channel
+        self._stubs: dict[str, services_pb2_grpc.AlertDeskStub] = {}
+        self._channels: list[grpc.Channel] = []
+        self._lock = threading.Lock()
+
+    def _stub(self, address: str) -> services_pb2_grpc.AlertDeskStub:
+        with self._lock:
+            stub = self._stubs.get(address)
+            if stub is None:
+                channel = self._channel(address)
+                self._channels.append(channel)
+                stub = self._stubs[address] = services_pb2_grpc.AlertDeskStub(channel)
+            return stub
+
+    def alerts(
+        self, address: str, camera_id: str | None, include_closed: bool, metadata: Metadata
+    ) -> list[Alert]:
+        request = services_pb2.ListAlertsRequest(
+            camera_id=camera_id or "", include_closed=include_closed
+        )
+        reply = self._call(address, "ListAlerts", request, metadata)
+        return [codec.alert_from_proto(a) for a in reply.alerts]
+
+    def decide(
+        self, address: str, alert_id: str, action: VerdictAction, reason: str, metadata: Metadata
+    ) -> Alert:
+        request = services_pb2.VerdictRequest(alert_id=alert_id, reason=reason)
+        return codec.alert_from_proto(self._call(address, _ACTIONS[action], request, metadata))
+
+    def _call(self, address: str, method: str, request: object, metadata: Metadata) -> object:
+        call = getattr(self._stub(address), method)
+        try:
+            return call(request, metadata=list(metadata), timeout=self.timeout_s)
+        except grpc.RpcError as exc:
+            code, details = exc.code(), exc.details() or ""
+            if code is grpc.StatusCode.NOT_FOUND:
+                raise UnknownAlert(details) from exc
+            if code in _UNREACHABLE:
+                log.warning(
+                    "replica did not answer",
+                    extra={"peer": address, "method": method, "error": details},
+                )
+                raise TimeoutError(f"replica {address} did not answer: {details}") from exc
+            raise PeerRefused(code, details) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            channels, self._channels, self._stubs = self._channels, [], {}
+        for channel in channels:
+            channel.close()

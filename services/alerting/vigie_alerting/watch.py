@@ -1,0 +1,95 @@
+"""WatchAlerts' live feed: every camera's alert changes, whichever replica owns the camera.
+
+Each replica reads ``vigie.alerts.v1`` whole, in a consumer group of its own, and fans what it
+reads out to its open streams; records published before the replica started are skipped (a
+watcher gets the current queue first, then changes). The engine's own listener would only see
+the cameras this replica owns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+
+from vigie_core.types import Alert
+from vigie_runtime import codec
+from vigie_runtime.bus import Message, Output
+from vigie_runtime.stage import Stage
+from vigie_runtime.topics import ALERTS
+
+log = logging.getLogger(__name__)
+
+STAGE = "alerting-watch"
+WATCH_QUEUE = 1000  # a watcher this far behind is cut off (it reconnects and gets the queue)
+
+
+class WatchHub:
+    """Fans alert changes out to every open WatchAlerts stream, from whichever thread."""
+
+    def __init__(self) -> None:
+        self._queues: set[queue.Queue[Alert | None]] = set()
+        self._lock = threading.Lock()
+
+    def publish(self, alert: Alert) -> None:
+        with self._lock:
+            queues = list(self._queues)
+        for q in queues:
+            try:
+                q.put_nowait(alert)
+            except queue.Full:
+                self._drop(q)
+
+    def _drop(self, q: queue.Queue[Alert | None]) -> None:
+        with self._lock:
+            self._queues.discard(q)
+        with contextlib.suppress(queue.Full):
+            q.put_nowait(None)
+
+    @contextlib.contextmanager
+    def subscribe(self) -> Iterator[queue.Queue[Alert | None]]:
+        q: queue.Queue[Alert | None] = queue.Queue(WATCH_QUEUE)
+        with self._lock:
+            self._queues.add(q)
+        try:
+            yield q
+        finally:
+            with self._lock:
+                self._queues.discard(q)
+
+    def close(self) -> None:
+        """Ends every stream (the server is stopping)."""
+        with self._lock:
+            queues, self._queues = list(self._queues), set()
+        for q in queues:
+            with contextlib.suppress(queue.Full):
+                q.put_nowait(None)
+
+
+def watch_group(base: str) -> str:
+    """A group of this replica's own: every replica reads every partition."""
+    return f"{base}-watch-{uuid.uuid4().hex[:12]}"
+
+
+def watch_stage(hub: WatchHub, group_id: str, started_s: float) -> Stage[Alert | None]:
+    """The feed as a stage: alerts published from ``started_s`` on go to ``hub``."""
+    started_ms = int(started_s * 1000)
+
+    def decode(message: Message) -> Alert | None:
+        # Not dead-lettered here: every replica reads every record, and the consumers that own
+        # the alerts topic (webhooks, the archive) dead-letter a bad one once.
+        try:
+            return codec.decode_alert(message.value)
+        except codec.DecodeError as exc:
+            log.warning("unreadable alert not watched", extra={"error": str(exc)})
+            return None
+
+    def handle(alert: Alert | None, message: Message) -> Sequence[Output]:
+        if alert is not None and message.timestamp_ms >= started_ms:
+            hub.publish(alert)
+        return ()
+
+    return Stage(name=STAGE, topics=[ALERTS], group_id=group_id, decode=decode, handle=handle)
