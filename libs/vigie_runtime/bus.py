@@ -91,7 +91,13 @@ class Bus(Protocol):
         topics: Sequence[str],
         client_id: str,
         listener: RebalanceListener | None = None,
-    ) -> Subscriber: ...
+        rewind: Mapping[str, int] | None = None,
+    ) -> Subscriber:
+        """``rewind``: topic -> how many messages before the committed position each newly
+        assigned partition of that topic starts at. For a stage whose in-memory window of
+        recent input (frames kept for snapshots) is not state worth saving: after a crash or a
+        rebalance it reads that window again instead of losing it."""
+        ...
 
     def read_all(self, topic: str, timeout_s: float = 30.0) -> list[Message]:
         """Every message on ``topic`` up to its current end, outside any group."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import zlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from vigie_runtime.bus import Message, Output, RebalanceListener
@@ -106,10 +106,11 @@ class InMemoryBus:
         topics: Sequence[str],
         client_id: str,
         listener: RebalanceListener | None = None,
+        rewind: Mapping[str, int] | None = None,
     ) -> InMemorySubscriber:
         with self._cond:
             group = self._groups.setdefault(group_id, _Group())
-            sub = InMemorySubscriber(self, group, list(topics), listener)
+            sub = InMemorySubscriber(self, group, list(topics), listener, rewind)
             group.members.append(sub)
             self._rebalance(group)
             return sub
@@ -157,11 +158,13 @@ class InMemorySubscriber:
         group: _Group,
         topics: list[str],
         listener: RebalanceListener | None = None,
+        rewind: Mapping[str, int] | None = None,
     ) -> None:
         self._bus = bus
         self.group = group
         self.topics = topics
         self.listener = listener
+        self.rewind = dict(rewind or {})
         self.positions: dict[tuple[str, int], int] = {}
         # The share the last rebalance gave this member, taken at its next poll, and the share
         # the listener was last told of.
@@ -183,7 +186,13 @@ class InMemorySubscriber:
             self.listener.assigned(share)
         with self._bus._cond:
             if self.pending is None:  # no newer rebalance while the listener ran
-                self.positions = {key: self.group.committed.get(key, 0) for key in share}
+                self.positions = {key: self._start(key) for key in share}
+
+    def _start(self, key: tuple[str, int]) -> int:
+        committed = self.group.committed.get(key)
+        if committed is None:
+            return 0
+        return max(0, committed - self.rewind.get(key[0], 0))
 
     def poll(self, max_messages: int, timeout_s: float) -> list[Message]:
         self._take_share()

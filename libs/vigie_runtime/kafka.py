@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import (
@@ -144,11 +144,13 @@ class KafkaSubscriber:
         topics: Sequence[str],
         client_id: str,
         listener: RebalanceListener | None = None,
+        rewind: Mapping[str, int] | None = None,
     ) -> None:
         self._consumer = Consumer(consumer_config(settings, group_id, client_id))
         self._assigned: set[tuple[str, int]] = set()
         self._group_joined = False
         self._listener = listener
+        self._rewind = dict(rewind or {})
         self._consumer.subscribe(list(topics), on_assign=self._on_assign, on_revoke=self._on_revoke)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -157,9 +159,31 @@ class KafkaSubscriber:
         # restores state here has done so before the first message of a gained partition.
         if self._listener is not None:
             self._listener.assigned(gained)
+        if self._rewind:
+            self._start_before_committed(consumer, partitions)
         self._group_joined = True
         self._assigned |= set(gained)
         log.info("partitions assigned", extra={"partitions": gained})
+
+    def _start_before_committed(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Start the partitions of rewound topics ``rewind[topic]`` messages before their
+        committed offsets (never before the log's start), then take the assignment as set."""
+        wanted = [p for p in partitions if p.topic in self._rewind]
+        committed = consumer.committed(
+            [TopicPartition(p.topic, p.partition) for p in wanted], timeout=10
+        )
+        starts = {(c.topic, c.partition): c.offset for c in committed if c.offset >= 0}
+        for p in wanted:
+            at = starts.get((p.topic, p.partition))
+            if at is None:
+                continue  # nothing committed: the reset policy already starts at the beginning
+            low, _ = consumer.get_watermark_offsets(TopicPartition(p.topic, p.partition), 10)
+            p.offset = max(low, at - self._rewind[p.topic])
+        consumer.assign(partitions)
+        log.info(
+            "partitions rewound",
+            extra={"partitions": sorted((p.topic, p.partition, p.offset) for p in wanted)},
+        )
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Hand over cleanly: whatever was marked done is committed before another member starts.
@@ -225,8 +249,9 @@ class KafkaBus:
         topics: Sequence[str],
         client_id: str,
         listener: RebalanceListener | None = None,
+        rewind: Mapping[str, int] | None = None,
     ) -> KafkaSubscriber:
-        return KafkaSubscriber(self.settings, group_id, topics, client_id, listener)
+        return KafkaSubscriber(self.settings, group_id, topics, client_id, listener, rewind)
 
     def _reader(self) -> Consumer:
         config = consumer_config(self.settings, f"vigie-reader-{uuid.uuid4().hex}", "reader")

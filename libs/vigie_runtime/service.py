@@ -19,7 +19,7 @@ joined before the servers stop, so nothing they hold is released under them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from typing import Any, TypeVar
 
@@ -59,6 +59,7 @@ class StageService:
         state: CameraState | None = None,
         bus: Bus | None = None,
         max_batch: int | None = None,
+        rewind: Mapping[str, int] | None = None,
     ) -> StageRunner[T]:
         """Run the stage of the topology's consumer group ``name``: its name, topics and group id
         come from there, so the code cannot start a stage the deployment does not know.
@@ -66,7 +67,8 @@ class StageService:
         ``state`` is the stage's per-camera state, kept in the topology's state topic that
         follows one of the group's topics. ``bus`` replaces the service's bus for this stage (a
         wrapper that fills batches, say); ``max_batch`` is its poll size, by default the
-        service's ``max_batch`` setting.
+        service's ``max_batch`` setting; ``rewind`` re-reads an in-memory window of recent input
+        on assignment (see :class:`vigie_runtime.stage.Stage`).
         """
         group = self.topology.group(name)
         stage = Stage(
@@ -79,6 +81,7 @@ class StageService:
             on_idle=on_idle,
             counts_frames=counts_frames,
             state=None if state is None else self._state_spec(group, state),
+            rewind=rewind,
         )
         runner = StageRunner(
             stage,

@@ -20,7 +20,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from vigie_runtime import metrics
 from vigie_runtime.bus import Bus, DeliveryError, Message, Output, Publisher
@@ -58,6 +58,9 @@ class Stage(Generic[T]):
     counts_frames: bool = False
     extra_ready: list[Callable[[], bool]] = field(default_factory=list)
     state: StateSpec | None = None
+    # topic -> messages re-read before the committed position when a partition is assigned:
+    # for in-memory windows of recent input that are not worth saving as state.
+    rewind: Mapping[str, int] | None = None
 
 
 def dead_letter(
@@ -220,8 +223,11 @@ class StageRunner(Generic[T]):
     def run(self, stop: threading.Event) -> None:
         name = self.stage.name
         self._check_state_partitions()
+        options: dict[str, Any] = {"listener": self.keeper}
+        if self.stage.rewind:  # only asked of buses that must honour it
+            options["rewind"] = self.stage.rewind
         subscriber = self.bus.subscriber(
-            self.stage.group_id, self.stage.topics, client_id=name, listener=self.keeper
+            self.stage.group_id, self.stage.topics, client_id=name, **options
         )
         publisher = self.bus.publisher(client_id=name)
         self.health.add_check(f"{name}.assigned", subscriber.assigned)

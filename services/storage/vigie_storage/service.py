@@ -64,6 +64,7 @@ class StorageService(StageService):
                 snapshots.handle,
                 on_idle=snapshots.on_idle,
                 max_batch=32,
+                rewind=snapshots.rewind(),
             )
         servicer = ArchiveServicer(
             self.store,  # thread-safe: one connection, locked

@@ -10,6 +10,12 @@ capture time, drawn, redacted, encoded and put in the blob store, and the archiv
 An alert that arrives before its frame waits up to ``wait_s``; one whose frame never comes is
 logged and counted, never silently dropped.
 
+The buffer is memory, not state worth saving (megabytes of JPEG per camera), yet an alert may
+need a frame whose offset was committed before a crash. So the stage *rewinds*: when a
+partition is assigned, it starts ``rewind_messages`` messages before the committed position of
+frames, tracks and alerts, and reads that recent window again; frames already buffered are not
+added twice and alerts already snapshotted are recognised by the archive.
+
 Redaction is deliberately redundant: every face the res10 detector finds at a low confidence is
 blurred with a margin, and so is the head of every person box (the top of the box), so a face
 the detector misses (profile, small, blurred by motion) is covered anyway. Nothing here tries to
@@ -28,6 +34,7 @@ from datetime import UTC, datetime
 import cv2
 import numpy as np
 from prometheus_client import Counter
+from pydantic import Field
 
 from vigie_core.types import Alert, Box, FrameRef, FrameTracks, Track
 from vigie_runtime import codec
@@ -56,6 +63,9 @@ class SnapshotSettings(StrictModel):
     buffer_s: float = 30.0  # frames are kept until the camera's tracks are this far past them
     wait_s: float = 30.0  # how long an alert waits for its frame
     max_frames_per_camera: int = 1500  # at ~40 kB a JPEG, 60 MB per camera at most
+    # Messages per partition re-read before the committed position when a partition is
+    # assigned (after a crash or a rebalance), so the frames a pending alert needs come back.
+    rewind_messages: int = Field(1500, ge=0)
     face_confidence: float = 0.3  # low on purpose: a false blur costs nothing
     jpeg_quality: int = 85
 
@@ -71,16 +81,28 @@ class _Frame:
 @dataclass(slots=True)
 class _Camera:
     frames: deque[_Frame] = field(default_factory=deque)
+    by_sequence: dict[int, _Frame] = field(default_factory=dict)
     tracked_until: float = float("-inf")  # capture time of the newest tracks seen
     full: bool = False  # the memory cap is evicting frames (warned once per episode)
 
     def find(self, ref: FrameRef) -> _Frame | None:
-        for frame in reversed(self.frames):
-            if frame.sequence == ref.sequence and abs(frame.captured_at - ref.captured_at) < (
-                TIME_MATCH_S
-            ):
-                return frame
+        frame = self.by_sequence.get(ref.sequence)
+        if frame is not None and abs(frame.captured_at - ref.captured_at) < TIME_MATCH_S:
+            return frame
         return None
+
+    def add(self, frame: _Frame) -> bool:
+        """Buffer ``frame`` unless it already is (a rewind reads recent frames again)."""
+        if self.find(FrameRef("", frame.sequence, frame.captured_at, 0, 0)) is not None:
+            return False
+        self.frames.append(frame)
+        self.by_sequence[frame.sequence] = frame
+        return True
+
+    def drop_oldest(self) -> None:
+        frame = self.frames.popleft()
+        if self.by_sequence.get(frame.sequence) is frame:
+            del self.by_sequence[frame.sequence]
 
 
 def _pixels(box: Box, width: int, height: int) -> tuple[int, int, int, int]:
@@ -165,6 +187,11 @@ class SnapshotHandler:
         self._pending: OrderedDict[str, tuple[Alert, float]] = OrderedDict()
         self._done: OrderedDict[str, None] = OrderedDict()
 
+    def rewind(self) -> dict[str, int]:
+        """What the stage re-reads on assignment: its recent window of every input."""
+        n = self.settings.rewind_messages
+        return {FRAMES: n, TRACKS: n, ALERTS: n} if n else {}
+
     def decode(self, message: Message) -> Decoded:
         if message.topic == FRAMES:
             return FRAMES, codec.decode_frame(message.value)
@@ -191,13 +218,13 @@ class SnapshotHandler:
         camera_id = frame.camera_id  # type: ignore[attr-defined]
         captured_at = codec.time_from_proto(frame.captured_at)  # type: ignore[attr-defined]
         camera = self._cameras.setdefault(camera_id, _Camera())
-        camera.frames.append(_Frame(int(frame.sequence), captured_at, bytes(frame.jpeg)))  # type: ignore[attr-defined]
+        camera.add(_Frame(int(frame.sequence), captured_at, bytes(frame.jpeg)))  # type: ignore[attr-defined]
         self._prune(camera_id, camera)
 
     def _prune(self, camera_id: str, camera: _Camera) -> None:
         oldest = camera.tracked_until - self.settings.buffer_s
         while camera.frames and camera.frames[0].captured_at < oldest:
-            camera.frames.popleft()
+            camera.drop_oldest()
         over = len(camera.frames) > self.settings.max_frames_per_camera
         if over and not camera.full:
             log.warning(
@@ -206,7 +233,7 @@ class SnapshotHandler:
             )
         camera.full = over
         while len(camera.frames) > self.settings.max_frames_per_camera:
-            camera.frames.popleft()
+            camera.drop_oldest()
 
     def _add_tracks(self, frame_tracks: FrameTracks) -> None:
         camera_id = frame_tracks.frame.camera_id

@@ -203,3 +203,39 @@ def test_stage_survives_the_broker_going_away_and_coming_back() -> None:
         assert not thread.is_alive()
     finally:
         broker.stop()
+
+
+def test_a_rewound_subscriber_starts_that_many_messages_before_its_commit(bootstrap: str) -> None:
+    """On assignment, a rewound topic's partitions start ``n`` messages before the committed
+    offset (an in-memory window read again after a crash); other topics start at the commit."""
+    rewound, plain = f"test.rewind-{uuid.uuid4().hex[:6]}", f"test.plain-{uuid.uuid4().hex[:6]}"
+    admin = admin_client(bootstrap)
+    for future in admin.create_topics([NewTopic(t, 1, 1) for t in (rewound, plain)]).values():
+        future.result()
+    bus = KafkaBus(settings(bootstrap))
+    publisher = bus.publisher("test")
+    for n in range(10):
+        publisher.publish(Output(rewound, "cam", str(n).encode()))
+        publisher.publish(Output(plain, "cam", str(n).encode()))
+    publisher.flush(10)
+    group = f"rewind-{uuid.uuid4().hex[:6]}"
+
+    def drain(sub: object, expected: int) -> list[Message]:
+        got: list[Message] = []
+        deadline = time.monotonic() + 20
+        while len(got) < expected and time.monotonic() < deadline:
+            got.extend(sub.poll(100, 0.3))  # type: ignore[attr-defined]
+        return got
+
+    first = bus.subscriber(group, [rewound, plain], "first")
+    done = drain(first, 20)
+    first.mark_done(done)
+    first.close()  # commits
+
+    second = bus.subscriber(group, [rewound, plain], "second", rewind={rewound: 4})
+    again = drain(second, 4)
+    time.sleep(1.0)
+    again += second.poll(100, 0.5)
+    second.close()
+    assert sorted(int(m.value) for m in again if m.topic == rewound) == [6, 7, 8, 9]
+    assert [m for m in again if m.topic == plain] == []

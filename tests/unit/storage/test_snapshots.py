@@ -3,6 +3,8 @@ waits, when it gives up, and that frames wait for the tracks rather than for the
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -22,7 +24,10 @@ from vigie_core.types import (
     TrackState,
 )
 from vigie_runtime import codec
-from vigie_runtime.bus import Message
+from vigie_runtime.bus import Message, Output
+from vigie_runtime.health import Health
+from vigie_runtime.inmemory import InMemoryBus
+from vigie_runtime.stage import Stage, StageRunner
 from vigie_runtime.topics import ALERTS, FRAMES, TRACKS
 from vigie_storage.adapters.sqlite_store import SqliteArchive
 from vigie_storage.blobs import FileBlobStore
@@ -123,3 +128,64 @@ def test_frames_are_kept_until_the_tracks_are_past_them(
     feed(handler, alert_msg(30, T0 + 30, n=2), alert_msg(36, T0 + 36, n=3))
     assert store.snapshot_for("al-3") is not None
     assert store.snapshot_for("al-2") is None  # its frame left the buffer; it waits, then gives up
+
+
+def test_a_frame_read_again_by_a_rewind_is_buffered_once(
+    stage: tuple[SnapshotHandler, SqliteArchive, FileBlobStore, list[float]],
+) -> None:
+    handler, _, _, _ = stage
+    feed(handler, *(frame_msg(n, T0 + n / 10) for n in range(20)))
+    feed(handler, *(frame_msg(n, T0 + n / 10) for n in range(10, 20)))  # read again
+    (camera,) = handler._cameras.values()
+    assert len(camera.frames) == len(camera.by_sequence) == 20
+
+
+def test_after_a_crash_the_rewind_brings_back_the_frame_a_pending_alert_needs(
+    tmp_path: Path,
+) -> None:
+    """The frame's offset was committed before the crash, the alert comes after: the restarted
+    stage re-reads its window of frames and tracks and still takes the snapshot."""
+    bus = InMemoryBus()
+    publisher = bus.publisher("test")
+    for n in range(30):
+        message = frame_msg(n, T0 + n / 10)
+        publisher.publish(Output(FRAMES, "cam", message.value))
+        tracks = tracks_msg(n, T0 + n / 10)
+        publisher.publish(Output(TRACKS, "cam", tracks.value))
+    store = SqliteArchive(tmp_path / "a.sqlite")
+    blobs = FileBlobStore(tmp_path / "snapshots")
+    settings = SnapshotSettings(buffer_s=5.0, wait_s=10.0, rewind_messages=50)
+
+    def run_until_idle(handler: SnapshotHandler) -> None:
+        stage_ = Stage(
+            name="snapshots-test",
+            topics=[FRAMES, TRACKS, ALERTS],
+            group_id="snapshots-test",
+            decode=handler.decode,
+            handle=handler.handle,
+            on_idle=handler.on_idle,
+            rewind=handler.rewind(),
+        )
+        runner = StageRunner(stage_, bus, Health(), "dead", poll_timeout_s=0.01)
+        stop = threading.Event()
+        thread = threading.Thread(target=runner.run, args=(stop,))
+        thread.start()
+        deadline = time.monotonic() + 5
+        groups = [FRAMES, TRACKS, ALERTS]
+        while bus.lag("snapshots-test", groups) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stop.set()
+        thread.join(5)
+
+    run_until_idle(SnapshotHandler(store, blobs, NoFaces(), settings))  # type: ignore[arg-type]
+    # ... crash: the buffer is gone; the alert of frame 25 arrives afterwards.
+    publisher.publish(Output(ALERTS, "cam", alert_msg(25, T0 + 2.5).value))
+    run_until_idle(SnapshotHandler(store, blobs, NoFaces(), settings))  # type: ignore[arg-type]
+
+    snapshot = store.snapshot_for("al-1")
+    assert snapshot is not None and snapshot.frame_sequence == 25
+
+    without = SnapshotSettings(buffer_s=5.0, wait_s=0.0, rewind_messages=0)
+    publisher.publish(Output(ALERTS, "cam", alert_msg(26, T0 + 2.6, n=2).value))
+    run_until_idle(SnapshotHandler(store, blobs, NoFaces(), without))  # type: ignore[arg-type]
+    assert store.snapshot_for("al-2") is None  # no rewind, no frame: what the rewind prevents
