@@ -104,7 +104,7 @@ class LocalPipeline:
         ports for a replica, kept across its restarts."""
         if key not in self._ports:
             name = service_of(key)
-            if key == name or name == "capture":
+            if key == name:
                 self._ports[key] = (self.plan.http_ports[name], self.plan.grpc_ports.get(name))
             else:
                 grpc_port = free_port() if name in self.plan.grpc_ports else None

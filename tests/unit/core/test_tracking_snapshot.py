@@ -6,11 +6,12 @@ import copy
 import json
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
+from tests.unit.core.mutations import Mutation, delete_at, set_at
 from vigie_core.tracking import CameraTracker, TrackerParams
 from vigie_core.types import (
     Box,
@@ -322,35 +323,6 @@ def test_restore_under_a_smaller_path_budget_thins_the_path() -> None:
 
 # --- validation ---------------------------------------------------------------------------------
 
-Mutation = Callable[[dict[str, Any]], Any]
-
-
-def _set(path: str, value: Any) -> Mutation:
-    """Sets a dotted path (list indices as numbers) in the snapshot."""
-
-    def mutate(snapshot: dict[str, Any]) -> None:
-        *parents, last = path.split(".")
-        node: Any = snapshot
-        for key in parents:
-            node = node[int(key)] if isinstance(node, list) else node[key]
-        if isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
-
-    return mutate
-
-
-def _delete(path: str) -> Mutation:
-    def mutate(snapshot: dict[str, Any]) -> None:
-        *parents, last = path.split(".")
-        node: Any = snapshot
-        for key in parents:
-            node = node[int(key)] if isinstance(node, list) else node[key]
-        del node[last]
-
-    return mutate
-
 
 def _asymmetric(snapshot: dict[str, Any]) -> None:
     snapshot["tracks"][0]["covariance"][0][5] += 1.0
@@ -365,55 +337,55 @@ def _coupled(snapshot: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (_delete("version"), "missing key 'version'"),
-        (_set("version", 2), "version: got 2"),
-        (_set("version", "1"), "version: got '1'"),
-        (_set("version", True), "version: got True"),
-        (_delete("camera_id"), "missing key 'camera_id'"),
-        (_set("camera_id", 7), r"camera_id: expected a non-empty string"),
-        (_set("camera_id", ""), r"camera_id: expected a non-empty string"),
-        (_delete("last_time"), "missing key 'last_time'"),
-        (_set("last_time", None), "live tracks without a last_time"),
-        (_set("last_time", "soon"), "last_time: expected a number"),
-        (_set("last_time", math.nan), "last_time: expected a finite number"),
-        (_set("last_time", T0), r"tracks\[0\]: times out of order"),
-        (_set("tracks", {}), "tracks: expected a list"),
-        (_set("tracks.0", "track"), r"tracks\[0\]: expected an object"),
-        (_delete("tracks.0.hits"), r"tracks\[0\]: missing key 'hits'"),
-        (_delete("tracks.0.covariance"), r"tracks\[0\]: missing key 'covariance'"),
-        (_set("tracks.0.track_id", None), r"tracks\[0\]\.track_id"),
-        (_set("tracks.0.confirmed", 1), r"tracks\[0\]\.confirmed: expected true or false"),
-        (_set("tracks.0.hits", True), r"tracks\[0\]\.hits: expected an integer"),
-        (_set("tracks.0.hits", 0), r"tracks\[0\]\.hits: expected an integer >= 1"),
-        (_set("tracks.0.hits", 2.0), r"tracks\[0\]\.hits: expected an integer"),
-        (_set("tracks.0.first_seen", T0 + 1e6), r"tracks\[0\]: times out of order"),
-        (_set("tracks.0.votes", []), r"tracks\[0\]\.votes: a track has at least one"),
-        (_set("tracks.0.votes", {"car": 3}), r"tracks\[0\]\.votes: expected a list"),
-        (_set("tracks.0.votes", [["car", 1]]), r"tracks\[0\]\.votes: 1 votes for"),
-        (_set("tracks.0.votes.0", ["car"]), r"votes\[0\]: expected \[class, count\]"),
-        (_set("tracks.0.confidence_sum", math.inf), r"confidence_sum: expected a finite"),
-        (_set("tracks.0.mean", [0.5] * 7), r"tracks\[0\]\.mean: expected 8 numbers, got 7"),
-        (_set("tracks.0.mean", "0.5"), r"tracks\[0\]\.mean: expected a list"),
-        (_set("tracks.0.mean.2", math.nan), r"tracks\[0\]\.mean\[2\]: expected a finite"),
-        (_set("tracks.0.mean.3", -0.1), "aspect and height must be at least"),
-        (_set("tracks.0.covariance.7", [0.0] * 9), r"covariance\[7\]: expected 8 numbers"),
-        (_set("tracks.0.covariance", [[0.0] * 8] * 7), r"covariance: expected a 8x8 matrix"),
-        (_set("tracks.0.covariance.1.1", -1.0), "negative variance"),
-        (_set("tracks.0.covariance.4.4", "big"), r"covariance\[4\]\[4\]: expected a number"),
-        (_set("tracks.0.covariance.0.0", math.inf), r"covariance\[0\]\[0\]: expected a finite"),
+        (delete_at("version"), "missing key 'version'"),
+        (set_at("version", 2), "version: got 2"),
+        (set_at("version", "1"), "version: got '1'"),
+        (set_at("version", True), "version: got True"),
+        (delete_at("camera_id"), "missing key 'camera_id'"),
+        (set_at("camera_id", 7), r"camera_id: expected a non-empty string"),
+        (set_at("camera_id", ""), r"camera_id: expected a non-empty string"),
+        (delete_at("last_time"), "missing key 'last_time'"),
+        (set_at("last_time", None), "live tracks without a last_time"),
+        (set_at("last_time", "soon"), "last_time: expected a number"),
+        (set_at("last_time", math.nan), "last_time: expected a finite number"),
+        (set_at("last_time", T0), r"tracks\[0\]: times out of order"),
+        (set_at("tracks", {}), "tracks: expected a list"),
+        (set_at("tracks.0", "track"), r"tracks\[0\]: expected an object"),
+        (delete_at("tracks.0.hits"), r"tracks\[0\]: missing key 'hits'"),
+        (delete_at("tracks.0.covariance"), r"tracks\[0\]: missing key 'covariance'"),
+        (set_at("tracks.0.track_id", None), r"tracks\[0\]\.track_id"),
+        (set_at("tracks.0.confirmed", 1), r"tracks\[0\]\.confirmed: expected true or false"),
+        (set_at("tracks.0.hits", True), r"tracks\[0\]\.hits: expected an integer"),
+        (set_at("tracks.0.hits", 0), r"tracks\[0\]\.hits: expected an integer >= 1"),
+        (set_at("tracks.0.hits", 2.0), r"tracks\[0\]\.hits: expected an integer"),
+        (set_at("tracks.0.first_seen", T0 + 1e6), r"tracks\[0\]: times out of order"),
+        (set_at("tracks.0.votes", []), r"tracks\[0\]\.votes: a track has at least one"),
+        (set_at("tracks.0.votes", {"car": 3}), r"tracks\[0\]\.votes: expected a list"),
+        (set_at("tracks.0.votes", [["car", 1]]), r"tracks\[0\]\.votes: 1 votes for"),
+        (set_at("tracks.0.votes.0", ["car"]), r"votes\[0\]: expected \[class, count\]"),
+        (set_at("tracks.0.confidence_sum", math.inf), r"confidence_sum: expected a finite"),
+        (set_at("tracks.0.mean", [0.5] * 7), r"tracks\[0\]\.mean: expected 8 numbers, got 7"),
+        (set_at("tracks.0.mean", "0.5"), r"tracks\[0\]\.mean: expected a list"),
+        (set_at("tracks.0.mean.2", math.nan), r"tracks\[0\]\.mean\[2\]: expected a finite"),
+        (set_at("tracks.0.mean.3", -0.1), "aspect and height must be at least"),
+        (set_at("tracks.0.covariance.7", [0.0] * 9), r"covariance\[7\]: expected 8 numbers"),
+        (set_at("tracks.0.covariance", [[0.0] * 8] * 7), r"covariance: expected a 8x8 matrix"),
+        (set_at("tracks.0.covariance.1.1", -1.0), "negative variance"),
+        (set_at("tracks.0.covariance.4.4", "big"), r"covariance\[4\]\[4\]: expected a number"),
+        (set_at("tracks.0.covariance.0.0", math.inf), r"covariance\[0\]\[0\]: expected a finite"),
         (_asymmetric, "covariance is not symmetric"),
         (_coupled, "covariance couples different quantities"),
-        (_delete("tracks.0.path"), r"tracks\[0\]: missing key 'path'"),
-        (_set("tracks.0.path.doublings", -1), r"path\.doublings: expected an integer within"),
-        (_set("tracks.0.path.doublings", 10_000), r"path\.doublings: expected an integer within"),
-        (_set("tracks.0.path.kept", [[T0, 0.5]]), r"path\.kept\[0\]: expected 3 numbers"),
-        (_set("tracks.0.path.latest", [T0, None, 0.5]), r"path\.latest\[1\]: expected a number"),
+        (delete_at("tracks.0.path"), r"tracks\[0\]: missing key 'path'"),
+        (set_at("tracks.0.path.doublings", -1), r"path\.doublings: expected an integer within"),
+        (set_at("tracks.0.path.doublings", 10_000), r"path\.doublings: expected an integer within"),
+        (set_at("tracks.0.path.kept", [[T0, 0.5]]), r"path\.kept\[0\]: expected 3 numbers"),
+        (set_at("tracks.0.path.latest", [T0, None, 0.5]), r"path\.latest\[1\]: expected a number"),
         (
-            _set("tracks.0.path", {"doublings": 0, "kept": [], "latest": None}),
+            set_at("tracks.0.path", {"doublings": 0, "kept": [], "latest": None}),
             "at least one point",
         ),
-        (_set("tracks.0.speed.peak", -1.0), r"tracks\[0\]\.speed\.peak: expected a number >= 0"),
-        (_set("tracks.0.speed", []), r"tracks\[0\]\.speed: expected an object"),
+        (set_at("tracks.0.speed.peak", -1.0), r"tracks\[0\]\.speed\.peak: expected a number >= 0"),
+        (set_at("tracks.0.speed", []), r"tracks\[0\]\.speed: expected an object"),
     ],
 )
 def test_unusable_snapshots_are_refused_with_the_faulty_field(

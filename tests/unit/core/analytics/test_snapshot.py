@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.unit.core.mutations import Mutation, delete_at, set_at
 from vigie_core.analytics import SNAPSHOT_VERSION, SceneAnalyzer
 from vigie_core.analytics.rules.loitering import LoiteringSpec
 from vigie_core.analytics.rules.person_down import PersonDownSpec
@@ -347,36 +348,6 @@ def busy() -> tuple[SceneSpec, dict[str, Any]]:
     return spec, doc
 
 
-Mutation = Callable[[dict[str, Any]], None]
-
-
-def _set(path: str, value: Any) -> Mutation:
-    """Sets the value at a dotted path (list indices as numbers)."""
-
-    def mutate(doc: dict[str, Any]) -> None:
-        *parents, last = path.split(".")
-        node: Any = doc
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        if isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
-
-    return mutate
-
-
-def _delete(path: str) -> Mutation:
-    def mutate(doc: dict[str, Any]) -> None:
-        *parents, last = path.split(".")
-        node: Any = doc
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        del node[int(last) if isinstance(node, list) else last]
-
-    return mutate
-
-
 def _truncate(doc: dict[str, Any]) -> None:
     """What is left of a document cut half way: its first keys only."""
     for name in list(doc)[len(doc) // 2 :]:
@@ -386,106 +357,106 @@ def _truncate(doc: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (_set("version", 2), "version: got 2, this analyser reads version 1"),
-        (_set("version", True), "version: got True"),
-        (_delete("version"), "snapshot: missing key 'version'"),
-        (_set("camera_id", "cam-2"), "camera_id: a snapshot of camera 'cam-2', not 'cam-1'"),
-        (_set("camera_id", ""), "camera_id: expected a non-empty string"),
-        (_set("scene", "0" * 64), "scene: taken under another scene spec"),
+        (set_at("version", 2), "version: got 2, this analyser reads version 1"),
+        (set_at("version", True), "version: got True"),
+        (delete_at("version"), "snapshot: missing key 'version'"),
+        (set_at("camera_id", "cam-2"), "camera_id: a snapshot of camera 'cam-2', not 'cam-1'"),
+        (set_at("camera_id", ""), "camera_id: expected a non-empty string"),
+        (set_at("scene", "0" * 64), "scene: taken under another scene spec"),
         (_truncate, "snapshot: missing key"),
-        (_delete("counts"), "snapshot: missing key 'counts'"),
-        (_set("tracks", {}), "tracks: expected a list"),
-        (_set("tracks.0", []), r"tracks\[0\]: expected an object"),
-        (_delete("tracks.0.motion"), r"tracks\[0\]: missing key 'motion'"),
-        (_set("tracks.1.track_id", "p1"), r"tracks\[1\]\.track_id: track 'p1' listed twice"),
-        (_set("tracks.0.last_seen", math.nan), r"tracks\[0\]\.last_seen: expected a finite"),
-        (_set("tracks.0.class_name", 3), r"tracks\[0\]\.class_name: expected a string"),
-        (_set("tracks.0.anchor", [0.5]), r"tracks\[0\]\.anchor: expected 2 numbers, got 1"),
+        (delete_at("counts"), "snapshot: missing key 'counts'"),
+        (set_at("tracks", {}), "tracks: expected a list"),
+        (set_at("tracks.0", []), r"tracks\[0\]: expected an object"),
+        (delete_at("tracks.0.motion"), r"tracks\[0\]: missing key 'motion'"),
+        (set_at("tracks.1.track_id", "p1"), r"tracks\[1\]\.track_id: track 'p1' listed twice"),
+        (set_at("tracks.0.last_seen", math.nan), r"tracks\[0\]\.last_seen: expected a finite"),
+        (set_at("tracks.0.class_name", 3), r"tracks\[0\]\.class_name: expected a string"),
+        (set_at("tracks.0.anchor", [0.5]), r"tracks\[0\]\.anchor: expected 2 numbers, got 1"),
         (
-            _set("tracks.0.visits.hall.entered_at", math.nan),
+            set_at("tracks.0.visits.hall.entered_at", math.nan),
             r'tracks\[0\]\.visits\["hall"\]\.entered_at: expected a finite number',
         ),
         (
-            _set("tracks.0.visits.hall.entered_at", "12"),
+            set_at("tracks.0.visits.hall.entered_at", "12"),
             r'tracks\[0\]\.visits\["hall"\]\.entered_at: expected a number',
         ),
         (
-            _set("tracks.0.visits.gate", {}),
+            set_at("tracks.0.visits.gate", {}),
             r'tracks\[0\]\.visits\["gate"\]: no such name in the scene',
         ),
         (
-            _set("tracks.0.visits.hall.raised", ["zone_intrusion", "zone_intrusion"]),
+            set_at("tracks.0.visits.hall.raised", ["zone_intrusion", "zone_intrusion"]),
             r"raised\[1\]: 'zone_intrusion' listed twice",
         ),
         (
-            _set("tracks.0.visits.hall.raised", ["fire"]),
+            set_at("tracks.0.visits.hall.raised", ["fire"]),
             r'visits\["hall"\]\.raised\[0\]: expected a kind this zone raises',
         ),
         (
-            _set("tracks.3.visits.hall.measures.stopped_vehicle.since", math.inf),
+            set_at("tracks.3.visits.hall.measures.stopped_vehicle.since", math.inf),
             r'visits\["hall"\]\.measures\["stopped_vehicle"\]\.since: expected a finite number',
         ),
         (
-            _set(
+            set_at(
                 "tracks.3.visits.hall.measures.stopped_vehicle",
                 {"since": 1.0, "at": None, "samples": 1},
             ),
             r'measures\["stopped_vehicle"\]: since, at and samples are all set or all empty',
         ),
         (
-            _set("tracks.3.visits.hall.measures.stopped_vehicle.samples", -1),
+            set_at("tracks.3.visits.hall.measures.stopped_vehicle.samples", -1),
             r'measures\["stopped_vehicle"\]\.samples: expected an integer >= 0',
         ),
         (
-            _set("tracks.0.visits.hall.measures.wrong_way", "1.5"),
+            set_at("tracks.0.visits.hall.measures.wrong_way", "1.5"),
             r'tracks\[0\]\.visits\["hall"\]\.measures\["wrong_way"\]: expected a number',
         ),
         (
-            _set("tracks.0.visits.hall.measures.loitering", 1.0),
+            set_at("tracks.0.visits.hall.measures.loitering", 1.0),
             r'measures\["loitering"\]: the loitering rule measures nothing',
         ),
         (
-            _set("tracks.0.visits.hall.measures.fire", 1.0),
+            set_at("tracks.0.visits.hall.measures.fire", 1.0),
             r'measures\["fire"\]: no such rule in this zone',
         ),
-        (_set("tracks.0.visits.hall.measures", []), r"measures: expected an object"),
-        (_set("tracks.1.sides.door.side", 0), r'sides\["door"\]\.side: expected 1 or -1'),
-        (_set("tracks.1.sides.door.side", 2), r'sides\["door"\]\.side: expected an integer'),
-        (_set("tracks.1.sides.exit", {}), r'sides\["exit"\]: no such name in the scene'),
-        (_set("tracks.0.motion.0", [1.0, 0.5]), r"motion\[0\]: expected 3 numbers"),
-        (_set("tracks.0.motion.1.0", 0.0), r"motion\[1\]: times must not go backwards"),
-        (_set("tracks.0.motion.0.0", 0.0), r"tracks\[0\]\.motion: points span more than"),
-        (_set("tracks.0.notes.person_down", 1), r'notes\["person_down"\]: expected true'),
-        (_set("tracks.0.notes.weapon", True), r'notes\["weapon"\]: no such name in the scene'),
-        (_set("counts.door", [1]), r'counts\["door"\]: expected \[forward, backward\]'),
-        (_set("counts.door", [1, -1]), r'counts\["door"\]\[1\]: expected an integer >= 0'),
-        (_set("counts.exit", [0, 0]), r'counts\["exit"\]: no such name in the scene'),
-        (_delete("counts.door"), "counts: missing key 'door'"),
-        (_delete("crowds.hall"), "crowds: missing key 'hall'"),
+        (set_at("tracks.0.visits.hall.measures", []), r"measures: expected an object"),
+        (set_at("tracks.1.sides.door.side", 0), r'sides\["door"\]\.side: expected 1 or -1'),
+        (set_at("tracks.1.sides.door.side", 2), r'sides\["door"\]\.side: expected an integer'),
+        (set_at("tracks.1.sides.exit", {}), r'sides\["exit"\]: no such name in the scene'),
+        (set_at("tracks.0.motion.0", [1.0, 0.5]), r"motion\[0\]: expected 3 numbers"),
+        (set_at("tracks.0.motion.1.0", 0.0), r"motion\[1\]: times must not go backwards"),
+        (set_at("tracks.0.motion.0.0", 0.0), r"tracks\[0\]\.motion: points span more than"),
+        (set_at("tracks.0.notes.person_down", 1), r'notes\["person_down"\]: expected true'),
+        (set_at("tracks.0.notes.weapon", True), r'notes\["weapon"\]: no such name in the scene'),
+        (set_at("counts.door", [1]), r'counts\["door"\]: expected \[forward, backward\]'),
+        (set_at("counts.door", [1, -1]), r'counts\["door"\]\[1\]: expected an integer >= 0'),
+        (set_at("counts.exit", [0, 0]), r'counts\["exit"\]: no such name in the scene'),
+        (delete_at("counts.door"), "counts: missing key 'door'"),
+        (delete_at("crowds.hall"), "crowds: missing key 'hall'"),
         (
-            _set("crowds.hall.base_speed", math.inf),
+            set_at("crowds.hall.base_speed", math.inf),
             r'crowds\["hall"\]\.base_speed: expected a finite',
         ),
         (
-            _set("crowds.hall.baseline_age_s", -1.0),
+            set_at("crowds.hall.baseline_age_s", -1.0),
             r'crowds\["hall"\]\.baseline_age_s: expected a number >= 0',
         ),
-        (_set("crowds.hall.density_raised", None), r"density_raised: expected true or false"),
+        (set_at("crowds.hall.density_raised", None), r"density_raised: expected true or false"),
         (
-            _set("abandoned.hall.objects.0.box", [0.1, 0.2, 0.3]),
+            set_at("abandoned.hall.objects.0.box", [0.1, 0.2, 0.3]),
             r'abandoned\["hall"\]\.objects\[0\]\.box: expected 4 numbers',
         ),
         (
-            _set("abandoned.hall.objects.0.abandoned", True),
+            set_at("abandoned.hall.objects.0.abandoned", True),
             r"objects\[0\]: abandoned without having been static",
         ),
-        (_delete("abandoned.hall.objects"), r"abandoned\[\"hall\"\]: missing key 'objects'"),
+        (delete_at("abandoned.hall.objects"), r"abandoned\[\"hall\"\]: missing key 'objects'"),
         (
-            _set("occupancy.hall.inside", ["p1", "p1"]),
+            set_at("occupancy.hall.inside", ["p1", "p1"]),
             r'occupancy\["hall"\]\.inside: a track is listed twice',
         ),
-        (_set("occupancy.hall.peak", 0), r'occupancy\["hall"\]\.peak: expected an integer >= 2'),
-        (_set("occupancy.hall.period", 1.5), r'occupancy\["hall"\]\.period: expected an integer'),
+        (set_at("occupancy.hall.peak", 0), r'occupancy\["hall"\]\.peak: expected an integer >= 2'),
+        (set_at("occupancy.hall.period", 1.5), r'occupancy\["hall"\]\.period: expected an integer'),
     ],
 )
 def test_unusable_snapshots_are_refused_naming_the_field(mutate: Mutation, message: str) -> None:
