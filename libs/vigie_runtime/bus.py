@@ -92,11 +92,16 @@ class Bus(Protocol):
         client_id: str,
         listener: RebalanceListener | None = None,
         rewind: Mapping[str, int] | None = None,
+        from_end: bool = False,
     ) -> Subscriber:
         """``rewind``: topic -> how many messages before the committed position each newly
         assigned partition of that topic starts at. For a stage whose in-memory window of
         recent input (frames kept for snapshots) is not state worth saving: after a crash or a
-        rebalance it reads that window again instead of losing it."""
+        rebalance it reads that window again instead of losing it.
+
+        ``from_end``: a partition the group never committed starts at its end, not its start:
+        for a feed of what happens from now on (a replica's live watch), whose history is
+        someone else's concern."""
         ...
 
     def read_all(self, topic: str, timeout_s: float = 30.0) -> list[Message]:

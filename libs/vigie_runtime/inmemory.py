@@ -107,10 +107,11 @@ class InMemoryBus:
         client_id: str,
         listener: RebalanceListener | None = None,
         rewind: Mapping[str, int] | None = None,
+        from_end: bool = False,
     ) -> InMemorySubscriber:
         with self._cond:
             group = self._groups.setdefault(group_id, _Group())
-            sub = InMemorySubscriber(self, group, list(topics), listener, rewind)
+            sub = InMemorySubscriber(self, group, list(topics), listener, rewind, from_end)
             group.members.append(sub)
             self._rebalance(group)
             return sub
@@ -159,12 +160,14 @@ class InMemorySubscriber:
         topics: list[str],
         listener: RebalanceListener | None = None,
         rewind: Mapping[str, int] | None = None,
+        from_end: bool = False,
     ) -> None:
         self._bus = bus
         self.group = group
         self.topics = topics
         self.listener = listener
         self.rewind = dict(rewind or {})
+        self.from_end = from_end
         self.positions: dict[tuple[str, int], int] = {}
         # The share the last rebalance gave this member, taken at its next poll, and the share
         # the listener was last told of.
@@ -191,7 +194,7 @@ class InMemorySubscriber:
     def _start(self, key: tuple[str, int]) -> int:
         committed = self.group.committed.get(key)
         if committed is None:
-            return 0
+            return len(self._bus._topic(key[0]).partitions[key[1]]) if self.from_end else 0
         return max(0, committed - self.rewind.get(key[0], 0))
 
     def poll(self, max_messages: int, timeout_s: float) -> list[Message]:
@@ -225,7 +228,9 @@ class InMemorySubscriber:
                 self.group.committed[key] = max(self.group.committed.get(key, 0), m.offset + 1)
 
     def assigned(self) -> bool:
-        return True
+        """True once this member took the share of its last rebalance (at a poll)."""
+        with self._bus._cond:
+            return self.pending is None
 
     def close(self) -> None:
         self._bus._leave(self)

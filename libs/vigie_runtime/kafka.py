@@ -145,8 +145,12 @@ class KafkaSubscriber:
         client_id: str,
         listener: RebalanceListener | None = None,
         rewind: Mapping[str, int] | None = None,
+        from_end: bool = False,
     ) -> None:
-        self._consumer = Consumer(consumer_config(settings, group_id, client_id))
+        config = consumer_config(settings, group_id, client_id)
+        if from_end:
+            config["auto.offset.reset"] = "latest"
+        self._consumer = Consumer(config)
         self._assigned: set[tuple[str, int]] = set()
         self._group_joined = False
         self._listener = listener
@@ -250,8 +254,11 @@ class KafkaBus:
         client_id: str,
         listener: RebalanceListener | None = None,
         rewind: Mapping[str, int] | None = None,
+        from_end: bool = False,
     ) -> KafkaSubscriber:
-        return KafkaSubscriber(self.settings, group_id, topics, client_id, listener, rewind)
+        return KafkaSubscriber(
+            self.settings, group_id, topics, client_id, listener, rewind, from_end
+        )
 
     def _reader(self) -> Consumer:
         config = consumer_config(self.settings, f"vigie-reader-{uuid.uuid4().hex}", "reader")

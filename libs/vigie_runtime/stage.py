@@ -61,6 +61,8 @@ class Stage(Generic[T]):
     # topic -> messages re-read before the committed position when a partition is assigned:
     # for in-memory windows of recent input that are not worth saving as state.
     rewind: Mapping[str, int] | None = None
+    # A group that never committed starts at the end of its topics (a live feed, not a replay).
+    from_end: bool = False
 
 
 def dead_letter(
@@ -226,6 +228,8 @@ class StageRunner(Generic[T]):
         options: dict[str, Any] = {"listener": self.keeper}
         if self.stage.rewind:  # only asked of buses that must honour it
             options["rewind"] = self.stage.rewind
+        if self.stage.from_end:
+            options["from_end"] = True
         subscriber = self.bus.subscriber(
             self.stage.group_id, self.stage.topics, client_id=name, **options
         )

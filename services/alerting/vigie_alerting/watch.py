@@ -92,4 +92,13 @@ def watch_stage(hub: WatchHub, group_id: str, started_s: float) -> Stage[Alert |
             hub.publish(alert)
         return ()
 
-    return Stage(name=STAGE, topics=[ALERTS], group_id=group_id, decode=decode, handle=handle)
+    # A new group per replica start, reading from the end: what changes from now on, never the
+    # whole retention of the topic (the open alerts themselves come from the desk's list).
+    return Stage(
+        name=STAGE,
+        topics=[ALERTS],
+        group_id=group_id,
+        decode=decode,
+        handle=handle,
+        from_end=True,
+    )

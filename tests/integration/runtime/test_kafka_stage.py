@@ -239,3 +239,27 @@ def test_a_rewound_subscriber_starts_that_many_messages_before_its_commit(bootst
     second.close()
     assert sorted(int(m.value) for m in again if m.topic == rewound) == [6, 7, 8, 9]
     assert [m for m in again if m.topic == plain] == []
+
+
+def test_a_subscriber_from_the_end_sees_only_what_comes_after_it_joined(bootstrap: str) -> None:
+    topic = f"test.from-end-{uuid.uuid4().hex[:6]}"
+    admin = admin_client(bootstrap)
+    for future in admin.create_topics([NewTopic(topic, 1, 1)]).values():
+        future.result()
+    bus = KafkaBus(settings(bootstrap))
+    publisher = bus.publisher("test")
+    for n in range(5):
+        publisher.publish(Output(topic, "cam", f"old-{n}".encode()))
+    publisher.flush(10)
+    live = bus.subscriber(f"live-{uuid.uuid4().hex[:6]}", [topic], "live", from_end=True)
+    deadline = time.monotonic() + 20
+    seen: list[Message] = []
+    while not live.assigned() and time.monotonic() < deadline:
+        seen.extend(live.poll(10, 0.2))
+    time.sleep(1.0)  # the start position is resolved once assigned
+    publisher.publish(Output(topic, "cam", b"new"))
+    publisher.flush(10)
+    while not any(m.value == b"new" for m in seen) and time.monotonic() < deadline:
+        seen.extend(live.poll(10, 0.3))
+    live.close()
+    assert [m.value for m in seen] == [b"new"]

@@ -271,6 +271,8 @@ def test_the_watch_feed_follows_the_alerts_topic_from_the_replica_start(
     time.sleep(0.01)
     running = Running(bus, policy=policy())
     try:
+        # The feed reads from the end of the topic once it has joined: wait until it has.
+        wait_for("the replica ready", running.service.health.ready)
         with running.service.hub.subscribe() as changes:
             # Published elsewhere: the feed reads the topic, not this replica's engine.
             alert = foreign_alert("cam-4", T0)
