@@ -21,10 +21,12 @@ from vigie_runtime.bus import Message, Output
 from vigie_runtime.stage import Stage
 from vigie_runtime.state import StateSpec
 from vigie_runtime.topics import EVENTS, VERDICTS
+from vigie_runtime.topology import ALERTING
 
 log = logging.getLogger(__name__)
 
-STAGE = "alerting"
+GROUP = ALERTING.group("alerting")
+STAGE = GROUP.stage
 
 
 class AlertingHandler:
@@ -53,8 +55,8 @@ class AlertingHandler:
         """The stage a driver runs; its state follows the events' partitions."""
         return Stage(
             name=STAGE,
-            topics=[EVENTS, VERDICTS],
-            group_id=group_id,
+            topics=GROUP.topics,
+            group_id=GROUP.id(group_id),
             decode=self.decode,
             handle=self.handle,
             before_commit=housekeeping,

@@ -27,7 +27,7 @@ from vigie_alerting.policy_watch import PolicyWatch
 from vigie_alerting.routing import DeskRouter, Replicas
 from vigie_alerting.settings import AlertingSettings
 from vigie_alerting.watch import WatchHub, watch_group, watch_stage
-from vigie_alerting.webhook_stage import GROUP_SUFFIX, WebhookStage
+from vigie_alerting.webhook_stage import WebhookStage
 from vigie_alerting.webhooks import Webhook, WebhookSender
 from vigie_runtime.auth import Authenticator
 from vigie_runtime.bus import Bus
@@ -83,7 +83,7 @@ class AlertingReplica:
         self.engine = AlertEngine(policy, self.books)
         watch = PolicyWatch(settings.policy_file, self.engine) if settings.policy_file else None
         self.handler = AlertingHandler(self.engine, self.books, time.time, settings.tick_s, watch)
-        self.hub = WatchHub()
+        self.hub = WatchHub(settings.watch_streams_per_caller)
         dead = settings.dead_letter_topic
         feed = watch_stage(self.hub, watch_group(settings.group_id), time.time())
         self.watch_feed = StageRunner(feed, bus, Health(), dead)
@@ -94,7 +94,7 @@ class AlertingReplica:
             sender = WebhookSender(
                 [Webhook.from_config(w) for w in policy.file.webhooks], time.time
             )
-            self.webhooks = WebhookStage(sender, settings.group_id + GROUP_SUFFIX, dead)
+            self.webhooks = WebhookStage(sender, settings.group_id, dead)
             self.webhook_runner = StageRunner.for_service(
                 self.webhooks.stage(), bus, Health(), settings
             )
@@ -114,7 +114,12 @@ class AlertingReplica:
         registration = Registration(
             services_pb2_grpc.add_AlertDeskServicer_to_server, servicer, "vigie.v1.AlertDesk"
         )
-        return GrpcServer(self.settings.grpc, [registration])
+        return GrpcServer(
+            self.settings.grpc,
+            [registration],
+            health=self.health,
+            max_streams=self.settings.watch_streams_max,
+        )
 
     def run_beside(self, stop: threading.Event, grpc: GrpcServer, main: Callable[[], None]) -> None:
         """Start the side stages and the desk, run ``main`` until ``stop``, then close all."""

@@ -24,7 +24,7 @@ from vigie_runtime.bus import Bus, Output, Publisher
 from vigie_runtime.health import Health
 from vigie_runtime.kafka import KafkaBus
 from vigie_runtime.stage import StageRunner, deliver
-from vigie_runtime.topics import ALERTING_STATE
+from vigie_runtime.topics import ALERTING_STATE  # the topology's state topic for this mode
 
 log = logging.getLogger(__name__)
 

@@ -45,7 +45,8 @@ from vigie_runtime.streams import (
     recovered,
     run_app,
 )
-from vigie_runtime.topics import ALERTS, AUDIT, BY_NAME, EVENTS, VERDICTS, TopicSpec
+from vigie_runtime.topics import ALERTS, BY_NAME, EVENTS, TopicSpec
+from vigie_runtime.topology import ALERTING
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +170,12 @@ def prepare_topics(settings: AlertingSettings, audience_topics: list[str]) -> in
         for t in audience_topics
     ]
     dead = settings.dead_letter_topic
-    mine = [BY_NAME[t] for t in (EVENTS, VERDICTS, ALERTS, AUDIT)]
+    # What the topology says the service reads and writes, bar the stream application's own
+    # topics (faust creates them) and the single-process state topic.
+    used = sorted(
+        (ALERTING.reads() | ALERTING.written()) - {s.topic for s in ALERTING.state} - {dead}
+    )
+    mine = [BY_NAME[t] for t in used]
     mine.append(BY_NAME.get(dead) or TopicSpec(dead, 1, "dead letters"))
     for line in ensure_topics(admin, [*mine, *audiences]):
         log.info("topic", extra={"topic": line})

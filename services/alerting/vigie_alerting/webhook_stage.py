@@ -19,23 +19,23 @@ from vigie_core.types import Alert
 from vigie_runtime import codec, metrics
 from vigie_runtime.bus import Message, Output
 from vigie_runtime.stage import Stage, StageRunner, dead_letter
-from vigie_runtime.topics import ALERTS
+from vigie_runtime.topology import ALERTING
 
-STAGE = "alerting-webhooks"
-GROUP_SUFFIX = "-webhooks"
+GROUP = ALERTING.group("alerting-webhooks")
+STAGE = GROUP.stage
 
 
 class WebhookStage:
-    def __init__(self, sender: WebhookSender, group_id: str, dead_letter_topic: str) -> None:
+    def __init__(self, sender: WebhookSender, base_group_id: str, dead_letter_topic: str) -> None:
         self.sender = sender
-        self.group_id = group_id
+        self.group_id = GROUP.id(base_group_id)
         self.dead_letter_topic = dead_letter_topic
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def stage(self) -> Stage[Alert]:
         return Stage(
             name=STAGE,
-            topics=[ALERTS],
+            topics=GROUP.topics,
             group_id=self.group_id,
             decode=lambda message: codec.decode_alert(message.value),
             handle=self.handle,
