@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from vigie_runtime.bus import Bus
-from vigie_runtime.health import Health, ProbeServer
-from vigie_runtime.kafka import KafkaBus, wait_for_broker
+from vigie_runtime.health import CachedCheck, Health, ProbeServer
+from vigie_runtime.kafka import KafkaBus, _base_config, wait_for_broker
 from vigie_runtime.logs import configure_logging
-from vigie_runtime.settings import ServiceSettings, load_settings
+from vigie_runtime.settings import KafkaSettings, ServiceSettings, load_settings
 from vigie_runtime.yamlconf import ConfigError
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,39 @@ def install_signal_handlers(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+
+
+BROKER_CHECK = "broker.reachable"
+BROKER_CHECK_TTL_S = 5.0  # probes between two broker round trips see the last answer
+BROKER_PROBE_TIMEOUT_S = 1.0  # below the readiness probe's own timeout (3 s in the manifests)
+
+
+class BrokerProbe:
+    """Is the broker there? One metadata request on one long-lived admin client.
+
+    The stages' own clients only notice a lost broker when they next need it, and a consumer
+    keeps its assignment for a session after the broker has gone; readiness must say so now.
+    """
+
+    def __init__(self, settings: KafkaSettings, timeout_s: float = BROKER_PROBE_TIMEOUT_S):
+        from confluent_kafka.admin import AdminClient
+
+        self.timeout_s = timeout_s
+        self._admin = AdminClient(_base_config(settings, "vigie-readiness"))
+
+    def __call__(self) -> bool:
+        # Raises when no broker answers in time; the caller counts that as not ready.
+        self._admin.list_topics(timeout=self.timeout_s)
+        return True
+
+
+def add_broker_check(
+    health: Health, settings: KafkaSettings, ttl_s: float = BROKER_CHECK_TTL_S
+) -> CachedCheck:
+    """Readiness fails while the broker does not answer (asked at most once per ``ttl_s``)."""
+    check = CachedCheck(BrokerProbe(settings), ttl_s)
+    health.add_check(BROKER_CHECK, check)
+    return check
 
 
 def base_parser(name: str) -> argparse.ArgumentParser:
@@ -122,9 +155,11 @@ def service_main(
                 wait_for_broker(settings.kafka, timeout_s=30)
                 break
             except ConnectionError as exc:
+                health.beat()  # waiting for the broker is not being stuck
                 log.warning("waiting for the broker", extra={"error": str(exc)})
         if stop.is_set():
             return 0
+        add_broker_check(health, settings.kafka)
         service = build(settings, KafkaBus(settings.kafka), health)
         built.set()
         service.run(stop)

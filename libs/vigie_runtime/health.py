@@ -29,6 +29,8 @@ class Health:
         self._lock = threading.Lock()
 
     def beat(self) -> None:
+        """The loop turned: call it once per turn, so a loop that stops turning fails liveness
+        ``liveness_timeout_s`` later, on /healthz and on gRPC health."""
         self._beat = time.monotonic()
 
     def add_check(self, name: str, check: Callable[[], bool]) -> None:
@@ -51,6 +53,40 @@ class Health:
 
     def ready(self) -> bool:
         return self.alive() and all(self.readiness().values())
+
+
+class CachedCheck:
+    """A readiness check asked at most once per ``ttl_s``; between, its last answer.
+
+    Probes arrive from kubelet, from gRPC health and from people with curl; a check that costs a
+    round trip (is the broker there?) must not be paid for each of them. A check that raises
+    counts as failing, and is cached as such.
+    """
+
+    def __init__(
+        self,
+        check: Callable[[], bool],
+        ttl_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.check = check
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._answer = False
+        self._asked: float | None = None
+
+    def __call__(self) -> bool:
+        with self._lock:  # one probe at a time; the others wait for its answer
+            now = self.clock()
+            if self._asked is None or now - self._asked >= self.ttl_s:
+                try:
+                    self._answer = bool(self.check())
+                except Exception as exc:
+                    log.warning("readiness check failed", extra={"error": str(exc)})
+                    self._answer = False
+                self._asked = self.clock()
+            return self._answer
 
 
 def _handler_for(health: Health) -> type[BaseHTTPRequestHandler]:

@@ -20,7 +20,7 @@ from vigie.v1 import alerts_pb2, services_pb2, services_pb2_grpc
 from vigie_alerting.desk import Desk
 from vigie_alerting.peers import PeerRefused
 from vigie_alerting.routing import DeskRouter
-from vigie_alerting.watch import WatchHub
+from vigie_alerting.watch import TooManyStreams, WatchHub
 from vigie_core.alerting import UnknownAlert, VerdictError
 from vigie_core.types import Alert, VerdictAction
 from vigie_runtime import codec
@@ -66,9 +66,13 @@ class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
     def WatchAlerts(
         self, request: services_pb2.WatchAlertsRequest, context: grpc.ServicerContext
     ) -> Iterator[alerts_pb2.Alert]:
-        self._caller(context, Permission.WATCH)
+        caller = self._caller(context, Permission.WATCH)
         camera = request.camera_id or None
-        with self.hub.subscribe() as changes:
+        try:
+            subscription = self.hub.subscribe(caller.operator)
+        except TooManyStreams as exc:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        with subscription as changes:
             # Subscribed before the snapshot: a change in between is sent twice, never lost.
             for alert in reversed(self._alerts(context, camera, False)):
                 yield codec.alert_to_proto(alert)

@@ -33,6 +33,11 @@ class AlertingSettings(ServiceSettings):
     desk_advertised_address: str = Field(
         "", pattern=r"^$|^[^\s:/]+:[0-9]{1,5}$|^\[[0-9a-fA-F:.]+\]:[0-9]{1,5}$"
     )
+    # WatchAlerts streams: at most this many per caller (one client looping on reconnects
+    # must not take the others' places), and in all on this replica. Each open stream holds one
+    # thread of a pool of its own; unary calls and health are served from other pools.
+    watch_streams_per_caller: int = Field(8, ge=1, le=1000)
+    watch_streams_max: int = Field(256, ge=1, le=4096)
 
     @model_validator(mode="after")
     def _one_policy(self) -> AlertingSettings:

@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from vigie_core.types import Alert
 from vigie_runtime import codec
@@ -27,11 +27,21 @@ STAGE = "alerting-watch"
 WATCH_QUEUE = 1000  # a watcher this far behind is cut off (it reconnects and gets the queue)
 
 
-class WatchHub:
-    """Fans alert changes out to every open WatchAlerts stream, from whichever thread."""
+class TooManyStreams(Exception):
+    """The caller already has as many open streams as one caller may."""
 
-    def __init__(self) -> None:
+
+class WatchHub:
+    """Fans alert changes out to every open WatchAlerts stream, from whichever thread.
+
+    Each caller may hold ``per_caller`` streams at once: one client opening streams in a loop
+    must not take the server's stream pool from everyone else.
+    """
+
+    def __init__(self, per_caller: int = 8) -> None:
+        self.per_caller = per_caller
         self._queues: set[queue.Queue[Alert | None]] = set()
+        self._callers: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def publish(self, alert: Alert) -> None:
@@ -49,16 +59,33 @@ class WatchHub:
         with contextlib.suppress(queue.Full):
             q.put_nowait(None)
 
-    @contextlib.contextmanager
-    def subscribe(self) -> Iterator[queue.Queue[Alert | None]]:
+    def subscribe(self, caller: str = "") -> Subscription:
+        """The changes from now on, as ``with hub.subscribe(caller) as changes``; raises
+        :class:`TooManyStreams` at once when ``caller`` already holds ``per_caller`` streams."""
         q: queue.Queue[Alert | None] = queue.Queue(WATCH_QUEUE)
         with self._lock:
+            held = self._callers.get(caller, 0)
+            if held >= self.per_caller:
+                raise TooManyStreams(
+                    f"{caller or 'this caller'} already has {held} open streams "
+                    f"(at most {self.per_caller}); close one first"
+                )
+            self._callers[caller] = held + 1
             self._queues.add(q)
-        try:
-            yield q
-        finally:
-            with self._lock:
-                self._queues.discard(q)
+        return Subscription(self, caller, q)
+
+    def _unsubscribe(self, caller: str, q: queue.Queue[Alert | None]) -> None:
+        with self._lock:
+            self._queues.discard(q)
+            left = self._callers.get(caller, 1) - 1
+            if left > 0:
+                self._callers[caller] = left
+            else:
+                self._callers.pop(caller, None)  # the map holds open callers only
+
+    def streams(self, caller: str) -> int:
+        with self._lock:
+            return self._callers.get(caller, 0)
 
     def close(self) -> None:
         """Ends every stream (the server is stopping)."""
@@ -67,6 +94,21 @@ class WatchHub:
         for q in queues:
             with contextlib.suppress(queue.Full):
                 q.put_nowait(None)
+
+
+class Subscription:
+    """One stream's place in the hub, given back on leaving the ``with`` block."""
+
+    def __init__(self, hub: WatchHub, caller: str, changes: queue.Queue[Alert | None]) -> None:
+        self._hub = hub
+        self._caller = caller
+        self.changes = changes
+
+    def __enter__(self) -> queue.Queue[Alert | None]:
+        return self.changes
+
+    def __exit__(self, *exc: object) -> None:
+        self._hub._unsubscribe(self._caller, self.changes)
 
 
 def watch_group(base: str) -> str:
