@@ -1,9 +1,12 @@
-"""``vigie audit``: check the journal's hash chain, and export it for an auditor.
+"""``vigie audit``: check the journal's keyed chain, and export it for an auditor.
 
-``verify`` walks the chain stored in the archive and names every record that was modified,
-removed or moved, exiting 1 if there is any. ``export`` writes the records as JSON lines (each
-with its seq, prev_hash and hash, so the auditor can re-check the chain on their side) and
-journals the export itself: who exported, why, how many records.
+``verify`` walks the chain stored in the archive with the journal keys (``--key-file`` or the
+variable named by ``--key-env``, as the storage service reads them), holds it against the
+anchor and the checkpoints, and names every record modified, removed, reordered or recomputed,
+a truncated tail, a moved anchor, a forged checkpoint and anything made under a key it was not
+given, exiting 1 if there is any. ``export`` writes the records as JSON lines (each with its
+seq, prev_hash, hash and key id, so an auditor holding the keys can re-check the chain on their
+side) and journals the export itself: who exported, why, how many records.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from vigie_core.journal import ChainedRecord, entry, verify
+from vigie_core.journal import ChainedRecord, Keyring, entry, verify
 
 PAGE = 5000
 
@@ -27,13 +30,41 @@ def add_parser(sub: Any) -> None:
     actions = p.add_subparsers(dest="action", required=True)
     check = actions.add_parser("verify", help="check the hash chain; name what was tampered with")
     check.add_argument("--database", type=Path, default=Path("var/vigie.sqlite"))
+    _key_arguments(check)
     check.set_defaults(func=verify_main)
     export = actions.add_parser("export", help="write the journal as JSON lines")
     export.add_argument("--database", type=Path, default=Path("var/vigie.sqlite"))
+    _key_arguments(export)
     export.add_argument("--out", type=Path, required=True)
     export.add_argument("--purpose", required=True, help="why it is exported (journaled)")
     export.add_argument("--actor", default=None, help="who exports (default: the OS user)")
     export.set_defaults(func=export_main)
+
+
+def _key_arguments(parser: Any) -> None:
+    from vigie_storage.journal_keys import DEFAULT_KEY_ENV
+
+    parser.add_argument(
+        "--key-file", type=Path, default=None, help="the journal keys (key_id:secret per line)"
+    )
+    parser.add_argument(
+        "--key-env", default=DEFAULT_KEY_ENV, help="variable holding the keys without a file"
+    )
+
+
+def _keyring(args: argparse.Namespace) -> Keyring:
+    from vigie_storage.journal_keys import JournalSettings, load_keyring
+
+    keyring = load_keyring(
+        JournalSettings(key_file=args.key_file, key_env=args.key_env), warn=False
+    )
+    if keyring.is_development:
+        print(
+            "vigie audit: WARNING: no journal key given (--key-file or"
+            f" ${args.key_env}); using the public development key, which proves nothing",
+            file=sys.stderr,
+        )
+    return keyring
 
 
 def _records(archive: Any) -> Iterator[ChainedRecord]:
@@ -46,25 +77,34 @@ def _records(archive: Any) -> Iterator[ChainedRecord]:
         after = page[-1].seq
 
 
-def _open(database: Path) -> Any:
+def _open(database: Path, keyring: Keyring) -> Any:
     from vigie_storage.adapters.sqlite_store import SqliteArchive
 
     if not database.exists():
         print(f"vigie audit: no archive at {database}", file=sys.stderr)
         return None
-    return SqliteArchive(database)
+    return SqliteArchive(database, keyring)
 
 
 def verify_main(args: argparse.Namespace) -> int:
-    archive = _open(args.database)
+    try:
+        keyring = _keyring(args)
+    except ValueError as exc:
+        print(f"vigie audit: {exc}", file=sys.stderr)
+        return 2
+    archive = _open(args.database, keyring)
     if archive is None:
         return 2
     with archive:
         anchor = archive.audit_anchor()
-        result = verify(_records(archive), anchor)
+        checkpoints = archive.audit_checkpoints()
+        result = verify(_records(archive), anchor, keyring=keyring, checkpoints=checkpoints)
     start = "the beginning" if anchor.after_seq == 0 else f"record {anchor.after_seq + 1}"
     if result.ok:
-        print(f"audit journal intact: {result.checked} record(s) checked from {start}")
+        print(
+            f"audit journal intact: {result.checked} record(s) checked from {start},"
+            f" {result.checkpoints} checkpoint(s), keys {', '.join(sorted(keyring.keys))}"
+        )
         return 0
     print(
         f"audit journal TAMPERED: {len(result.problems)} problem(s) in {result.checked} record(s)"
@@ -75,7 +115,12 @@ def verify_main(args: argparse.Namespace) -> int:
 
 
 def export_main(args: argparse.Namespace) -> int:
-    archive = _open(args.database)
+    try:
+        keyring = _keyring(args)
+    except ValueError as exc:
+        print(f"vigie audit: {exc}", file=sys.stderr)
+        return 2
+    archive = _open(args.database, keyring)
     if archive is None:
         return 2
     actor = args.actor or getpass.getuser()

@@ -18,7 +18,7 @@ _INSERT = re.compile(
     r"( AND TIMESTAMP \?)?$"
 )
 _SELECT = re.compile(
-    r"^SELECT (.+?) FROM (\w+)(?: WHERE (.+?))?( ORDER BY seq DESC)?( LIMIT (?:\?|(\d+)))?$"
+    r"^SELECT (.+?) FROM (\w+)(?: WHERE (.+?))?( ORDER BY \w+ DESC)?( LIMIT (?:\?|(\d+)))?$"
 )
 _DELETE = re.compile(r"^DELETE FROM (\w+) WHERE (.+)$")
 
@@ -34,6 +34,7 @@ KEYS = {
     "audit_journal": ("chain", "seq"),
     "audit_by_record": ("record_id",),
     "audit_anchor": ("chain",),
+    "audit_checkpoints": ("chain", "record_count"),
 }
 
 
@@ -128,7 +129,7 @@ class RecordingSession:
         ):
             if all(_holds(row[c], op, v) for c, op, v in conditions):
                 found.append(row)
-        if match[4]:  # ORDER BY seq DESC
+        if match[4]:  # ORDER BY <the clustering column> DESC
             found.reverse()
         if limit is not None:
             found = found[:limit]

@@ -111,7 +111,8 @@ def test_the_journal_claims_each_place_with_a_compare_and_set() -> None:
     store.append_audit([AuditRecord("r-1", NOW, "ana", "operator", "search.events", "events")])
     (claim,) = session.executed("INSERT INTO audit_journal")
     assert claim.cql.endswith("IF NOT EXISTS") and claim.values[:3] == ("main", 1, "r-1")
-    assert claim.values[-2] == "0" * 64  # the first record follows the genesis
+    assert claim.values[-3] == "0" * 64  # the first record follows the genesis
+    assert claim.values[-1] == "dev"  # the key that MACed it: the development key here
 
 
 def test_events_alerts_and_tracks_expire_by_ttl_not_by_deletes() -> None:

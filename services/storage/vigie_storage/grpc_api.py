@@ -2,18 +2,23 @@
 event type; alerts with their blurred snapshots.
 
 Every call names who asks (a bearer token) and why (``purpose``), and is journaled before it is
-answered: an auditor can list every search ever made, by whom, for what. There is no search by
-face or identity, because nothing that could answer one is stored.
+answered: an auditor can list every search ever made, by whom, for what. A call refused or failed
+(no or an unknown token, a role without the permission, no purpose, a bad filter, nothing found,
+an internal error) is journaled too, with its outcome: trying is a fact worth keeping. Each call
+is its own record, whatever request id the client sends. There is no search by face or
+identity, because nothing that could answer one is stored.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import logging
 import math
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -25,7 +30,13 @@ from vigie_core.journal import entry
 from vigie_core.types import EventKind
 from vigie_runtime import codec
 from vigie_runtime.auth import Authenticator, Caller, Permission
-from vigie_runtime.grpc_auth import caller_of, request_id_of
+from vigie_runtime.grpc_auth import (
+    WatchedContext,
+    caller_of,
+    known_caller,
+    outcome,
+    request_id_of,
+)
 from vigie_storage.blobs import BlobStore
 from vigie_storage.ports import ArchiveStore, Cursor, SearchQuery, Snapshot
 
@@ -34,6 +45,42 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_PURPOSE = 500
+MAX_ERROR = 500  # characters of a refusal's message kept in the journal
+
+Method = Callable[[Any, Any, Any], Any]
+
+
+def _record_id() -> str:
+    """A journal id of the archive's own making: never the client's request id, so two calls
+    are two records whatever the client claims."""
+    return f"audit-{uuid.uuid4().hex}"
+
+
+def journaled(action: str, subject: Callable[[Any], str]) -> Callable[[Method], Method]:
+    """Journal the call's refusal or failure (the servicer journals an answered call itself):
+    the status it was aborted with, or ``internal`` for an exception of ours, which the caller
+    sees as INTERNAL without its details."""
+
+    def wrap(method: Method) -> Method:
+        @functools.wraps(method)
+        def call(self: ArchiveServicer, request: Any, context: grpc.ServicerContext) -> Any:
+            watched = WatchedContext(context)
+            try:
+                return method(self, request, watched)
+            except Exception as exc:
+                if watched.refused is not None:
+                    code, details = watched.refused
+                    self._journal_refusal(context, request, action, subject(request), code, details)
+                    raise
+                log.exception("archive call failed", extra={"action": action})
+                self._journal_refusal(
+                    context, request, action, subject(request), grpc.StatusCode.INTERNAL, str(exc)
+                )
+                context.abort(grpc.StatusCode.INTERNAL, "the archive failed to answer")
+
+        return call
+
+    return wrap
 
 
 class _BadRequest(ValueError):
@@ -188,14 +235,42 @@ class ArchiveServicer(services_pb2_grpc.ArchiveServicer):
             role=str(caller.role),
             reason=purpose,
             request_id=request_id,
-            details=details,
-            key=(request_id,),
+            details={**details, "outcome": outcome(grpc.StatusCode.OK)},
+            record_id=_record_id(),
         )
         self.store.append_audit([record])
         log.info(
             "archive access journaled",
             extra={"action": action, "actor": caller.operator, "request_id": request_id},
         )
+
+    def _journal_refusal(
+        self,
+        context: grpc.ServicerContext,
+        request: Any,
+        action: str,
+        subject: str,
+        code: grpc.StatusCode,
+        details: str,
+    ) -> None:
+        """Who tried (as far as the token says), why they said, and how it ended. A journal
+        that cannot take the record is logged: the call is refused anyway."""
+        caller = known_caller(context, self.auth)
+        record = entry(
+            action,
+            subject,
+            self.clock(),
+            actor=caller.operator if caller else "anonymous",
+            role=str(caller.role) if caller else "",
+            reason=str(getattr(request, "purpose", "")).strip()[:MAX_PURPOSE],
+            request_id=request_id_of(context),
+            details={"outcome": outcome(code), "error": details[:MAX_ERROR]},
+            record_id=_record_id(),
+        )
+        try:
+            self.store.append_audit([record])
+        except Exception:
+            log.exception("a refused archive call could not be journaled", extra={"action": action})
 
     def _checked(
         self,
@@ -229,6 +304,7 @@ class ArchiveServicer(services_pb2_grpc.ArchiveServicer):
         self._journal(context, caller, f"search.{what}", what, purpose, details)
         return found, query
 
+    @journaled("search.events", lambda _: "events")
     def SearchEvents(self, request, context):  # type: ignore[no-untyped-def]
         events, query = self._search(request, context, "events", self.store.search_events)
         return services_pb2.SearchEventsResponse(
@@ -236,6 +312,7 @@ class ArchiveServicer(services_pb2_grpc.ArchiveServicer):
             next_page_token=_next_token(events, query.limit, lambda e: e.occurred_at, "event_id"),
         )
 
+    @journaled("search.alerts", lambda _: "alerts")
     def SearchAlerts(self, request, context):  # type: ignore[no-untyped-def]
         alerts, query = self._search(request, context, "alerts", self.store.search_alerts)
         snapshots = {
@@ -249,6 +326,7 @@ class ArchiveServicer(services_pb2_grpc.ArchiveServicer):
             snapshots=snapshots,
         )
 
+    @journaled("search.tracks", lambda _: "tracks")
     def SearchTracks(self, request, context):  # type: ignore[no-untyped-def]
         tracks, query = self._search(
             request, context, "tracks", self.store.search_tracks, tracks=True
@@ -258,6 +336,7 @@ class ArchiveServicer(services_pb2_grpc.ArchiveServicer):
             next_page_token=_next_token(tracks, query.limit, lambda t: t.first_seen, "track_id"),
         )
 
+    @journaled("search.verdicts", lambda request: str(request.alert_id)[:200])
     def GetVerdicts(self, request, context):  # type: ignore[no-untyped-def]
         caller = self._caller(context, Permission.SEARCH)
         purpose = self._purpose(request.purpose, context)
@@ -276,6 +355,7 @@ class ArchiveServicer(services_pb2_grpc.ArchiveServicer):
             verdicts=[codec.verdict_to_proto(v) for v in verdicts]
         )
 
+    @journaled("export.snapshot", lambda request: str(request.alert_id)[:200])
     def GetSnapshot(self, request, context):  # type: ignore[no-untyped-def]
         caller = self._caller(context, Permission.EXPORT)
         purpose = self._purpose(request.purpose, context)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, TypeAlias, runtime_checkable
 
-from vigie_core.journal import Anchor, ChainedRecord
+from vigie_core.journal import Anchor, ChainedRecord, Checkpoint
 from vigie_core.types import (
     Alert,
     AuditRecord,
@@ -32,6 +32,7 @@ from vigie_core.types import (
 )
 
 DEFAULT_LIMIT = 500
+CHECKPOINT_EVERY = 16  # journal records between two checkpoints, by default
 MAX_LIMIT = 10_000
 
 Archivable: TypeAlias = Event | Alert | Verdict | TrackSummary
@@ -172,8 +173,8 @@ class ArchiveStore(Protocol):
     # -- the audit journal ------------------------------------------------------------------------
 
     def append_audit(self, records: Iterable[AuditRecord]) -> int:
-        """Chain and append, in order; a record id already journaled is skipped (replays).
-        Returns how many were appended."""
+        """Chain (under the store's current journal key) and append, in order; a record id
+        already journaled is skipped (replays). Returns how many were appended."""
         ...
 
     def audit_records(self, after_seq: int = 0, limit: int = MAX_LIMIT) -> list[ChainedRecord]:
@@ -181,7 +182,16 @@ class ArchiveStore(Protocol):
         ...
 
     def audit_anchor(self) -> Anchor:
-        """Where the chain starts: the genesis, or the last record retention removed."""
+        """Where the chain starts: the genesis, or the last record retention removed (MACed)."""
+        ...
+
+    def audit_checkpoints(self) -> list[Checkpoint]:
+        """The journal's checkpoints (record count and head MAC, MACed), oldest first; written
+        every few records by ``append_audit``, and stored apart from the records."""
+        ...
+
+    def audit_checkpoint(self) -> Checkpoint | None:
+        """Checkpoint the journal as it is now (None if the last checkpoint already does)."""
         ...
 
     # -- retention --------------------------------------------------------------------------------

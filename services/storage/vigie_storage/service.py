@@ -18,6 +18,7 @@ from vigie_storage.adapters.sqlite_store import SqliteArchive
 from vigie_storage.blobs import FileBlobStore
 from vigie_storage.grpc_api import ArchiveServicer
 from vigie_storage.handler import StorageHandler
+from vigie_storage.journal_keys import load_keyring
 from vigie_storage.ports import ArchiveStore
 from vigie_storage.retention import RetentionJob
 from vigie_storage.settings import StorageSettings
@@ -27,10 +28,14 @@ from vigie_storage.snapshots import SnapshotHandler
 class StorageService(StageService):
     def __init__(self, settings: StorageSettings, bus: Bus, health: Health) -> None:
         super().__init__(STORAGE, settings, bus, health)
+        keyring = load_keyring(settings.journal)  # warns loudly on the development key
+        every = settings.journal.checkpoint_every
         self.store: ArchiveStore = (
-            CassandraArchive.connect(settings.cassandra, settings.retention.keep_days())
+            CassandraArchive.connect(
+                settings.cassandra, settings.retention.keep_days(), keyring, every
+            )
             if settings.backend == "cassandra"
-            else SqliteArchive(settings.database)
+            else SqliteArchive(settings.database, keyring, every)
         )
         self.blobs = FileBlobStore(settings.snapshots_dir)
         self.handler = StorageHandler(self.store)

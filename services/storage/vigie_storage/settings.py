@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 from vigie_runtime.settings import GrpcSettings, HttpSettings, ServiceSettings, StrictModel
 from vigie_runtime.topology import STORAGE
 from vigie_storage.adapters.cassandra.store import CassandraSettings
+from vigie_storage.journal_keys import JournalSettings
 from vigie_storage.ports import DataKind
 from vigie_storage.snapshots import SnapshotSettings
 
@@ -50,6 +51,8 @@ class StorageSettings(ServiceSettings):
     # None: every search is refused.
     tokens_file: Path | None = None
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    # The audit journal's keys (a secret) and its checkpoints.
+    journal: JournalSettings = Field(default_factory=JournalSettings)
     # Snapshots of alerts (a second stage reading frames, tracks and alerts).
     snapshots: SnapshotSettings = Field(default_factory=SnapshotSettings)
     max_batch: int = Field(256, ge=1, le=10_000)

@@ -219,5 +219,71 @@ def test_alerts_come_with_their_snapshot_and_taking_it_out_is_journaled(
     assert image.jpeg == jpeg.tobytes() and image.info.width == 64
     missing = services_pb2.GetSnapshotRequest(alert_id="al-2", purpose=PURPOSE)
     assert code_of(stub.GetSnapshot, missing) is grpc.StatusCode.NOT_FOUND
-    actions = [(c.record.actor, c.record.action) for c in store.audit_records()]
-    assert actions == [("dpo", "search.alerts"), ("dpo", "export.snapshot")]
+    actions = [
+        (c.record.actor, c.record.action, c.record.details["outcome"])
+        for c in store.audit_records()
+    ]
+    assert actions == [
+        ("dpo", "search.alerts", "ok"),
+        ("dpo", "export.snapshot", "ok"),
+        ("ana", "export.snapshot", "not_found"),  # a failed call is journaled too
+    ]
+
+
+def test_two_calls_with_one_request_id_leave_two_records(
+    stub: services_pb2_grpc.ArchiveStub, archive: tuple[SqliteArchive, FileBlobStore]
+) -> None:
+    store, _ = archive
+    request = services_pb2.SearchRequest(purpose=PURPOSE)
+    for _ in range(40):
+        stub.SearchEvents(request, metadata=OPERATOR)  # the same x-request-id, the same instant
+    records = [c.record for c in store.audit_records()]
+    assert len(records) == 40 and len({r.record_id for r in records}) == 40
+    assert {r.request_id for r in records} == {"req-7"}  # kept as a field, not as identity
+    assert not any("req-7" in r.record_id for r in records)
+
+
+def test_a_refused_or_failed_call_leaves_one_record_with_its_outcome(
+    stub: services_pb2_grpc.ArchiveStub,
+    archive: tuple[SqliteArchive, FileBlobStore],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store, _ = archive
+    asked = services_pb2.SearchRequest(purpose=PURPOSE)
+    cases = [
+        (stub.SearchEvents, asked, [("authorization", "Bearer x")], "unauthenticated", "anonymous"),
+        (stub.SearchAlerts, services_pb2.SearchRequest(), OPERATOR, "invalid_argument", "ana"),
+        (
+            stub.SearchTracks,
+            services_pb2.SearchRequest(purpose=PURPOSE, colour="plaid"),
+            AUDITOR,
+            "invalid_argument",
+            "dpo",
+        ),
+        (
+            stub.GetVerdicts,
+            services_pb2.GetVerdictsRequest(purpose=PURPOSE),
+            OPERATOR,
+            "invalid_argument",
+            "ana",
+        ),
+    ]
+    for n, (call, request, metadata, outcome, actor) in enumerate(cases, start=1):
+        code_of(call, request, metadata)
+        journal = store.audit_records()
+        assert len(journal) == n, f"{outcome}: one record per refused call"
+        record = journal[-1].record
+        assert (record.actor, record.details["outcome"]) == (actor, outcome)
+        assert record.details["error"]
+    no_purpose = store.audit_records()[1].record
+    assert (no_purpose.action, no_purpose.reason) == ("search.alerts", "")
+
+    def broken(query: object) -> list[object]:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(store, "search_events", broken)
+    assert code_of(stub.SearchEvents, asked) is grpc.StatusCode.INTERNAL
+    failed = store.audit_records()[-1].record
+    assert (failed.action, failed.actor, failed.reason) == ("search.events", "ana", PURPOSE)
+    assert failed.details == {"outcome": "internal", "error": "disk on fire"}
+    assert verify(store.audit_records(), checkpoints=store.audit_checkpoints()).ok

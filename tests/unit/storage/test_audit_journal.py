@@ -1,5 +1,6 @@
-"""The audit journal in the SQLite archive: chained on append, replays skipped, and every kind
-of tampering (a modified, removed or reordered record) found by `vigie audit verify` and named.
+"""The audit journal in the SQLite archive: chained on append, replays skipped, and tampering
+found by `vigie audit verify` and named (every case on every adapter: tests/contract), keys read
+from a secret, and a journal written before it was keyed taken over.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from vigie_cli.main import main as vigie
-from vigie_core.journal import verify
+from vigie_core.journal import GENESIS, ChainedRecord, legacy_hash, verify
 from vigie_core.types import AuditRecord
 from vigie_storage.adapters.sqlite_store import SqliteArchive
 from vigie_storage.ports import DataKind
@@ -45,7 +46,11 @@ def db(tmp_path: Path) -> Path:
 
 def verified(db: Path) -> tuple[bool, list[str]]:
     with SqliteArchive(db) as archive:
-        result = verify(archive.audit_records(), archive.audit_anchor())
+        result = verify(
+            archive.audit_records(),
+            archive.audit_anchor(),
+            checkpoints=archive.audit_checkpoints(),
+        )
     return result.ok, [str(p) for p in result.problems]
 
 
@@ -65,7 +70,7 @@ def test_a_modified_record_is_named(db: Path) -> None:
         conn.execute("UPDATE audit_journal SET reason = 'nothing to see' WHERE seq = 4")
     ok, problems = verified(db)
     assert not ok
-    assert problems == ["record 4 (rec-4): modified: its content does not give its hash"]
+    assert problems == ["record 4 (rec-4): modified: its content does not give its MAC"]
 
 
 def test_a_modified_detail_is_named(db: Path) -> None:
@@ -73,7 +78,7 @@ def test_a_modified_detail_is_named(db: Path) -> None:
         conn.execute(
             """UPDATE audit_journal SET details = '{"kind":"fire","n":"2"}' WHERE seq = 2"""
         )
-    assert verified(db)[1] == ["record 2 (rec-2): modified: its content does not give its hash"]
+    assert verified(db)[1] == ["record 2 (rec-2): modified: its content does not give its MAC"]
 
 
 def test_a_removed_record_is_named_by_the_gap_it_leaves(db: Path) -> None:
@@ -134,3 +139,87 @@ def test_the_cli_verifies_names_tampering_and_exports(
     assert vigie(["audit", "verify", "--database", str(db)]) == 1
     printed = capsys.readouterr().out
     assert "TAMPERED" in printed and "record 5 (rec-5): modified" in printed
+
+
+KEY_FILE_TEXT = (
+    "k2: second-secret-of-at-least-32-bytes\n"
+    "# retired, kept to verify\n"
+    "k1: first-secret-of-at-least-32-bytes!\n"
+)
+
+
+def test_the_cli_reads_the_keys_from_a_file_and_names_each_case(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vigie_storage.journal_keys import JournalSettings, load_keyring
+
+    keys = tmp_path / "journal.keys"
+    keys.write_text(KEY_FILE_TEXT)
+    keyring = load_keyring(JournalSettings(key_file=keys))
+    assert (keyring.current, sorted(keyring.keys)) == ("k2", ["k1", "k2"])
+    db = tmp_path / "keyed.sqlite"
+    with SqliteArchive(db, keyring, checkpoint_every=2) as archive:
+        archive.append_audit(record(n) for n in range(1, 5))
+    argv = ["audit", "verify", "--database", str(db), "--key-file", str(keys)]
+    assert vigie(argv) == 0
+    assert (
+        "intact: 4 record(s) checked from the beginning, 1 checkpoint(s)" in capsys.readouterr().out
+    )
+    # Without the keys, every record is under a key verification was not given.
+    assert vigie(["audit", "verify", "--database", str(db), "--key-env", "NO_SUCH_VAR"]) == 1
+    captured = capsys.readouterr()
+    assert "public development key" in captured.err
+    assert "record 1 (rec-1): unknown key: made under key 'k2'" in captured.out
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM audit_journal WHERE seq = 4")
+    assert vigie(argv) == 1
+    assert "journal: truncated: the journal ends at record 3" in capsys.readouterr().out
+
+
+def test_keys_come_from_the_environment_and_bad_keys_are_refused(tmp_path: Path) -> None:
+    from vigie_storage.journal_keys import JournalKeyError, JournalSettings, load_keyring
+
+    settings = JournalSettings()
+    keyring = load_keyring(settings, {"VIGIE_JOURNAL_KEYS": KEY_FILE_TEXT.replace("\n", ",")})
+    assert keyring.current == "k2" and not keyring.is_development
+    assert load_keyring(settings, {}).is_development
+    with pytest.raises(JournalKeyError, match="at least 32"):
+        load_keyring(settings, {"VIGIE_JOURNAL_KEYS": "k1:short"})
+    with pytest.raises(JournalKeyError, match="key_id:secret"):
+        load_keyring(settings, {"VIGIE_JOURNAL_KEYS": "no-colon-here"})
+    with pytest.raises(JournalKeyError, match="cannot read"):
+        load_keyring(JournalSettings(key_file=tmp_path / "missing"), {})
+
+
+def _write_unkeyed(conn: sqlite3.Connection, n: int, prev: str) -> str:
+    """A record as the journal chained it before it was keyed: plain SHA-256, no key id."""
+    r = record(n)
+    digest = legacy_hash(prev, r)
+    data = ChainedRecord(n, r, prev, digest).to_data()
+    data["details"] = json.dumps(data["details"])
+    columns = ", ".join(data)
+    conn.execute(
+        f"INSERT INTO audit_journal ({columns}) VALUES ({', '.join('?' for _ in data)})",
+        list(data.values()),
+    )
+    return digest
+
+
+def test_a_journal_written_before_keying_is_vouched_for_once(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    SqliteArchive(path).close()  # the schema
+    with sqlite3.connect(path) as conn:
+        prev = GENESIS
+        for n in (1, 2, 3):
+            prev = _write_unkeyed(conn, n, prev)
+    with SqliteArchive(path) as archive:  # opened with a key: one checkpoint vouches for them
+        assert [c.record_count for c in archive.audit_checkpoints()] == [3]
+        archive.append_audit([record(4)])
+    assert verified(path) == (True, [])
+    # An unkeyed record after that is a forgery, however well its SHA-256 chains.
+    with sqlite3.connect(path) as conn:
+        last = conn.execute("SELECT hash FROM audit_journal WHERE seq = 4").fetchone()[0]
+        _write_unkeyed(conn, 5, last)
+    with SqliteArchive(path) as archive:
+        assert len(archive.audit_checkpoints()) == 1  # not vouched for again
+    assert verified(path)[1] == ["record 5 (rec-5): modified: its content does not give its MAC"]

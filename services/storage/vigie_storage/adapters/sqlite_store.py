@@ -22,7 +22,19 @@ from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 
 from vigie_core.alerting.lifecycle import most_advanced, settle
-from vigie_core.journal import START, Anchor, ChainedRecord, link, record_data, record_from_data
+from vigie_core.journal import (
+    LEGACY_KEY_ID,
+    START,
+    Anchor,
+    ChainedRecord,
+    Checkpoint,
+    Keyring,
+    checkpoint,
+    link,
+    record_data,
+    record_from_data,
+    seal_anchor,
+)
 from vigie_core.types import (
     Alert,
     AuditRecord,
@@ -36,6 +48,7 @@ from vigie_runtime.closing import ClosedOnExit
 from vigie_storage.adapters.batches import SavesOneAsBatch, checked_batch
 from vigie_storage.adapters.migrations import applied_versions, migrate
 from vigie_storage.ports import (
+    CHECKPOINT_EVERY,
     MAX_LIMIT,
     Archivable,
     DataKind,
@@ -50,15 +63,27 @@ Params = dict[str, Any]
 
 
 class SqliteArchive(SavesOneAsBatch, ClosedOnExit):
-    """The :class:`~vigie_storage.ports.ArchiveStore` on SQLite; ``":memory:"`` for tests."""
+    """The :class:`~vigie_storage.ports.ArchiveStore` on SQLite; ``":memory:"`` for tests.
 
-    def __init__(self, path: str | Path) -> None:
+    ``keyring`` keys the audit journal (the development key when not given); a checkpoint is
+    written every ``checkpoint_every`` journal records.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        keyring: Keyring | None = None,
+        checkpoint_every: int = CHECKPOINT_EVERY,
+    ) -> None:
         self.path = str(path)
+        self.keyring = keyring or Keyring.development()
+        self.checkpoint_every = checkpoint_every
         self._lock = threading.RLock()
         self._closed = False
         self._conn = _connect(self.path)
         try:
             migrate(self._conn)
+            self._vouch_for_unkeyed_journal()
         except BaseException:
             self._conn.close()
             raise
@@ -142,24 +167,52 @@ class SqliteArchive(SavesOneAsBatch, ClosedOnExit):
     # -- the audit journal ----------------------------------------------------------------------
 
     def append_audit(self, records: Iterable[AuditRecord]) -> int:
-        """One writer at a time (the write transaction), so the chain has one order."""
+        """One writer at a time (the write transaction), so the chain has one order; the
+        checkpoint, when one is due, is written in the same transaction."""
         appended = 0
         with self._transaction() as conn:
-            last = conn.execute(
-                "SELECT seq, hash FROM audit_journal ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
-            tip = Anchor(last["seq"], last["hash"]) if last else _anchor(conn)
+            tip = _tip(conn)
             for record in records:
                 known = conn.execute(
                     "SELECT 1 FROM audit_journal WHERE record_id = ?", (record.record_id,)
                 ).fetchone()
                 if known:
                     continue
-                chained = link(tip, record)
+                chained = link(tip, record, self.keyring)
                 conn.execute(_INSERT_AUDIT, _audit_params(chained))
                 tip = Anchor(chained.seq, chained.hash)
                 appended += 1
+            if appended and tip.after_seq - _last_checkpoint(conn) >= self.checkpoint_every:
+                _write_checkpoint(conn, checkpoint(self.keyring, tip.after_seq, tip.hash, _now()))
         return appended
+
+    def audit_checkpoint(self) -> Checkpoint | None:
+        """A checkpoint of the journal as it is now, unless the last one already is."""
+        with self._transaction() as conn:
+            tip = _tip(conn)
+            if tip.after_seq == 0 or tip.after_seq <= _last_checkpoint(conn):
+                return None
+            made = checkpoint(self.keyring, tip.after_seq, tip.hash, _now())
+            _write_checkpoint(conn, made)
+            return made
+
+    def audit_checkpoints(self) -> list[Checkpoint]:
+        rows = self._select("SELECT * FROM audit_checkpoints ORDER BY record_count", [])
+        return [Checkpoint(*(row[c] for c in _CHECKPOINT_COLUMNS)) for row in rows]
+
+    def _vouch_for_unkeyed_journal(self) -> None:
+        """A journal written before it was keyed (records under no key, no checkpoint) gets one
+        checkpoint now, which vouches for what it holds from here on. Never again after: a
+        record under no key written later is a forgery."""
+        with self._lock:
+            seen = self._conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM audit_checkpoints),"
+                " EXISTS (SELECT 1 FROM audit_journal WHERE key_id != ?),"
+                " EXISTS (SELECT 1 FROM audit_journal)",
+                (LEGACY_KEY_ID,),
+            ).fetchone()
+        if not seen[0] and not seen[1] and seen[2]:
+            self.audit_checkpoint()
 
     def audit_records(self, after_seq: int = 0, limit: int = MAX_LIMIT) -> list[ChainedRecord]:
         rows = self._select(
@@ -177,6 +230,8 @@ class SqliteArchive(SavesOneAsBatch, ClosedOnExit):
         with self._transaction() as conn:
             if kind is DataKind.ALERTS:
                 return _expire_alerts(conn, now, keep_s)
+            if kind is DataKind.AUDIT:
+                return _expire_audit(conn, now - keep_s, self.keyring)
             return _EXPIRE[kind](conn, now - keep_s)
 
     @property
@@ -505,6 +560,7 @@ _AUDIT_COLUMNS = (
     "details",
     "prev_hash",
     "hash",
+    "key_id",
 )
 _INSERT_AUDIT = (
     f"INSERT INTO audit_journal ({', '.join(_AUDIT_COLUMNS)})"
@@ -512,9 +568,37 @@ _INSERT_AUDIT = (
 )
 
 
+_CHECKPOINT_COLUMNS = ("record_count", "head_hash", "at", "key_id", "mac")
+
+
+def _now() -> float:
+    return time.time()
+
+
 def _anchor(conn: sqlite3.Connection) -> Anchor:
-    row = conn.execute("SELECT after_seq, hash FROM audit_anchor WHERE id = 1").fetchone()
-    return Anchor(row["after_seq"], row["hash"]) if row else START
+    row = conn.execute(
+        "SELECT after_seq, hash, key_id, mac FROM audit_anchor WHERE id = 1"
+    ).fetchone()
+    return Anchor(row["after_seq"], row["hash"], row["key_id"], row["mac"]) if row else START
+
+
+def _tip(conn: sqlite3.Connection) -> Anchor:
+    """The chain's last place: its newest record, or the anchor when it holds none."""
+    last = conn.execute("SELECT seq, hash FROM audit_journal ORDER BY seq DESC LIMIT 1").fetchone()
+    return Anchor(last["seq"], last["hash"]) if last else _anchor(conn)
+
+
+def _last_checkpoint(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT MAX(record_count) FROM audit_checkpoints").fetchone()
+    return int(row[0] or 0)
+
+
+def _write_checkpoint(conn: sqlite3.Connection, made: Checkpoint) -> None:
+    conn.execute(
+        f"INSERT OR REPLACE INTO audit_checkpoints ({', '.join(_CHECKPOINT_COLUMNS)})"
+        " VALUES (?, ?, ?, ?, ?)",
+        (made.record_count, made.head_hash, made.at, made.key_id, made.mac),
+    )
 
 
 def _audit_params(chained: ChainedRecord) -> Params:
@@ -525,13 +609,16 @@ def _audit_params(chained: ChainedRecord) -> Params:
         "seq": chained.seq,
         "prev_hash": chained.prev_hash,
         "hash": chained.hash,
+        "key_id": chained.key_id,
     }
 
 
 def _audit_from(row: sqlite3.Row) -> ChainedRecord:
     data = {c: row[c] for c in _AUDIT_COLUMNS}
     data["details"] = json.loads(data["details"])
-    return ChainedRecord(row["seq"], record_from_data(data), row["prev_hash"], row["hash"])
+    return ChainedRecord(
+        row["seq"], record_from_data(data), row["prev_hash"], row["hash"], row["key_id"]
+    )
 
 
 def _expired(conn: sqlite3.Connection, select: str, params: tuple[float, ...]) -> list[str]:
@@ -584,9 +671,10 @@ def _expire_snapshots(conn: sqlite3.Connection, before: float) -> list[str]:
     return keys
 
 
-def _expire_audit(conn: sqlite3.Connection, before: float) -> list[str]:
-    """The oldest records go, and the chain's anchor moves to the last of them, so what stays
-    still verifies. Only a prefix is removed: a record is kept if any older one is."""
+def _expire_audit(conn: sqlite3.Connection, before: float, keyring: Keyring) -> list[str]:
+    """The oldest records go, and the chain's anchor moves to the last of them, MACed, so what
+    stays still verifies and nobody without the key can move it further. Only a prefix is
+    removed: a record is kept if any older one is. Checkpoints before the anchor go too."""
     rows = conn.execute("SELECT seq, record_id, hash FROM audit_journal ORDER BY seq").fetchall()
     removed: list[str] = []
     last = None
@@ -597,12 +685,16 @@ def _expire_audit(conn: sqlite3.Connection, before: float) -> list[str]:
         removed.append(row["record_id"])
         last = row
     if last is not None:
+        anchor = seal_anchor(keyring, last["seq"], last["hash"])
         conn.execute("DELETE FROM audit_journal WHERE seq <= ?", (last["seq"],))
+        conn.execute("DELETE FROM audit_checkpoints WHERE record_count < ?", (last["seq"],))
         conn.execute(
-            "INSERT INTO audit_anchor (id, after_seq, hash, removed_at) VALUES (1, ?, ?, ?)"
+            "INSERT INTO audit_anchor (id, after_seq, hash, key_id, mac, removed_at)"
+            " VALUES (1, ?, ?, ?, ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET after_seq = excluded.after_seq,"
-            " hash = excluded.hash, removed_at = excluded.removed_at",
-            (last["seq"], last["hash"], time.time()),
+            " hash = excluded.hash, key_id = excluded.key_id, mac = excluded.mac,"
+            " removed_at = excluded.removed_at",
+            (anchor.after_seq, anchor.hash, anchor.key_id, anchor.mac, _now()),
         )
     return removed
 
@@ -611,7 +703,6 @@ _EXPIRE: dict[DataKind, Callable[[sqlite3.Connection, float], list[str]]] = {
     DataKind.EVENTS: _expire_events,
     DataKind.TRACKS: _expire_tracks,
     DataKind.SNAPSHOTS: _expire_snapshots,
-    DataKind.AUDIT: _expire_audit,
 }
 
 

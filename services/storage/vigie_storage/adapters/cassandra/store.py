@@ -37,7 +37,18 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from vigie_core.alerting.lifecycle import progress_key, settle
-from vigie_core.journal import START, Anchor, ChainedRecord, link, record_data, record_from_data
+from vigie_core.journal import (
+    START,
+    Anchor,
+    ChainedRecord,
+    Checkpoint,
+    Keyring,
+    checkpoint,
+    link,
+    record_data,
+    record_from_data,
+    seal_anchor,
+)
 from vigie_core.types import (
     Alert,
     AlertStatus,
@@ -53,6 +64,7 @@ from vigie_core.types import (
 from vigie_runtime.settings import StrictModel
 from vigie_storage.adapters.batches import SavesOneAsBatch, checked_batch
 from vigie_storage.ports import (
+    CHECKPOINT_EVERY,
     MAX_LIMIT,
     Archivable,
     DataKind,
@@ -184,14 +196,26 @@ _STATEMENTS = {
     "audit_tip": "SELECT seq, hash FROM audit_journal WHERE chain = ? ORDER BY seq DESC LIMIT 1",
     "audit_append": (
         "INSERT INTO audit_journal (chain, seq, record_id, at, actor, role, action, subject,"
-        " reason, request_id, camera_id, details, prev_hash, hash)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+        " reason, request_id, camera_id, details, prev_hash, hash, key_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
     ),
     "audit_index": "INSERT INTO audit_by_record (record_id, seq) VALUES (?, ?)",
     "audit_read": "SELECT * FROM audit_journal WHERE chain = ? AND seq > ? LIMIT ?",
-    "audit_anchor": "SELECT after_seq, hash FROM audit_anchor WHERE chain = ?",
-    "audit_anchor_set": "INSERT INTO audit_anchor (chain, after_seq, hash) VALUES (?, ?, ?)",
+    "audit_anchor": "SELECT after_seq, hash, key_id, mac FROM audit_anchor WHERE chain = ?",
+    "audit_anchor_set": (
+        "INSERT INTO audit_anchor (chain, after_seq, hash, key_id, mac) VALUES (?, ?, ?, ?, ?)"
+    ),
     "audit_trim": "DELETE FROM audit_journal WHERE chain = ? AND seq <= ?",
+    "checkpoint_set": (
+        "INSERT INTO audit_checkpoints (chain, record_count, head_hash, at, key_id, mac)"
+        " VALUES (?, ?, ?, ?, ?, ?)"
+    ),
+    "checkpoints": "SELECT * FROM audit_checkpoints WHERE chain = ?",
+    "checkpoint_last": (
+        "SELECT record_count FROM audit_checkpoints WHERE chain = ?"
+        " ORDER BY record_count DESC LIMIT 1"
+    ),
+    "checkpoint_trim": "DELETE FROM audit_checkpoints WHERE chain = ? AND record_count < ?",
 }
 _LWT = frozenset({"snapshot", "audit_append"})
 
@@ -205,11 +229,16 @@ class CassandraArchive(SavesOneAsBatch):
         consistency: str,
         keep_days: Mapping[DataKind, float],
         clock: Callable[[], float] = time.time,
+        keyring: Keyring | None = None,
+        checkpoint_every: int = CHECKPOINT_EVERY,
     ) -> None:
+        """``keyring`` keys the audit journal (the development key when not given)."""
         if consistency not in CONSISTENCY_NAMES:
             raise ValueError(f"unknown consistency {consistency!r}; one of {CONSISTENCY_NAMES}")
         self.session = session
         self.clock = clock
+        self.keyring = keyring or Keyring.development()
+        self.checkpoint_every = checkpoint_every
         self.ttl = _Ttl(*(int(keep_days[k] * DAY_S) for k in DataKind))
         self._keep_s = {k: keep_days[k] * DAY_S for k in DataKind}
         self._prepared = {
@@ -230,7 +259,11 @@ class CassandraArchive(SavesOneAsBatch):
 
     @classmethod
     def connect(
-        cls, settings: CassandraSettings, keep_days: Mapping[DataKind, float]
+        cls,
+        settings: CassandraSettings,
+        keep_days: Mapping[DataKind, float],
+        keyring: Keyring | None = None,
+        checkpoint_every: int = CHECKPOINT_EVERY,
     ) -> CassandraArchive:
         """A session on the configured cluster; the schema must have been applied."""
         import os
@@ -254,7 +287,13 @@ class CassandraArchive(SavesOneAsBatch):
             execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         )
         session = cluster.connect(settings.keyspace)
-        return cls(session, settings.consistency, keep_days)
+        return cls(
+            session,
+            settings.consistency,
+            keep_days,
+            keyring=keyring,
+            checkpoint_every=checkpoint_every,
+        )
 
     # -- writes -----------------------------------------------------------------------------------
 
@@ -468,27 +507,54 @@ class CassandraArchive(SavesOneAsBatch):
 
     def append_audit(self, records: Iterable[AuditRecord]) -> int:
         """Each record claims the next seq with a compare-and-set; a writer that loses the race
-        re-reads the tip and links after the winner."""
+        re-reads the tip and links after the winner. A checkpoint follows when one is due."""
         appended = 0
+        tip = None
         for record in records:
             if self._run("audit_known", record.record_id):
                 continue
             for _ in range(20):
-                chained = link(self._tip(), record)
+                chained = link(self._tip(), record, self.keyring)
                 data = record_data(record)
                 result = self._run(
                     "audit_append", CHAIN, chained.seq, data["record_id"], data["at"],
                     data["actor"], data["role"], data["action"], data["subject"], data["reason"],
                     data["request_id"], data["camera_id"], data["details"], chained.prev_hash,
-                    chained.hash,
+                    chained.hash, chained.key_id,
                 )  # fmt: skip
                 if not result or getattr(result[0], "applied", True):
                     self._run("audit_index", record.record_id, chained.seq)
+                    tip = Anchor(chained.seq, chained.hash)
                     appended += 1
                     break
             else:
                 raise RuntimeError("could not claim a place in the audit journal (contention)")
+        if tip is not None and tip.after_seq - self._last_checkpoint() >= self.checkpoint_every:
+            self._write_checkpoint(checkpoint(self.keyring, tip.after_seq, tip.hash, self.clock()))
         return appended
+
+    def _last_checkpoint(self) -> int:
+        rows = self._run("checkpoint_last", CHAIN)
+        return int(rows[0].record_count) if rows else 0
+
+    def _write_checkpoint(self, made: Checkpoint) -> None:
+        self._run(
+            "checkpoint_set", CHAIN, made.record_count, made.head_hash, made.at, made.key_id,
+            made.mac,
+        )  # fmt: skip
+
+    def audit_checkpoint(self) -> Checkpoint | None:
+        tip = self._tip()
+        if tip.after_seq == 0 or tip.after_seq <= self._last_checkpoint():
+            return None
+        made = checkpoint(self.keyring, tip.after_seq, tip.hash, self.clock())
+        self._write_checkpoint(made)
+        return made
+
+    def audit_checkpoints(self) -> list[Checkpoint]:
+        rows = self._run("checkpoints", CHAIN)
+        found = [Checkpoint(r.record_count, r.head_hash, r.at, r.key_id, r.mac) for r in rows]
+        return sorted(found, key=lambda c: c.record_count)
 
     def audit_records(self, after_seq: int = 0, limit: int = MAX_LIMIT) -> list[ChainedRecord]:
         rows = self._run("audit_read", CHAIN, after_seq, limit)
@@ -511,13 +577,17 @@ class CassandraArchive(SavesOneAsBatch):
                 ),
                 r.prev_hash,
                 r.hash,
+                r.key_id or "",
             )
             for r in rows
         ]
 
     def audit_anchor(self) -> Anchor:
         rows = self._run("audit_anchor", CHAIN)
-        return Anchor(rows[0].after_seq, rows[0].hash) if rows else START
+        if not rows:
+            return START
+        row = rows[0]
+        return Anchor(row.after_seq, row.hash, row.key_id or "", row.mac or "")
 
     # -- retention --------------------------------------------------------------------------------
 
@@ -543,14 +613,20 @@ class CassandraArchive(SavesOneAsBatch):
             removed.append(chained.record.record_id)
             last = chained
         if last is not None:
-            self._run("audit_anchor_set", CHAIN, last.seq, last.hash)
+            anchor = seal_anchor(self.keyring, last.seq, last.hash)
+            self._run("audit_anchor_set", CHAIN, *_anchor_values(anchor))
             self._run("audit_trim", CHAIN, last.seq)
+            self._run("checkpoint_trim", CHAIN, last.seq)
         return removed
 
     def close(self) -> None:
         shutdown = getattr(getattr(self.session, "cluster", None), "shutdown", None)
         if shutdown is not None:
             shutdown()
+
+
+def _anchor_values(anchor: Anchor) -> tuple[int, str, str, str]:
+    return anchor.after_seq, anchor.hash, anchor.key_id, anchor.mac
 
 
 def _keeps(query: SearchQuery, zone: str, kind: str, class_name: str) -> bool:
