@@ -216,7 +216,20 @@ class StreamingAlertingService(AlertingReplica):
         )
 
     def _beat(self, stop: threading.Event) -> None:
-        # The application's loop is ours to watch: alive while its agents make progress.
+        """Alive while the application's event loop turns: a beat is given only when a no-op
+        scheduled on the loop runs within a few seconds, so a loop blocked by a stuck call
+        stops the beats and liveness fails after its deadline."""
+
+        async def turn() -> None:
+            return None
+
         while not stop.wait(1.0):
-            if self.streams.started.is_set() and not self.streams.app.should_stop:
-                self.health.beat()
+            loop = self.streams.loop
+            if loop is None or not self.streams.started.is_set() or self.streams.app.should_stop:
+                continue
+            try:
+                asyncio.run_coroutine_threadsafe(turn(), loop).result(timeout=5.0)
+            except (TimeoutError, RuntimeError):
+                log.warning("the stream application's loop did not turn within 5 s")
+                continue
+            self.health.beat()

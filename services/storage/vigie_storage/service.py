@@ -10,7 +10,7 @@ from vigie_runtime.auth import Authenticator
 from vigie_runtime.bus import Bus, Output
 from vigie_runtime.faces import FaceFinder
 from vigie_runtime.grpc_server import GrpcServer, Registration
-from vigie_runtime.health import Health
+from vigie_runtime.health import CachedCheck, Health
 from vigie_runtime.service import StageService
 from vigie_runtime.topology import STORAGE
 from vigie_storage.adapters.cassandra.store import CassandraArchive
@@ -83,7 +83,10 @@ class StorageService(StageService):
                     services_pb2_grpc.add_ArchiveServicer_to_server, servicer, "vigie.v1.Archive"
                 )
             ],
+            health=health,
         )
+        # Not ready while the database does not answer (asked at most every 5 s).
+        health.add_check("store.reachable", CachedCheck(self.store.ping, ttl_s=5.0))
         self.serve(self.grpc)
         self.close_on_stop(self.store.close)
 

@@ -224,6 +224,10 @@ class SqliteArchive(SavesOneAsBatch, ClosedOnExit):
         with self._lock:
             return _anchor(self._conn)
 
+    def ping(self) -> bool:
+        with self._lock:
+            return self._conn.execute("SELECT 1").fetchone() == (1,)
+
     # -- retention ------------------------------------------------------------------------------
 
     def expire(self, kind: DataKind, now: float, keep_s: float) -> list[str]:

@@ -257,6 +257,10 @@ class CassandraArchive(SavesOneAsBatch):
     def _run(self, name: str, *values: Any) -> list[Any]:
         return list(self.session.execute(self._prepared[name], values))
 
+    def ping(self) -> bool:
+        """A local read of the coordinator's own table: the cluster is reachable."""
+        return bool(list(self.session.execute("SELECT release_version FROM system.local")))
+
     @classmethod
     def connect(
         cls,
