@@ -1,24 +1,28 @@
 """Turning image bytes and arrays into 8-bit BGR frames, or a clear refusal; every stage that
-reads pixels (detection, the pixel analysers of analytics) decodes frames here."""
+reads pixels (detection, the pixel analysers of analytics, storage's snapshots) decodes frames
+here, after the header check of :mod:`vigie_runtime.image_header`."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from vigie_runtime.image_header import ImageLimits, InvalidImage, check_image
 
-class InvalidImage(ValueError):
-    """The bytes or array handed to the detector are not a picture it can run on."""
+__all__ = ["ImageLimits", "InvalidImage", "as_bgr", "decode_jpeg"]
+
+_DEFAULT_LIMITS = ImageLimits()
 
 
-def decode_jpeg(data: bytes) -> np.ndarray:
-    """Decode JPEG (or any format OpenCV reads) bytes into a BGR image.
+def decode_jpeg(data: bytes, limits: ImageLimits = _DEFAULT_LIMITS) -> np.ndarray:
+    """Decode JPEG or PNG bytes into a BGR image, once the header says it is within ``limits``.
 
     Frames cross process boundaries as JPEG; a garbled payload must be a clear, catchable error
-    for the caller to report, not a ``None`` that fails three calls later.
+    for the caller to report, not a ``None`` that fails three calls later, and an image whose
+    header declares more pixels than ``limits`` allow is refused before a byte is allocated for
+    it. Other formats are refused: their size cannot be checked before decoding.
     """
-    if not data:
-        raise InvalidImage("image payload is empty")
+    check_image(data, limits)
     try:
         image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     except cv2.error as exc:

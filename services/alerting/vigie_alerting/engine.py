@@ -26,6 +26,7 @@ from vigie_core.types import Alert, Event, Verdict, VerdictAction
 from vigie_runtime import codec
 from vigie_runtime.auth import Caller, Permission
 from vigie_runtime.bus import Output
+from vigie_runtime.stage import Reject
 from vigie_runtime.topics import ALERTS, AUDIT, VERDICTS
 
 log = logging.getLogger(__name__)
@@ -200,8 +201,19 @@ class AlertEngine:
 
     def on_verdict(self, verdict: Verdict, camera_id: str) -> list[Output]:
         """A verdict read back from its topic: applied if this replica has not yet (given at
-        another replica, or before a restart); a no-op otherwise."""
+        another replica, or before a restart); a no-op otherwise.
+
+        A verdict for an alert the camera's book does not hold (never raised, keyed by another
+        camera, or long forgotten) is rejected: the stage dead-letters it with the reason
+        instead of dropping it unseen."""
         state = self._load(camera_id)
+        try:
+            state.book.get(verdict.alert_id)
+        except UnknownAlert:
+            raise Reject(
+                f"verdict {verdict.verdict_id} is for alert {verdict.alert_id}, which camera "
+                f"{camera_id!r} does not hold"
+            ) from None
         alert = state.book.apply_verdict(verdict)
         if alert is None:
             return []

@@ -100,6 +100,11 @@ class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
                 grpc.StatusCode.PERMISSION_DENIED,
                 f"{caller.operator} cannot decide in the name of {request.operator.strip()}",
             )
+        if len(request.reason) > codec.MAX_TEXT_CHARS:  # what every consumer of verdicts takes
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"reason: {len(request.reason)} characters, at most {codec.MAX_TEXT_CHARS}",
+            )
         request_id = request_id_of(context)
         try:
             desk = self._desk(context)

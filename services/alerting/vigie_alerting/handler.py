@@ -69,7 +69,7 @@ class AlertingHandler:
     def decode(self, message: Message) -> Event | Verdict:
         if message.topic == VERDICTS:
             return codec.decode_verdict(message.value)
-        return codec.decode_event(message.value)
+        return codec.decode_event(message.value, key=message.key)
 
     def handle(self, item: Event | Verdict, message: Message) -> Sequence[Output]:
         with self.books.lock:

@@ -52,7 +52,7 @@ class AnalyticsHandler:
                 self._warned.discard(camera)
 
     def decode(self, message: Message) -> FrameTracks:
-        return codec.decode_tracks(message.value)
+        return codec.decode_tracks(message.value, key=message.key)
 
     # -- per-camera state ------------------------------------------------------------------------
 

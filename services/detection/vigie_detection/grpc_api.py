@@ -5,6 +5,10 @@ the model has recently taken is answered DEADLINE_EXCEEDED at once instead of oc
 (serialised) network for an answer nobody will read. Requests above the server's message limit
 are refused by gRPC itself with RESOURCE_EXHAUSTED before they reach this code; the servicer
 checks again so a limit configured here can never be silently exceeded.
+
+An image is decoded only once its header (JPEG or PNG) declares a size within the servicer's
+:class:`ImageLimits`: a small PNG can declare 30000x30000 pixels, gigabytes once decoded. A
+refused image is INVALID_ARGUMENT with the reason.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from vigie_core.types import FrameDetections, FrameRef
 from vigie_detection.adapters.detector import Detector
 from vigie_detection.handler import Annotator, ClassFilter, as_found, keep_all
 from vigie_runtime import codec
-from vigie_runtime.images import InvalidImage, decode_jpeg
+from vigie_runtime.images import ImageLimits, InvalidImage, decode_jpeg
 
 ADHOC_CAMERA = "adhoc"
 
@@ -41,8 +45,10 @@ class DetectorServicer(services_pb2_grpc.DetectorServicer):
         class_filter: ClassFilter = keep_all,
         max_message_bytes: int | None = None,
         annotate: Annotator = as_found,
+        image_limits: ImageLimits | None = None,
     ) -> None:
         self.detector = detector
+        self.image_limits = image_limits or ImageLimits()
         self.class_filter = class_filter
         self.annotate = annotate
         self.max_message_bytes = max_message_bytes
@@ -73,7 +79,7 @@ class DetectorServicer(services_pb2_grpc.DetectorServicer):
             )
         started = time.perf_counter()
         try:
-            image = decode_jpeg(request.image)
+            image = decode_jpeg(request.image, self.image_limits)
         except InvalidImage as exc:
             raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
         height, width = image.shape[:2]

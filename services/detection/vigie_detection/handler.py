@@ -15,6 +15,7 @@ from vigie_core.types import Detection, FrameDetections
 from vigie_detection.adapters.detector import Detector
 from vigie_runtime import codec
 from vigie_runtime.bus import Message, Output
+from vigie_runtime.image_header import ImageLimits
 from vigie_runtime.topics import DETECTIONS
 
 ClassFilter = Callable[[str, tuple[Detection, ...]], tuple[Detection, ...]]
@@ -40,14 +41,20 @@ class DetectionHandler:
         decode_image: Callable[[bytes], np.ndarray],
         class_filter: ClassFilter = keep_all,
         annotate: Annotator = as_found,
+        image_limits: ImageLimits | None = None,
     ) -> None:
+        """``image_limits`` bounds the size a frame may declare; ``decode_image`` must check
+        the image's own header against the same limits (``images.decode_jpeg`` does)."""
         self.detector = detector
         self.decode_image = decode_image
         self.class_filter = class_filter
         self.annotate = annotate
+        self.image_limits = image_limits or ImageLimits()
 
     def decode(self, message: Message) -> frames_pb2.Frame:
-        return codec.decode_frame(message.value)
+        """A frame keyed by another camera than its own, or declaring a size above the
+        limits, is refused here, before its image is looked at."""
+        return codec.decode_frame(message.value, key=message.key, limits=self.image_limits)
 
     def output_for(
         self, frame: frames_pb2.Frame, image: np.ndarray, found: tuple[Detection, ...]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from vigie.v1 import services_pb2_grpc
 from vigie_detection.adapters import DetectorConfig, build_detector, decode_jpeg
 from vigie_detection.batching import BatchingDetection, FillingBus
@@ -47,7 +49,14 @@ class DetectionService(StageService):
             colours = VehicleColours(settings.vehicle_colour.classes, self.detector.class_names)
         except ValueError as exc:
             raise ConfigError(f"vehicle_colour.classes: {exc}") from None
-        handler = DetectionHandler(self.detector, decode_jpeg, class_filter.apply, colours.annotate)
+        limits = settings.images.limits()
+        handler = DetectionHandler(
+            self.detector,
+            partial(decode_jpeg, limits=limits),
+            class_filter.apply,
+            colours.annotate,
+            image_limits=limits,
+        )
         b = settings.batching
         self.batching = BatchingDetection(
             handler,
@@ -75,6 +84,7 @@ class DetectionService(StageService):
                         class_filter.apply,
                         max_message_bytes=settings.grpc.max_message_mb * 1024 * 1024,
                         annotate=colours.annotate,
+                        image_limits=limits,
                     ),
                     "vigie.v1.Detector",
                 )

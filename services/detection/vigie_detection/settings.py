@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from vigie_core.colours import NEVER_COLOURED
 from vigie_detection.vehicle_colour import VEHICLE_CLASSES
 from vigie_runtime.freshness import CameraFreshness, FreshnessSettings
+from vigie_runtime.image_header import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageLimits
 from vigie_runtime.settings import GrpcSettings, HttpSettings, ServiceSettings, StrictModel
 from vigie_runtime.topology import DETECTION
 
@@ -67,6 +68,19 @@ class VehicleColourSettings(StrictModel):
         return classes
 
 
+class ImageSettings(StrictModel):
+    """The largest image decoded, from a frame or a Detect call, read from its header first:
+    decoding allocates width x height x 3 bytes whatever the payload weighs."""
+
+    # 4096 x 4096 by default: above 4K UHD. Raise it for cameras that stream more.
+    max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1, le=2**30)
+    # The frames topic takes messages of up to 8 MB.
+    max_bytes: int = Field(DEFAULT_MAX_BYTES, ge=1, le=1024 * 1024 * 1024)
+
+    def limits(self) -> ImageLimits:
+        return ImageLimits(max_pixels=self.max_pixels, max_bytes=self.max_bytes)
+
+
 class DetectionSettings(ServiceSettings):
     group_id: str = DETECTION.group_id
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=DETECTION.http_port))
@@ -77,3 +91,4 @@ class DetectionSettings(ServiceSettings):
     batching: BatchingSettings = Field(default_factory=BatchingSettings)
     freshness: FreshnessSettings = Field(default_factory=FreshnessSettings)
     vehicle_colour: VehicleColourSettings = Field(default_factory=VehicleColourSettings)
+    images: ImageSettings = Field(default_factory=ImageSettings)

@@ -36,7 +36,7 @@ class StorageHandler:
         decoder = _DECODERS.get(message.topic)
         if decoder is None:
             raise ValueError(f"storage does not read topic {message.topic}")
-        return decoder(message.value)  # type: ignore[return-value]
+        return decoder(message.value, key=message.key)  # type: ignore[return-value]
 
     def handle(self, item: Decoded, message: Message) -> Sequence[Output]:
         if isinstance(item, FrameTracks):

@@ -194,11 +194,11 @@ class SnapshotHandler:
 
     def decode(self, message: Message) -> Decoded:
         if message.topic == FRAMES:
-            return FRAMES, codec.decode_frame(message.value)
+            return FRAMES, codec.decode_frame(message.value, key=message.key)
         if message.topic == TRACKS:
-            return TRACKS, codec.decode_tracks(message.value)
+            return TRACKS, codec.decode_tracks(message.value, key=message.key)
         if message.topic == ALERTS:
-            return ALERTS, codec.decode_alert(message.value)
+            return ALERTS, codec.decode_alert(message.value, key=message.key)
         raise ValueError(f"the snapshot stage does not read topic {message.topic}")
 
     def handle(self, item: Decoded, message: Message) -> Sequence[Output]:

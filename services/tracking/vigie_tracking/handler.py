@@ -44,7 +44,7 @@ class TrackingHandler:
         return scene.zones if scene is not None else ()
 
     def decode(self, message: Message) -> FrameDetections:
-        return codec.decode_detections(message.value)
+        return codec.decode_detections(message.value, key=message.key)
 
     # -- per-camera state ------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from vigie_core.tracking import TrackerParams
+from vigie_runtime.codec import MAX_PATH_POINTS  # what a track summary may carry
 from vigie_runtime.settings import HttpSettings, ServiceSettings, StrictModel
 from vigie_runtime.topology import TRACKING
 
@@ -31,7 +32,7 @@ class TrackerSettings(StrictModel):
     second_match_iou: float = Field(_DEFAULT.second_match_iou, gt=0, lt=1)
     lost_margin_per_s: float = Field(_DEFAULT.lost_margin_per_s, ge=0)
     path_interval_s: float = Field(_DEFAULT.path_interval_s, gt=0)
-    max_path_points: int = Field(_DEFAULT.max_path_points, ge=2)
+    max_path_points: int = Field(_DEFAULT.max_path_points, ge=2, le=MAX_PATH_POINTS)
     speed_window_s: float = Field(_DEFAULT.speed_window_s, gt=0, description="speed measured over")
 
     @model_validator(mode="after")

@@ -35,11 +35,13 @@ from vigie_core.types import (
     EventKind,
     FrameRef,
     Severity,
+    Verdict,
     VerdictAction,
 )
 from vigie_runtime import codec
 from vigie_runtime.auth import Authenticator, Caller, Role, TokenEntry, digest
 from vigie_runtime.bus import DeliveryError, Message, Output
+from vigie_runtime.stage import Reject
 from vigie_runtime.topics import ALERTS, AUDIT, EVENTS, VERDICTS
 
 CAMERA = "cam-gate"
@@ -245,6 +247,18 @@ def test_a_verdict_read_back_from_its_topic_changes_nothing_twice() -> None:
     (applied,) = alerts_in(elsewhere.on_verdict(decision.verdict, CAMERA))
     assert applied.status is AlertStatus.CONFIRMED
     assert elsewhere.on_verdict(decision.verdict, CAMERA) == []
+
+
+def test_a_verdict_for_an_alert_the_camera_does_not_hold_is_rejected_not_dropped() -> None:
+    e = engine()
+    (alert,) = alerts_in(e.on_event(event(T0), T0))
+    decision = e.decide(alert.alert_id, VerdictAction.CONFIRM, ALICE, "seen on site", T0 + 5)
+    unknown = Verdict("vrd-x", "alr-nowhere", VerdictAction.DISMISS, "mallory", "no", T0 + 6)
+    with pytest.raises(Reject, match=r"^verdict vrd-x is for alert alr-nowhere, which camera "):
+        e.on_verdict(unknown, CAMERA)
+    with pytest.raises(Reject, match="which camera 'cam-other' does not hold"):
+        e.on_verdict(decision.verdict, "cam-other")  # keyed by another camera
+    assert e.alerts(include_closed=True)[0].status is AlertStatus.CONFIRMED
 
 
 def test_precision_counts_survive_in_the_store() -> None:

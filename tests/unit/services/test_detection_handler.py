@@ -12,6 +12,7 @@ from vigie_core.types import Box, Detection, FrameRef
 from vigie_detection.handler import DetectionHandler
 from vigie_runtime import codec
 from vigie_runtime.bus import Message
+from vigie_runtime.codec import DecodeError
 from vigie_runtime.topics import DETECTIONS, FRAMES
 
 CAMERA = "cam-door"
@@ -136,13 +137,18 @@ def test_frame_with_nothing_detected_still_gives_an_output(decoder: FakeDecoder)
     assert decoded.frame.captured_at == CAPTURED_AT
 
 
-def test_output_key_is_the_frame_camera_not_the_message_key(handler: DetectionHandler) -> None:
+def test_a_frame_keyed_by_another_camera_is_refused(handler: DetectionHandler) -> None:
     message = message_of(codec.encode(make_frame(camera="cam-yard")), key="something-else")
 
-    (output,) = run(handler, message)
+    with pytest.raises(DecodeError, match=r"^message key 'something-else' differs from camera_id"):
+        handler.decode(message)
 
-    assert output.key == "cam-yard"
-    assert codec.decode_detections(output.value).frame.camera_id == "cam-yard"
+
+def test_a_frame_without_a_key_is_refused(handler: DetectionHandler) -> None:
+    message = message_of(codec.encode(make_frame(camera="cam-yard")), key=None)
+
+    with pytest.raises(DecodeError, match=r"^message has no key, camera_id is 'cam-yard'$"):
+        handler.decode(message)
 
 
 def test_decode_returns_the_validated_frame(handler: DetectionHandler) -> None:

@@ -57,7 +57,7 @@ class PixelHandler:
         return frozenset().union(*(p.cameras for p in self.policies))
 
     def decode(self, message: Message) -> frames_pb2.Frame:
-        return codec.decode_frame(message.value)
+        return codec.decode_frame(message.value, key=message.key)
 
     def analysers_for(self, camera: str) -> Mapping[str, PixelAnalyser]:
         found = {}
