@@ -89,6 +89,7 @@ class DetectionService(StageService):
                     "vigie.v1.Detector",
                 )
             ],
+            health=health,
         )
         self.serve(self.grpc)
 
