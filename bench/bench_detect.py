@@ -150,6 +150,7 @@ def service_fps(
             "VIGIE_HTTP__HOST": "127.0.0.1",
             "VIGIE_HTTP__PORT": str(http_port),
             "VIGIE_GRPC__HOST": "127.0.0.1",
+            "VIGIE_GRPC__PLAINTEXT": "true",
             "VIGIE_GRPC__PORT": str(free_port()),
             "VIGIE_GROUP_ID": f"bench-{uuid.uuid4().hex[:6]}",
             "VIGIE_LOG_LEVEL": "WARNING",

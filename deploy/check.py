@@ -576,6 +576,19 @@ def vigie_environment(env: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
+def check_grpc_transport(where: str, settings: Any, problems: Problems) -> None:
+    """A gRPC server with neither TLS nor an explicit plaintext setting refuses to start."""
+    from vigie_runtime.yamlconf import ConfigError
+
+    grpc = getattr(settings, "grpc", None)
+    if grpc is None:
+        return
+    try:
+        grpc.require_transport()
+    except ConfigError as exc:
+        problems.add(where, str(exc))
+
+
 def load_text(
     where: str, kind: str, text: str, problems: Problems, env: dict[str, str] | None = None
 ) -> Any:
@@ -595,7 +608,10 @@ def load_text(
         try:
             if service in classes:
                 with vigie_environment(env or {}):
-                    return load_settings(classes[service], path)
+                    settings = load_settings(classes[service], path)
+                if env is not None:  # as the process starts: file and environment together
+                    check_grpc_transport(where, settings, problems)
+                return settings
             if kind == "scenes.yaml":
                 return load_scenes(path)
             if kind == "alert-policy.yaml":
@@ -834,6 +850,12 @@ def check_ports(
                 problems.add(where, f"{probe} asks {path}, which the service does not serve")
         if "grpc" in spec:
             port = pod.port(field(spec, "grpc.port"))
+            if field(data, "grpc.tls") is not None:
+                problems.add(
+                    where,
+                    f"{probe} is a gRPC probe but gRPC is served over TLS, which the kubelet's"
+                    " gRPC probes do not speak: probe /healthz",
+                )
             if grpc is None:
                 problems.add(where, f"{probe} is a gRPC probe but the service serves no gRPC")
             elif port != grpc:

@@ -63,7 +63,8 @@ def build_services(
         path = config_dir / f"{name}.yaml" if config_dir is not None else None
         return load_settings(cls, path if path and path.exists() else None, **overrides)
 
-    ephemeral = GrpcSettings(host="127.0.0.1", port=0)
+    # Local development only: the in-process services talk over loopback, unencrypted.
+    ephemeral = GrpcSettings(host="127.0.0.1", port=0, plaintext=True)
     camera = {"id": camera_id, "source": source, "max_frames": max_frames}
     pacing = "realtime" if realtime else "fast"
     return {

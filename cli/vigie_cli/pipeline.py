@@ -42,6 +42,9 @@ class PipelinePlan:
     # Folder of per-service YAML settings (<service>.yaml), each passed as VIGIE_CONFIG.
     config_dir: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The processes talk over loopback on one machine: plaintext gRPC, a local-development
+    # choice made here explicitly (a service with neither TLS nor this setting refuses to start).
+    grpc_plaintext: bool = True
 
     @property
     def database(self) -> Path:
@@ -72,6 +75,8 @@ class PipelinePlan:
             env["VIGIE_CONFIG"] = str((self.config_dir / f"{name}.yaml").resolve())
         if grpc_port is not None:
             env["VIGIE_GRPC__PORT"] = str(grpc_port)
+            if self.grpc_plaintext:
+                env["VIGIE_GRPC__PLAINTEXT"] = "true"
             if name == "alerting":  # where the other replicas forward desk calls
                 env["VIGIE_DESK_ADVERTISED_ADDRESS"] = f"127.0.0.1:{grpc_port}"
         if name in ("analytics", "tracking") and self.scenes is not None:

@@ -10,22 +10,31 @@ Tokens file::
       - {sha256: "...", operator: bob, role: supervisor}
       - {sha256: "...", operator: dpo, role: auditor}
 
-``vigie desk-token`` prints a new random token and the line to add for it.
+``vigie desk-token`` prints a new random token and the line to add for it. The file is
+re-read when it changes, without a restart (see :class:`Authenticator`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from vigie_runtime.yamlconf import load_model
+from vigie_runtime.yamlconf import ConfigError, load_model
+
+log = logging.getLogger(__name__)
+
+# How often, at most, a call looks whether the tokens file changed.
+RELOAD_CHECK_S = 5.0
 
 
 class Role(StrEnum):
@@ -97,16 +106,77 @@ def digest(token: str) -> str:
 
 
 class Authenticator:
-    def __init__(self, entries: list[TokenEntry]) -> None:
-        self._by_digest = {e.sha256: Caller(e.operator, e.role) for e in entries}
+    """Callers by token digest; with a tokens file, that file as it is now.
+
+    Issuing or revoking a token is an edit of the file (in Kubernetes, of the secret mounted
+    as it), taken without a restart: at most once every ``reload_check_s`` a call looks at
+    the file's digest and reloads it when it changed. A file that does not load (a typo, a
+    half-written copy) keeps the previous tokens and is logged with its line, so a bad edit
+    neither locks everyone out nor lets anyone in. A file missing at start is an error; one
+    that disappears later is logged and the previous tokens kept.
+    """
+
+    def __init__(
+        self,
+        entries: list[TokenEntry],
+        source: Path | None = None,
+        reload_check_s: float = RELOAD_CHECK_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._by_digest = self._index(entries)
+        self._source = source
+        self._reload_check_s = reload_check_s
+        self._clock = clock
+        self._checked_at = clock()
+        self._file_digest = _file_digest(source) if source is not None else ""
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _index(entries: list[TokenEntry]) -> dict[str, Caller]:
+        return {e.sha256: Caller(e.operator, e.role) for e in entries}
 
     @classmethod
-    def from_file(cls, path: Path | None) -> Authenticator:
+    def from_file(cls, path: Path | None, reload_check_s: float = RELOAD_CHECK_S) -> Authenticator:
         """No file: nobody can call the desk (it never runs open)."""
-        return cls([] if path is None else load_model(path, TokensFile).tokens)
+        if path is None:
+            return cls([])
+        return cls(load_model(path, TokensFile).tokens, path, reload_check_s)
+
+    def reload_if_changed(self) -> bool:
+        """Look at the tokens file if the last look is old enough; True when reloaded."""
+        if self._source is None:
+            return False
+        with self._lock:
+            now = self._clock()
+            if now - self._checked_at < self._reload_check_s:
+                return False
+            self._checked_at = now
+            try:
+                seen = _file_digest(self._source)
+            except OSError as exc:
+                log.error(
+                    "tokens file unreadable; the previous tokens are kept",
+                    extra={"path": str(self._source), "error": exc.strerror},
+                )
+                return False
+            if seen == self._file_digest:
+                return False
+            self._file_digest = seen  # a bad file is reported once, not at every call
+            try:
+                entries = load_model(self._source, TokensFile).tokens
+            except ConfigError as exc:
+                log.error(
+                    "tokens file rejected; the previous tokens are kept",
+                    extra={"path": str(self._source), "error": str(exc)},
+                )
+                return False
+            self._by_digest = self._index(entries)
+        log.info("tokens reloaded", extra={"path": str(self._source), "tokens": len(entries)})
+        return True
 
     def caller(self, authorization: str | None) -> Caller:
         """The caller behind an ``authorization: Bearer <token>`` header."""
+        self.reload_if_changed()
         if not authorization:
             raise Unauthenticated("missing bearer token (authorization: Bearer <token>)")
         scheme, _, token = authorization.partition(" ")
@@ -117,6 +187,10 @@ class Authenticator:
             if hmac.compare_digest(known, wanted):
                 return caller
         raise Unauthenticated("unknown token")
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def new_token(operator: str, role: Role) -> tuple[str, str]:

@@ -3,6 +3,12 @@
 Kubernetes probes the standard ``grpc.health.v1`` service; reflection lets operators use
 grpcurl against any Vigie server without the proto files.
 
+A server speaks TLS with the certificates of ``grpc.tls`` (reloaded when their files change,
+see :mod:`vigie_runtime.tls`), or plaintext when ``grpc.plaintext`` says so for local
+development; with neither it refuses to start with a configuration error. Kubernetes' gRPC
+probes cannot speak TLS, so the manifests probe the HTTP ``/healthz``, which follows the same
+:class:`Health` as the ``liveness`` name here.
+
 Health here tells what the HTTP probes tell: given the service's :class:`Health`, every name
 (the overall ``""`` and each registered service) is SERVING only while the loop turns and
 every readiness check passes, and ``liveness`` follows the loop alone, for a liveness probe
@@ -26,6 +32,7 @@ from grpc_reflection.v1alpha import reflection
 from vigie_runtime.grpc_pools import ServerPools
 from vigie_runtime.health import Health
 from vigie_runtime.settings import GrpcSettings
+from vigie_runtime.tls import ServerCertificates, server_credentials
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +112,7 @@ class GrpcServer:
         max_streams: int | None = None,
         health_period_s: float = 1.0,
     ) -> None:
+        settings.require_transport()  # before any thread or port is taken
         limit = settings.max_message_mb * 1024 * 1024
         self.settings = settings
         self.pools = ServerPools(settings.max_workers, max_streams or settings.max_workers)
@@ -124,7 +132,13 @@ class GrpcServer:
         reflection.enable_server_reflection(
             [*names, grpc_health.SERVICE_NAME, reflection.SERVICE_NAME], self.server
         )
-        self.port = self.server.add_insecure_port(f"{settings.host}:{settings.port}")
+        self.certificates: ServerCertificates | None = None
+        address = f"{settings.host}:{settings.port}"
+        if settings.tls is not None:
+            credentials, self.certificates = server_credentials(settings.tls)
+            self.port = self.server.add_secure_port(address, credentials)
+        else:
+            self.port = self.server.add_insecure_port(address)
         if self.port == 0:
             raise OSError(f"cannot bind gRPC port {settings.host}:{settings.port}")
         self._names = names
@@ -141,7 +155,11 @@ class GrpcServer:
         else:
             for name in [*self._names, "", LIVENESS]:
                 self.health.set(name, SERVING)
-        log.info("gRPC listening", extra={"grpc_port": self.port, "services": self._names})
+        transport = "plaintext" if self.certificates is None else "tls"
+        log.info(
+            "gRPC listening",
+            extra={"grpc_port": self.port, "services": self._names, "transport": transport},
+        )
         return self
 
     def __enter__(self) -> GrpcServer:

@@ -63,12 +63,59 @@ class HttpSettings(StrictModel):
     port: int = Field(9400, ge=0, le=65535)
 
 
+class TlsSettings(StrictModel):
+    """A gRPC server's certificate from files (a mounted secret), re-read when they change.
+
+    ``client_ca_file``: the CA that signs client certificates; with ``require_client_cert`` a
+    client without one is refused (mutual TLS). ``ca_file``: the CA that signs the servers'
+    certificates, trusted by the clients the service runs itself (alerting replicas forwarding
+    desk calls); none: the system's roots. ``server_name``: the name those clients expect in a
+    server's certificate when they reach it by address (a pod IP).
+    """
+
+    cert_file: Path
+    key_file: Path
+    client_ca_file: Path | None = None
+    require_client_cert: bool = False
+    ca_file: Path | None = None
+    server_name: str = ""
+    # The files are looked at, at most once in this many seconds, at a new connection.
+    reload_check_s: float = Field(5.0, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _client_ca_for_mutual_tls(self) -> TlsSettings:
+        if self.require_client_cert and self.client_ca_file is None:
+            raise ValueError("require_client_cert needs client_ca_file, the CA of the clients")
+        return self
+
+
 class GrpcSettings(StrictModel):
+    """Where and how a service serves gRPC. TLS (``tls``) or, for local development only,
+    ``plaintext: true``: a server with neither refuses to start, so no deployment runs
+    unencrypted by omission."""
+
     host: str = "0.0.0.0"
     port: int = Field(50051, ge=0, le=65535)
     max_workers: int = Field(8, ge=1)
     max_message_mb: int = Field(8, ge=1, le=64)
     grace_s: float = Field(5.0, ge=0)
+    tls: TlsSettings | None = None
+    plaintext: bool = False
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> GrpcSettings:
+        if self.tls is not None and self.plaintext:
+            raise ValueError("grpc.tls and grpc.plaintext: true exclude each other; choose one")
+        return self
+
+    def require_transport(self) -> None:
+        """Refuse to serve or call without a transport chosen on purpose."""
+        if self.tls is None and not self.plaintext:
+            raise ConfigError(
+                "grpc: no transport configured: set grpc.tls.cert_file and grpc.tls.key_file "
+                "(VIGIE_GRPC__TLS__CERT_FILE, VIGIE_GRPC__TLS__KEY_FILE), or grpc.plaintext: "
+                "true (VIGIE_GRPC__PLAINTEXT=true) for local development only"
+            )
 
 
 class _YamlSource(PydanticBaseSettingsSource):

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import threading
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -75,7 +76,19 @@ SCHEME = "vigiekafka"
 faust_drivers.TRANSPORTS.aliases[SCHEME] = f"{__name__}:PromptTransport"
 
 # librdkafka keys we can translate to the asyncio client's credentials.
-_SECURITY_KEYS = {"security.protocol", "sasl.mechanism", "sasl.mechanisms", "sasl.username"}
+_SECURITY_KEYS = {
+    "security.protocol",
+    "sasl.mechanism",
+    "sasl.mechanisms",
+    "sasl.username",
+    "ssl.ca.location",
+}
+
+
+def _ssl_context(extra: dict[str, str]) -> Any:
+    """The brokers' CA as librdkafka is told it (``ssl.ca.location``: on Strimzi, the cluster
+    CA secret mounted as a file); without it, the system's roots."""
+    return ssl.create_default_context(cafile=extra.get("ssl.ca.location") or None)
 
 
 def _credentials(extra: dict[str, str]) -> Any:
@@ -88,10 +101,10 @@ def _credentials(extra: dict[str, str]) -> Any:
             username=extra.get("sasl.username", ""),
             password=extra.get("sasl.password", ""),
             mechanism=mechanism,
-            ssl_context=faust.ssl.create_default_context() if protocol == "SASL_SSL" else None,
+            ssl_context=_ssl_context(extra) if protocol == "SASL_SSL" else None,
         )
     if protocol == "SSL":
-        return faust.SSLCredentials(faust.ssl.create_default_context())
+        return faust.SSLCredentials(_ssl_context(extra))
     raise ConfigError(f"kafka.extra: security.protocol {protocol!r} is not supported by streams")
 
 

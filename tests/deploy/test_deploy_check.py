@@ -187,13 +187,54 @@ def test_a_probe_on_the_wrong_port_fails(pristine: Path, tmp_path: Path) -> None
         pristine,
         tmp_path,
         lambda r: edit(
-            r / STORAGE, "grpc:\n            port: 50053", "grpc:\n            port: 50052"
+            r / STORAGE,
+            "restarted).\n          httpGet:\n            path: /healthz\n            port: http",
+            "restarted).\n          httpGet:\n            path: /healthz\n            port: 9999",
         ),
         ["dev"],
     )
     assert any(
         "Deployment vigie-storage" in p
-        and "livenessProbe asks gRPC port 50052 but gRPC is served on 50053" in p
+        and "livenessProbe asks port 9999 but /healthz is served on 9406" in p
+        for p in problems
+    ), problems
+
+
+def test_a_grpc_probe_on_a_tls_server_fails(pristine: Path, tmp_path: Path) -> None:
+    """The kubelet's gRPC probes speak plaintext only: against TLS they would always fail."""
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(
+            r / STORAGE,
+            "          httpGet:\n            path: /healthz\n            port: http\n"
+            "          periodSeconds: 15",
+            "          grpc:\n            port: 50053\n          periodSeconds: 15",
+        ),
+        ["dev"],
+    )
+    assert any(
+        "Deployment vigie-storage" in p
+        and "livenessProbe is a gRPC probe but gRPC is served over TLS" in p
+        for p in problems
+    ), problems
+
+
+def test_a_grpc_server_without_tls_or_plaintext_fails(pristine: Path, tmp_path: Path) -> None:
+    def no_transport(root: Path) -> None:
+        edit(root / STORAGE, "name: VIGIE_GRPC__TLS__CERT_FILE", "name: VIGIE_UNUSED_CERT")
+        edit(root / STORAGE, "name: VIGIE_GRPC__TLS__KEY_FILE", "name: VIGIE_UNUSED_KEY")
+        edit(root / STORAGE, "name: VIGIE_GRPC__TLS__CA_FILE", "name: VIGIE_UNUSED_CA")
+        compose = root / "docker-compose.yml"
+        text = compose.read_text().replace('VIGIE_GRPC__PLAINTEXT: "true"', "VIGIE_UNUSED: x")
+        compose.write_text(text)
+
+    problems = broken(pristine, tmp_path, no_transport, ["dev"])
+    assert any(
+        "Deployment vigie-storage" in p and "grpc: no transport configured" in p for p in problems
+    ), problems
+    assert any(
+        "docker-compose.yml: detection" in p and "grpc: no transport configured" in p
         for p in problems
     ), problems
 

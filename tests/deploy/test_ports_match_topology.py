@@ -73,7 +73,9 @@ def test_a_compose_service_publishing_a_port_it_does_not_serve_fails(tmp_path: P
     problems = problems_after(
         tmp_path,
         lambda r: edit(
-            r / "docker-compose.yml", 'ports: ["50053:50053"]', 'ports: ["50053:50052"]'
+            r / "docker-compose.yml",
+            'ports: ["127.0.0.1:50053:50053"]',
+            'ports: ["127.0.0.1:50053:50052"]',
         ),
     )
     assert problems == [

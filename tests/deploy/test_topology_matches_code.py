@@ -22,7 +22,7 @@ from vigie_runtime.stage import Stage, StageRunner
 from vigie_runtime.streams import StreamStage
 from vigie_runtime.topology import SERVICES, ServiceTopology, service
 
-EPHEMERAL = GrpcSettings(host="127.0.0.1", port=0)
+EPHEMERAL = GrpcSettings(host="127.0.0.1", port=0, plaintext=True)
 # An alert policy with a webhook: the webhook stage runs only then.
 WEBHOOK_POLICY = {
     "version": "t",

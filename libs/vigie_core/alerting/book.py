@@ -15,6 +15,14 @@ Dedup key is ``(camera_id, kind, zone)``. Repeats within ``cooldown_s`` of an op
 cooldown_s``: a dismissal means "not a real problem", and the operator must not be handed the same
 thing again seconds later. The quiet window is fixed at dismissal; events during it do not extend
 it. A *confirmed* alert does not suppress anything: the problem is real, so a repeat is news.
+
+Memory is bounded per camera: at most ``max_open`` alerts of one camera are open at once. At the
+cap, a repeat of a key that still has an open alert merges into it however long ago it was last
+seen (the recurrence is counted on the row the operator already has), and an event with no open
+alert to merge into is refused (``REASON_CAPPED``) for the caller to count and journal. An
+operator handed hundreds of rows from one camera reads none of them; the refusal tells an SRE
+the camera or its rules are broken, without hiding the alerts already in the queue. Closed
+alerts and idle dedup windows go with :meth:`AlertBook.expire`.
 """
 
 from __future__ import annotations
@@ -51,7 +59,9 @@ REASON_MERGED = "merged"
 REASON_DUPLICATE = "duplicate event"
 REASON_NOT_ALERTED = "kind not alerted"
 REASON_QUIET = "quiet after dismissal"
+REASON_CAPPED = "too many open alerts for the camera"
 
+MAX_OPEN_ALERTS = 200  # per camera: far more than anyone can handle, so reaching it is a fault
 MAX_TRACK_IDS = 50  # an alert points at who was involved; a crowd needs no longer list
 SEEN_IDS_PER_KEY = 256  # replays arrive soon after the original; the state is saved per event
 
@@ -85,10 +95,13 @@ class AlertRules:
 
     severities: Mapping[EventKind, Severity]
     cooldown_s: float = 60.0
+    max_open: int = MAX_OPEN_ALERTS  # open alerts per camera; beyond, merge or refuse
 
     def __post_init__(self) -> None:
         if self.cooldown_s < 0:
             raise ValueError(f"cooldown_s must be >= 0, got {self.cooldown_s}")
+        if self.max_open < 1:
+            raise ValueError(f"max_open must be >= 1, got {self.max_open}")
         normalised = {EventKind(k): Severity(v) for k, v in self.severities.items()}
         object.__setattr__(self, "severities", MappingProxyType(normalised))
 
@@ -167,15 +180,31 @@ class AlertBook:
             if severity is None:
                 return AlertOutcome(None, False, REASON_NOT_ALERTED)
             grant = Grant(severity, "", 0)
-        window = self._windows.setdefault(_key_of(event), _Window())
-        if window.is_replay(event):
+        key = _key_of(event)
+        window = self._windows.get(key)
+        if window is not None and window.is_replay(event):
             return self._duplicate(window, event)
-        current = self._alerts.get(window.current_id) if window.current_id else None
-        if current is not None and self._merges_into(current, event):
+        current = self._alerts.get(window.current_id) if window and window.current_id else None
+        if window is not None and current is not None and self._merges_into(current, event):
             return self._merge(window, current, event)
-        if event.occurred_at <= window.quiet_until:
+        if window is not None and event.occurred_at <= window.quiet_until:
             return self._suppress(window, event)
+        if self.open_count(event.camera_id) >= self._rules.max_open:
+            # No window is made for a refused event: a flood of new keys must not grow memory.
+            if window is not None and current is not None and current.status in OPEN_STATUSES:
+                return self._merge(window, current, event)
+            return AlertOutcome(None, False, REASON_CAPPED)
+        if window is None:
+            window = self._windows[key] = _Window()
         return self._raise(window, event, grant, event.occurred_at if now is None else now)
+
+    def open_count(self, camera_id: str) -> int:
+        """Open alerts (raised or acknowledged) of ``camera_id``: what ``max_open`` bounds."""
+        return sum(
+            1
+            for a in self._alerts.values()
+            if a.camera_id == camera_id and a.status in OPEN_STATUSES
+        )
 
     def _merges_into(self, alert: Alert, event: Event) -> bool:
         return (

@@ -6,7 +6,11 @@ method returns the messages to publish: alerts on ``vigie.alerts.v1`` and the au
 that match, verdicts, and audit records. Nothing here talks to a broker.
 
 State is one JSON document per camera (its alert book and evaluation counts), so the store is
-partitioned exactly like the camera-keyed input topics.
+partitioned exactly like the camera-keyed input topics. Each book is bounded: decided alerts
+stay ``keep_closed_s``, then live on in the archive only; at most ``max_open_alerts`` are open
+per camera, and an event beyond that cap either merges into its key's open alert or is refused,
+counted (``vigie_alerts_capped_total``), warned about once per episode and journaled as
+``alert.refused`` with the reason, like a refusal of the policy.
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import Counter
+
 from vigie_alerting import metrics
 from vigie_alerting.policy_file import LoadedPolicy
 from vigie_core.alerting import AlertBook, AlertRules, UnknownAlert
+from vigie_core.alerting.book import MAX_OPEN_ALERTS, REASON_CAPPED
 from vigie_core.alerting.evaluation import Evaluation
 from vigie_core.alerting.policy import Refusal
 from vigie_core.journal import entry
@@ -33,6 +40,10 @@ log = logging.getLogger(__name__)
 
 SYSTEM = "system:alerting"
 KEEP_CLOSED_S = 3600.0  # decided alerts stay in the desk's memory this long, then only archived
+CAPPED = Counter(
+    "vigie_alerts_capped_total",
+    "Events refused because their camera already had the maximum of open alerts",
+)
 
 
 @dataclass(slots=True)
@@ -58,14 +69,22 @@ class AlertEngine:
         self,
         policy: LoadedPolicy,
         store: MutableMapping[str, Any],
+        *,
+        keep_closed_s: float = KEEP_CLOSED_S,
+        max_open_alerts: int = MAX_OPEN_ALERTS,
     ) -> None:
         self.store = store
+        self.keep_closed_s = keep_closed_s
+        self.max_open_alerts = max_open_alerts
+        self._capped: set[str] = set()  # cameras at the cap (warned once per episode)
         self._use(policy)
 
     def _use(self, policy: LoadedPolicy) -> None:
         self.policy = policy
         self._policy = policy.file.to_policy()
-        self._rules = AlertRules({}, cooldown_s=policy.file.cooldown_s)
+        self._rules = AlertRules(
+            {}, cooldown_s=policy.file.cooldown_s, max_open=self.max_open_alerts
+        )
         self._after_s = dict(policy.file.escalation.after_s)
 
     def change_policy(self, policy: LoadedPolicy, now: float) -> Output:
@@ -126,6 +145,10 @@ class AlertEngine:
             return [self._refusal_record(event, decision)]
         state = self._load(event.camera_id)
         outcome = state.book.on_event(event, decision, now)
+        if outcome.reason == REASON_CAPPED:
+            return [self._capped_record(event, decision.policy_version)]
+        if outcome.is_new:
+            self._capped.discard(event.camera_id)
         if outcome.alert is None or not outcome.changed:
             return []
         alert = outcome.alert
@@ -228,7 +251,7 @@ class AlertEngine:
         outputs: list[Output] = []
         for camera_id, state in self._states():
             escalated = state.book.escalate(now, self._after_s)
-            dropped = state.book.expire(now, KEEP_CLOSED_S)
+            dropped = state.book.expire(now, self.keep_closed_s)
             for alert in escalated:
                 log.warning(
                     "alert escalated",
@@ -289,6 +312,22 @@ class AlertEngine:
             },
         )
         return Output(AUDIT, event.camera_id, codec.encode(record))
+
+    def _capped_record(self, event: Event, policy_version: str) -> Output:
+        """An event refused at the camera's cap of open alerts: counted, warned about when the
+        cap starts to bite, and journaled with the reason like a refusal of the policy."""
+        CAPPED.inc()
+        if event.camera_id not in self._capped:
+            self._capped.add(event.camera_id)
+            log.warning(
+                "camera at its maximum of open alerts: new alerts refused until some are decided",
+                extra={"camera": event.camera_id, "max_open_alerts": self.max_open_alerts},
+            )
+        reason = (
+            f"camera {event.camera_id} already has {self.max_open_alerts} open alerts;"
+            " decide some to let new ones through"
+        )
+        return self._refusal_record(event, Refusal(reason, policy_version))
 
     def _record(
         self,

@@ -8,6 +8,7 @@ the API reports a forwarded refusal exactly as a local one.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -17,7 +18,8 @@ import grpc
 from vigie.v1 import services_pb2, services_pb2_grpc
 from vigie_core.alerting import UnknownAlert
 from vigie_core.types import Alert, VerdictAction
-from vigie_runtime import codec
+from vigie_runtime import codec, tls
+from vigie_runtime.settings import GrpcSettings
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +30,11 @@ CARRIED = ("authorization", "x-request-id")
 Metadata = Sequence[tuple[str, str]]
 
 
-def peer_channel(address: str) -> grpc.Channel:
-    """The one place a channel to another replica is made (plain, inside the cluster)."""
-    return grpc.insecure_channel(address)
+def peer_channel(address: str, settings: GrpcSettings) -> grpc.Channel:
+    """The one place a channel to another replica is made: with the replica's own gRPC
+    transport settings, so TLS (with the configured CA, and this replica's certificate under
+    mutual TLS) whenever the desks serve TLS, plaintext only where they do."""
+    return tls.channel(address, settings)
 
 
 class PeerRefused(Exception):
@@ -63,9 +67,19 @@ class PeerDesks:
     """The other replicas' desks, one channel each, kept while the replica runs."""
 
     def __init__(
-        self, timeout_s: float, channel: Callable[[str], grpc.Channel] = peer_channel
+        self,
+        timeout_s: float,
+        settings: GrpcSettings | None = None,
+        channel: Callable[[str], grpc.Channel] | None = None,
     ) -> None:
+        """``settings``: the replica's gRPC settings, whose transport the channels use;
+        ``channel``: a factory of channels instead (tests)."""
         self.timeout_s = timeout_s
+        if channel is None:
+            if settings is None:
+                raise ValueError("PeerDesks needs the gRPC settings or a channel factory")
+            settings.require_transport()
+            channel = functools.partial(peer_channel, settings=settings)
         self._channel = channel
         self._stubs: dict[str, services_pb2_grpc.AlertDeskStub] = {}
         self._channels: list[grpc.Channel] = []

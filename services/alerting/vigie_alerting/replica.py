@@ -80,7 +80,12 @@ class AlertingReplica:
         self.health = health
         self.peers: PeerDesks | None = None
         self.books = AlertBooks()
-        self.engine = AlertEngine(policy, self.books)
+        self.engine = AlertEngine(
+            policy,
+            self.books,
+            keep_closed_s=settings.keep_closed_s,
+            max_open_alerts=settings.max_open_alerts,
+        )
         watch = PolicyWatch(settings.policy_file, self.engine) if settings.policy_file else None
         self.handler = AlertingHandler(self.engine, self.books, time.time, settings.tick_s, watch)
         self.hub = WatchHub(settings.watch_streams_per_caller)

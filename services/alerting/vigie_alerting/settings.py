@@ -38,6 +38,11 @@ class AlertingSettings(ServiceSettings):
     # thread of a pool of its own; unary calls and health are served from other pools.
     watch_streams_per_caller: int = Field(8, ge=1, le=1000)
     watch_streams_max: int = Field(256, ge=1, le=4096)
+    # Memory of the desk per camera. Decided alerts stay this long (then only in the archive).
+    keep_closed_s: float = Field(3600.0, ge=0, le=7 * 86_400)
+    # Open alerts per camera at most: beyond, a repeat merges into its open alert and a new
+    # kind or zone is refused, counted and journaled (see vigie_alerting/engine.py).
+    max_open_alerts: int = Field(200, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _one_policy(self) -> AlertingSettings:

@@ -204,7 +204,7 @@ class StreamingAlertingService(AlertingReplica):
         )
         health.add_check("alerting.recovered", self.streams.ready)
         desk = ReplicaDesk(self.handler, LoopCalls(self.streams, settings.desk_timeout_s))
-        peers = PeerDesks(settings.desk_timeout_s)
+        peers = PeerDesks(settings.desk_timeout_s, settings.grpc)
         self.grpc = self.desk_server(desk, self.streams, peers)
         log.info("desk advertised", extra={"address": self.address})
 

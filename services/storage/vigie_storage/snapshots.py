@@ -4,11 +4,17 @@ A second stage of the storage service (group ``<group>-snapshots``) reads frames
 alerts. Frames and the tracks of each frame are kept per camera until the camera's tracks are
 ``buffer_s`` past them: frames are read as fast as they come, while alerts follow the tracks,
 so the frames an alert may still need are those the tracks have not left far behind (in a
-replay or a backlog, frames run well ahead of tracks). ``max_frames_per_camera`` caps the
-memory whatever happens. When a new alert arrives, its frame is looked up by sequence and
-capture time, drawn, redacted, encoded and put in the blob store, and the archive records where.
-An alert that arrives before its frame waits up to ``wait_s``; one whose frame never comes is
-logged and counted, never silently dropped.
+replay or a backlog, frames run well ahead of tracks). Three bounds cap the memory whatever
+the input does: ``max_frames_per_camera`` per camera, ``max_buffer_mb`` across all cameras (the
+camera holding the most bytes loses its oldest frames first, so one runaway camera cannot push
+the others' frames out), and ``idle_s``/``max_cameras`` for cameras that stopped sending, or
+that a flood of distinct ids invented. Alerts waiting for their frame are capped by
+``max_pending``; every eviction is counted and warned about.
+
+When a new alert arrives, its frame is looked up by sequence and capture time, drawn,
+redacted, encoded and put in the blob store, and the archive records where. An alert that
+arrives before its frame waits up to ``wait_s``; one whose frame never comes is logged and
+counted, never silently dropped.
 
 The buffer is memory, not state worth saving (megabytes of JPEG per camera), yet an alert may
 need a frame whose offset was committed before a crash. So the stage *rewinds*: when a
@@ -33,7 +39,7 @@ from datetime import UTC, datetime
 
 import cv2
 import numpy as np
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from pydantic import Field
 
 from vigie_core.types import Alert, Box, FrameRef, FrameTracks, Track
@@ -51,6 +57,15 @@ log = logging.getLogger(__name__)
 SNAPSHOTS = Counter(
     "vigie_snapshots_total", "Alert snapshots, by outcome (stored, missing)", ["outcome"]
 )
+BUFFER_BYTES = Gauge("vigie_snapshot_buffer_bytes", "JPEG bytes held by the snapshot buffer")
+BUFFER_CAMERAS = Gauge("vigie_snapshot_buffer_cameras", "Cameras the snapshot buffer holds")
+BUFFER_EVICTED = Counter(
+    "vigie_snapshot_buffer_evicted_total",
+    "Frames dropped from the snapshot buffer by a memory bound (budget, camera_cap), or cameras"
+    " forgotten (idle, too_many_cameras)",
+    ["reason"],
+)
+DONE_IDS = 10_000  # alerts already snapshotted, remembered so a re-read alert costs no lookup
 TIME_MATCH_S = 0.0015  # captured_at survives protobuf and JSON to the microsecond
 # The top of a person box is blurred whatever the face detector says: detector boxes often
 # start well above the head, and a face sits within the top 45% of a standing person's box.
@@ -63,6 +78,15 @@ class SnapshotSettings(StrictModel):
     buffer_s: float = 30.0  # frames are kept until the camera's tracks are this far past them
     wait_s: float = 30.0  # how long an alert waits for its frame
     max_frames_per_camera: int = 1500  # at ~40 kB a JPEG, 60 MB per camera at most
+    # JPEG bytes across all cameras: 600 MB is ~50 cameras at 10 fps, 40 kB a frame, 30 s each.
+    # Over it, the camera holding the most bytes loses its oldest frames first.
+    max_buffer_mb: float = Field(600.0, gt=0)
+    # A camera with no frame for this long is forgotten (its frames and its tracks' time).
+    idle_s: float = Field(300.0, gt=0)
+    # Cameras held at most (a flood of distinct ids): beyond it, the least recently framed goes.
+    max_cameras: int = Field(1000, ge=1)
+    # Alerts waiting for their frame at most; beyond it, the oldest is given up (counted).
+    max_pending: int = Field(2000, ge=1)
     # Messages per partition re-read before the committed position when a partition is
     # assigned (after a crash or a rebalance), so the frames a pending alert needs come back.
     rewind_messages: int = Field(1500, ge=0)
@@ -84,6 +108,8 @@ class _Camera:
     by_sequence: dict[int, _Frame] = field(default_factory=dict)
     tracked_until: float = float("-inf")  # capture time of the newest tracks seen
     full: bool = False  # the memory cap is evicting frames (warned once per episode)
+    last_frame_at: float = float("-inf")  # the handler's clock when its last frame came
+    bytes: int = 0  # JPEG bytes buffered
 
     def find(self, ref: FrameRef) -> _Frame | None:
         frame = self.by_sequence.get(ref.sequence)
@@ -97,12 +123,16 @@ class _Camera:
             return False
         self.frames.append(frame)
         self.by_sequence[frame.sequence] = frame
+        self.bytes += len(frame.jpeg)
         return True
 
-    def drop_oldest(self) -> None:
+    def drop_oldest(self) -> int:
+        """Drop the oldest frame; returns the bytes freed."""
         frame = self.frames.popleft()
         if self.by_sequence.get(frame.sequence) is frame:
             del self.by_sequence[frame.sequence]
+        self.bytes -= len(frame.jpeg)
+        return len(frame.jpeg)
 
 
 def _pixels(box: Box, width: int, height: int) -> tuple[int, int, int, int]:
@@ -183,7 +213,11 @@ class SnapshotHandler:
     ) -> None:
         self.store, self.blobs, self.faces = store, blobs, faces
         self.settings, self.clock = settings, clock
-        self._cameras: dict[str, _Camera] = {}
+        # Ordered by the last frame each camera sent (least recent first), so idle cameras and
+        # the victims of the camera cap are found at the front.
+        self._cameras: OrderedDict[str, _Camera] = OrderedDict()
+        self._bytes = 0  # JPEG bytes across all cameras
+        self._over_budget = False  # the byte budget is evicting (warned once per episode)
         self._pending: OrderedDict[str, tuple[Alert, float]] = OrderedDict()
         self._done: OrderedDict[str, None] = OrderedDict()
 
@@ -203,6 +237,7 @@ class SnapshotHandler:
 
     def handle(self, item: Decoded, message: Message) -> Sequence[Output]:
         topic, value = item
+        self._forget_idle()  # cheap: only the front of the buffer is looked at
         if topic == FRAMES:
             self._add_frame(value)
         elif topic == TRACKS:
@@ -217,14 +252,56 @@ class SnapshotHandler:
     def _add_frame(self, frame: object) -> None:
         camera_id = frame.camera_id  # type: ignore[attr-defined]
         captured_at = codec.time_from_proto(frame.captured_at)  # type: ignore[attr-defined]
-        camera = self._cameras.setdefault(camera_id, _Camera())
+        camera = self._camera(camera_id)
+        camera.last_frame_at = self.clock()
+        self._cameras.move_to_end(camera_id)
+        before = camera.bytes
         camera.add(_Frame(int(frame.sequence), captured_at, bytes(frame.jpeg)))  # type: ignore[attr-defined]
+        self._bytes += camera.bytes - before
         self._prune(camera_id, camera)
+        self._keep_budget()
+
+    def _camera(self, camera_id: str) -> _Camera:
+        """The camera's buffer, made on first sight; idle cameras and those beyond the camera
+        cap are forgotten first, so distinct ids cannot grow the map without bound."""
+        camera = self._cameras.get(camera_id)
+        if camera is not None:
+            return camera
+        self._forget_idle()
+        while len(self._cameras) >= self.settings.max_cameras:
+            self._forget(next(iter(self._cameras)), "too_many_cameras")
+        camera = self._cameras[camera_id] = _Camera(last_frame_at=self.clock())
+        BUFFER_CAMERAS.set(len(self._cameras))
+        return camera
+
+    def _forget_idle(self) -> None:
+        cutoff = self.clock() - self.settings.idle_s
+        while self._cameras:
+            camera_id, camera = next(iter(self._cameras.items()))
+            if camera.last_frame_at >= cutoff:
+                break
+            self._forget(camera_id, "idle")
+
+    def _forget(self, camera_id: str, reason: str) -> None:
+        camera = self._cameras.pop(camera_id)
+        self._bytes -= camera.bytes
+        BUFFER_EVICTED.labels(reason).inc()
+        BUFFER_CAMERAS.set(len(self._cameras))
+        BUFFER_BYTES.set(self._bytes)
+        log.info(
+            "snapshot buffer forgot a camera",
+            extra={"camera": camera_id, "why": reason, "frames": len(camera.frames)},
+        )
+        if reason == "too_many_cameras":
+            log.warning(
+                "snapshot buffer holds its maximum of cameras: forgetting the least recent",
+                extra={"camera": camera_id, "cameras": self.settings.max_cameras},
+            )
 
     def _prune(self, camera_id: str, camera: _Camera) -> None:
         oldest = camera.tracked_until - self.settings.buffer_s
         while camera.frames and camera.frames[0].captured_at < oldest:
-            camera.drop_oldest()
+            self._bytes -= camera.drop_oldest()
         over = len(camera.frames) > self.settings.max_frames_per_camera
         if over and not camera.full:
             log.warning(
@@ -233,11 +310,42 @@ class SnapshotHandler:
             )
         camera.full = over
         while len(camera.frames) > self.settings.max_frames_per_camera:
-            camera.drop_oldest()
+            self._bytes -= camera.drop_oldest()
+            BUFFER_EVICTED.labels("camera_cap").inc()
+        BUFFER_BYTES.set(self._bytes)
+
+    def _keep_budget(self) -> None:
+        """Hold the bytes of all cameras under ``max_buffer_mb``.
+
+        The camera holding the most bytes loses its oldest frame, again until under budget.
+        Not the globally oldest frame: capture times come from outside, and a camera flooding
+        frames (or one whose tracks stalled, so nothing prunes it) would then push out every
+        other camera's recent frames; taking from the biggest keeps the damage where it starts.
+        """
+        budget = int(self.settings.max_buffer_mb * 1_000_000)
+        over = self._bytes > budget
+        if over and not self._over_budget:
+            log.warning(
+                "snapshot buffer over its memory budget: dropping the oldest frames of the"
+                " camera holding the most",
+                extra={"bytes": self._bytes, "cameras": len(self._cameras)},
+            )
+        self._over_budget = over
+        while self._bytes > budget:
+            biggest = max(self._cameras.values(), key=lambda c: c.bytes)
+            if not biggest.frames:
+                break
+            self._bytes -= biggest.drop_oldest()
+            BUFFER_EVICTED.labels("budget").inc()
+        BUFFER_BYTES.set(self._bytes)
+
+    def buffered_bytes(self) -> int:
+        """JPEG bytes held across all cameras (what ``max_buffer_mb`` bounds)."""
+        return self._bytes
 
     def _add_tracks(self, frame_tracks: FrameTracks) -> None:
         camera_id = frame_tracks.frame.camera_id
-        camera = self._cameras.setdefault(camera_id, _Camera())
+        camera = self._camera(camera_id)
         found = camera.find(frame_tracks.frame)
         if found is not None:
             found.tracks = frame_tracks.tracks
@@ -253,6 +361,13 @@ class SnapshotHandler:
             self._remember(alert.alert_id)
             return
         self._pending[alert.alert_id] = (alert, self.clock() + self.settings.wait_s)
+        while len(self._pending) > self.settings.max_pending:
+            alert_id, (oldest, _) = self._pending.popitem(last=False)
+            SNAPSHOTS.labels("missing").inc()
+            log.warning(
+                "no snapshot: too many alerts waiting for their frame, the oldest is given up",
+                extra={"alert_id": alert_id, "camera": oldest.camera_id},
+            )
 
     def _retry_pending(self) -> None:
         now = self.clock()
@@ -300,9 +415,10 @@ class SnapshotHandler:
 
     def _remember(self, alert_id: str) -> None:
         self._done[alert_id] = None
-        while len(self._done) > 10_000:
+        while len(self._done) > DONE_IDS:
             self._done.popitem(last=False)
 
     def on_idle(self) -> list[Output]:
+        self._forget_idle()
         self._retry_pending()
         return []

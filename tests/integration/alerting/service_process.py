@@ -47,7 +47,12 @@ class AlertingProcess:
                 "single_record_batches": True,
             },
             "http": {"host": "127.0.0.1", "port": self.http_port},
-            "grpc": {"host": "127.0.0.1", "port": self.grpc_port, "grace_s": 1},
+            "grpc": {
+                "host": "127.0.0.1",
+                "port": self.grpc_port,
+                "grace_s": 1,
+                "plaintext": True,
+            },
             "policy_file": str(work / "policy.yaml"),
             "tokens_file": str(work / "tokens.yaml"),
             "tick_s": 0.5,

@@ -57,7 +57,7 @@ def desk(tmp_path: Path) -> Iterator[tuple[int, InMemoryBus]]:
     tokens.write_text(yaml.safe_dump({"tokens": entries}))
     policy = {"version": "streams-1", "default": {"zone_intrusion": {"severity": "high"}}}
     settings = AlertingSettings(
-        grpc=GrpcSettings(host="127.0.0.1", port=0),
+        grpc=GrpcSettings(host="127.0.0.1", port=0, plaintext=True),
         tokens_file=tokens,
         policy=policy,
         tick_s=0.2,

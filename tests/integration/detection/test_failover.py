@@ -56,6 +56,7 @@ def start_victim(bootstrap: str, group: str, http_port: int) -> subprocess.Popen
         "VIGIE_HTTP__HOST": "127.0.0.1",
         "VIGIE_GRPC__PORT": "0",
         "VIGIE_GRPC__HOST": "127.0.0.1",
+        "VIGIE_GRPC__PLAINTEXT": "true",
         "VIGIE_LOG_LEVEL": "WARNING",
     }
     return subprocess.Popen(
@@ -85,7 +86,7 @@ def test_a_killed_replica_loses_no_frame(bootstrap: str) -> None:
     settings = DetectionSettings(
         kafka=kafka(bootstrap),
         group_id=group,
-        grpc=GrpcSettings(host="127.0.0.1", port=0),
+        grpc=GrpcSettings(host="127.0.0.1", port=0, plaintext=True),
         batching={"max_batch": 4, "max_wait_ms": 5},
     )
     bus = KafkaBus(settings.kafka)

@@ -56,7 +56,9 @@ SMALL = jpeg_of(np.full((48, 64, 3), 128, dtype=np.uint8))
 
 
 def serve(detector: object, max_message_mb: int = 8) -> tuple[GrpcServer, grpc.Channel]:
-    settings = GrpcSettings(host="127.0.0.1", port=0, grace_s=1, max_message_mb=max_message_mb)
+    settings = GrpcSettings(
+        host="127.0.0.1", port=0, grace_s=1, max_message_mb=max_message_mb, plaintext=True
+    )
     servicer = DetectorServicer(detector, max_message_bytes=max_message_mb * 1024 * 1024)  # type: ignore[arg-type]
     registration = Registration(
         services_pb2_grpc.add_DetectorServicer_to_server, servicer, "vigie.v1.Detector"

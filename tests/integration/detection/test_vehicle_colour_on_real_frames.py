@@ -29,9 +29,11 @@ from vigie_detection.vehicle_colour import (
 )
 from vigie_runtime.health import Health
 from vigie_runtime.inmemory import InMemoryBus
+from vigie_runtime.settings import GrpcSettings
 from vigie_runtime.yamlconf import ConfigError
 
 CAR_CLIP = "intel-sample-videos/car-detection.mp4"
+LOCAL_GRPC = GrpcSettings(host="127.0.0.1", port=0, plaintext=True)
 RED_CAR = Box(0.42, 0.355, 0.635, 1.0)  # frame 205, the right-hand car
 
 
@@ -114,13 +116,16 @@ def test_people_in_the_street_photos_get_no_colour(detector: Detector) -> None:
 
 
 def test_the_detection_service_colours_vehicles_as_configured() -> None:
-    service = DetectionService(DetectionSettings(), InMemoryBus(), Health())
+    service = DetectionService(DetectionSettings(grpc=LOCAL_GRPC), InMemoryBus(), Health())
     image = clip_frame(205)
     (car,) = service.batching.handler.annotate(image, (Detection(RED_CAR, "car", 0.9),))
     assert car.colour == Colour.RED
     with pytest.raises(ConfigError, match=r"vehicle_colour\.classes: unknown class names"):
         DetectionService(
-            DetectionSettings(vehicle_colour={"classes": ["motorcycle"]}),  # type: ignore[arg-type]
+            DetectionSettings(
+                vehicle_colour={"classes": ["motorcycle"]},  # type: ignore[arg-type]
+                grpc=LOCAL_GRPC,
+            ),
             InMemoryBus(),
             Health(),
         )

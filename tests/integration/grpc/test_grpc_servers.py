@@ -43,7 +43,7 @@ from vigie_runtime.topics import ALERTS, AUDIT, DEAD_LETTERS, VERDICTS
 
 pytestmark = pytest.mark.integration
 
-LOOPBACK = GrpcSettings(host="127.0.0.1", port=0, grace_s=1)
+LOOPBACK = GrpcSettings(host="127.0.0.1", port=0, grace_s=1, plaintext=True)
 
 
 @pytest.fixture()

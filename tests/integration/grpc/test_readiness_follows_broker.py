@@ -52,9 +52,8 @@ def test_an_unreachable_broker_fails_readyz_and_grpc_health(broker: object) -> N
 
     threading.Thread(target=loop, daemon=True).start()
     probes = ProbeServer(health, "127.0.0.1", 0).start()
-    server = GrpcServer(
-        GrpcSettings(host="127.0.0.1", port=0, grace_s=0.5), [], health=health, health_period_s=0.2
-    ).start()
+    settings = GrpcSettings(host="127.0.0.1", port=0, grace_s=0.5, plaintext=True)
+    server = GrpcServer(settings, [], health=health, health_period_s=0.2).start()
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     stub = health_pb2_grpc.HealthStub(channel)
 

@@ -71,7 +71,7 @@ def stub(
     ]
     servicer = ArchiveServicer(store, Authenticator(tokens), blobs, clock=lambda: 5000.0)
     server = GrpcServer(
-        GrpcSettings(host="127.0.0.1", port=0, grace_s=0),
+        GrpcSettings(host="127.0.0.1", port=0, grace_s=0, plaintext=True),
         [
             Registration(
                 services_pb2_grpc.add_ArchiveServicer_to_server, servicer, "vigie.v1.Archive"

@@ -70,7 +70,9 @@ class Probes:
 
     def __init__(self, health: Health, max_streams: int = 4) -> None:
         self.release = threading.Event()
-        settings = GrpcSettings(host="127.0.0.1", port=0, max_workers=2, grace_s=0.5)
+        settings = GrpcSettings(
+            host="127.0.0.1", port=0, max_workers=2, grace_s=0.5, plaintext=True
+        )
         self.grpc = GrpcServer(
             settings,
             [echo_registration(self.release)],

@@ -543,3 +543,44 @@ def test_a_webhook_added_to_a_running_site_does_not_replay_old_alert_states() ->
     old, fresh = asyncio.run(deliver())
     assert old == [] and len(fresh) == 1  # the fresh one was tried (port 9: refused), then DLQ
     assert waits == [1.0]
+
+
+# -- bounds ---------------------------------------------------------------------------------------
+
+
+def test_an_alert_flood_from_one_camera_is_capped_merged_and_journaled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = JsonStore()
+    e = AlertEngine(policy(), store, max_open_alerts=5)
+    outputs: list[Output] = []
+    with caplog.at_level("WARNING"):
+        for i in range(300):  # a new zone every event: nothing merges by itself
+            outputs += e.on_event(event(T0 + i, zone=f"z{i}"), T0 + i)
+    book = store[CAMERA]["book"]
+    assert len(book["alerts"]) == 5 and len(book["windows"]) == 5  # memory held at the cap
+    assert len({a.alert_id for a in alerts_in(outputs)}) == 5
+    refused = [r for r in audit_in(outputs) if r.action == "alert.refused"]
+    assert len(refused) == 295 and "5 open alerts" in refused[0].reason
+    warnings = [r for r in caplog.records if "maximum of open alerts" in r.getMessage()]
+    assert len(warnings) == 1  # once per episode, not once per event
+    # At the cap, a repeat of an open alert's key merges into it, even past the cooldown.
+    (merged,) = alerts_in(e.on_event(event(T0 + 1_000, zone="z0"), T0 + 1_000))
+    assert merged.count == 2 and merged.first_seen == T0
+    # Deciding one lets the next new one through.
+    first = e.alerts()[-1]
+    e.decide(first.alert_id, VerdictAction.DISMISS, ALICE, "test flood", T0 + 1_001)
+    (raised,) = alerts_in(e.on_event(event(T0 + 1_002, zone="new"), T0 + 1_002))
+    assert raised.zone == "new" and raised.count == 1
+
+
+def test_decided_alerts_are_kept_keep_closed_s_then_forgotten() -> None:
+    store = JsonStore()
+    e = AlertEngine(policy(), store, keep_closed_s=100.0)
+    (alert,) = alerts_in(e.on_event(event(T0), T0))
+    e.decide(alert.alert_id, VerdictAction.DISMISS, ALICE, "false alarm", T0 + 1)
+    e.tick(T0 + 100)
+    assert [a.alert_id for a in e.alerts(include_closed=True)] == [alert.alert_id]
+    e.tick(T0 + 102)
+    assert e.alerts(include_closed=True) == []
+    assert store[CAMERA]["book"]["windows"] == []  # its quiet period is over too

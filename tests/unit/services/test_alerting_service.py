@@ -74,7 +74,7 @@ class Running:
 
     def __init__(self, bus: InMemoryBus, **settings: Any) -> None:
         config = AlertingSettings(
-            grpc=GrpcSettings(host="127.0.0.1", port=0), tick_s=0.2, **settings
+            grpc=GrpcSettings(host="127.0.0.1", port=0, plaintext=True), tick_s=0.2, **settings
         )
         self.service = InProcessAlertingService(config, bus, Health())
         self.stop = threading.Event()
