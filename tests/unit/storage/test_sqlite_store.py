@@ -740,3 +740,8 @@ def test_two_stores_on_one_file_open_together_and_see_each_other(db_path: Path) 
     finally:
         for archive in opened:
             archive.close()
+
+
+def test_ping_answers_true_while_the_database_answers(store: SqliteArchive) -> None:
+    """What storage's readiness asks (rows come back as ``sqlite3.Row``, not tuples)."""
+    assert store.ping() is True

@@ -226,7 +226,8 @@ class SqliteArchive(SavesOneAsBatch, ClosedOnExit):
 
     def ping(self) -> bool:
         with self._lock:
-            return self._conn.execute("SELECT 1").fetchone() == (1,)
+            row = self._conn.execute("SELECT 1").fetchone()
+        return row is not None and row[0] == 1
 
     # -- retention ------------------------------------------------------------------------------
 
