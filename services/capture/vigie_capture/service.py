@@ -3,6 +3,11 @@
 Capture times are media times anchored to the session start, so a file replayed as fast as
 possible and the same file paced in real time carry the same time axis: trackers and dwell
 rules behave identically, only the wall-clock latency differs.
+
+A capture time is never ahead of the wall clock, because every later stage refuses a message
+from the future (:mod:`vigie_runtime.timebounds`). Real-time pacing waits for each frame's time;
+a fast replay anchors the session so that its known length ends now (all of it in the recent
+past), and beyond a length it cannot know (an endless loop) it waits like real-time pacing.
 """
 
 from __future__ import annotations
@@ -45,6 +50,16 @@ def frame_message(
         replay=camera.replay,
         session_id=session_id,
     )
+
+
+def known_length_s(frame_count: int | None, fps: float, options: VideoOptions) -> float:
+    """Media seconds a replay will cover, as far as it can be known before reading it: the
+    frames asked for, or the file's frames from the start position; 0 for a stream or an
+    endless loop."""
+    frames: float | None = options.max_frames
+    if frames is None and frame_count is not None and not options.loop:
+        frames = max(frame_count - options.start_s * fps, 0.0)
+    return 0.0 if frames is None else frames / fps
 
 
 class CaptureService:
@@ -103,6 +118,8 @@ class CaptureService:
                 },
             )
             started = time.time()
+            if not realtime:
+                started -= known_length_s(video.frame_count, video.fps, options)
             first_media: float | None = None
             for raw in video:
                 if stop.is_set():
@@ -110,8 +127,14 @@ class CaptureService:
                 if first_media is None:
                     first_media = raw.media_time_s
                 captured_at = started + (raw.media_time_s - first_media)
-                if realtime and (delay := captured_at - time.time()) > 0 and stop.wait(delay):
-                    break
+                if (delay := captured_at - time.time()) > 0:
+                    if pending:  # what is ready goes out before the wait, not after it
+                        if not deliver(publisher, pending, stop, "capture"):
+                            return
+                        self.published[camera.id] = sequence
+                        pending = []
+                    if stop.wait(delay):
+                        break
                 message = frame_message(camera, session_id, sequence, captured_at, raw.image)
                 pending.append(Output(FRAMES, camera.id, message.SerializeToString()))
                 sequence += 1
