@@ -154,6 +154,9 @@ class EventKind(StrEnum):
     WEAPON = "weapon"
     EMOTION_SUMMARY = "emotion_summary"
     OCCUPANCY = "occupancy"
+    # Technical: a camera that stops is an alert too (raised by capture, not analytics).
+    CAMERA_STALLED = "camera_stalled"
+    CAMERA_OFFLINE = "camera_offline"
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,11 @@ class Service(Protocol):
 Build = Callable[[S, Bus, Health], Service]
 
 
+class ServiceFailed(RuntimeError):
+    """Raised by ``Service.run`` when its work cannot go on (capture gave a camera up): the
+    process exits 1, so an orchestrator or a script sees the failure."""
+
+
 def install_signal_handlers(stop: threading.Event) -> None:
     """SIGTERM (Kubernetes) and SIGINT (Ctrl-C) ask for a graceful stop; a second one forces it."""
 
@@ -143,7 +148,7 @@ def service_main(
     configure_logging(name, settings.log_level, settings.log_json)
     stop = threading.Event()
     install_signal_handlers(stop)
-    health = Health()
+    health = Health(settings.liveness_timeout_s)
     # Probes answer from the start (a slow broker must not look like a dead process), but the
     # service is not ready before it is built: until then it has declared none of its checks.
     built = threading.Event()
@@ -167,6 +172,9 @@ def service_main(
         log.error("invalid configuration", extra={"error": str(exc)})
         print(f"vigie {name}: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
+    except ServiceFailed as exc:
+        log.error("service failed", extra={"error": str(exc)})
+        return 1
     finally:
         probes.stop()
     log.info("stopped")

@@ -50,6 +50,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from vigie.v1 import (
     alerts_pb2,
     audit_pb2,
+    cameras_pb2,
     common_pb2,
     detections_pb2,
     events_pb2,
@@ -99,6 +100,7 @@ __all__ = [
     "audit_to_proto",
     "decode_alert",
     "decode_audit",
+    "decode_camera_status",
     "decode_detections",
     "decode_event",
     "decode_frame",
@@ -984,3 +986,33 @@ def decode_audit(data: bytes, key: Key | _Unchecked = _UNCHECKED) -> AuditRecord
     if value.camera_id:
         _same_camera(key, value.camera_id, "camera_id")
     return value
+
+
+# --------------------------------------------------------------------------------------------
+# Camera status (capture's watch). Like frames, it stays protobuf: only capture builds it, and a
+# reader only needs it checked.
+
+_CAMERA_STATES = frozenset(number for number in cameras_pb2.CameraState.values() if number != 0)
+
+
+def decode_camera_status(
+    data: bytes, key: Key | _Unchecked = _UNCHECKED
+) -> cameras_pb2.CameraStatus:
+    """Parse and check a camera status: a camera id (the key), a known state, the times set and
+    ordered (``since`` not after ``reported_at``), a finite, non-negative frame rate."""
+    msg = _parse(cameras_pb2.CameraStatus, data)
+    camera_id = _required_str(msg.camera_id, "camera_id")
+    _same_camera(key, camera_id, "camera_id")
+    if msg.state not in _CAMERA_STATES:
+        _enum_from_proto(msg.state, {}, cameras_pb2.CameraState, "state")
+    since = _required_time(msg, "since", "since")
+    reported_at = _required_time(msg, "reported_at", "reported_at")
+    if since > reported_at:
+        raise DecodeError(f"since {since} is after reported_at {reported_at}")
+    if msg.HasField("last_frame_at"):
+        _required_time(msg, "last_frame_at", "last_frame_at")
+    if _finite(msg.frames_per_second, "frames_per_second") < 0:
+        raise DecodeError(f"frames_per_second must be >= 0, got {msg.frames_per_second}")
+    _text(msg.reason, "reason")
+    _bounded_str(msg.session_id, "session_id", MAX_ID_CHARS)
+    return msg

@@ -148,6 +148,30 @@ class FrameRate:
         with self._lock:
             return list(self._stamps)
 
+    def refresh(self, now: float | None = None) -> dict[str, float]:
+        """Recompute every followed camera's rate over the window ending ``now``, without a
+        frame, and return them by camera: a camera whose frames stopped sees its rate fall, to 0
+        once its window holds at most one frame (capture's camera watch calls this
+        periodically). Idle cameras are dropped as by :meth:`sweep`."""
+        now = time.monotonic() if now is None else now
+        rates: dict[str, float] = {}
+        published: list[tuple[str, float]] = []
+        with self._lock:
+            dropped = self._drop_idle(now)
+            cutoff = now - self.window_s
+            for camera, (label, stamps) in self._stamps.items():
+                while len(stamps) > 1 and stamps[0] < cutoff:
+                    stamps.popleft()
+                rate = (len(stamps) - 1) / max(now - stamps[0], 1e-9) if len(stamps) > 1 else 0.0
+                rates[camera] = rate
+                if label != OTHER_CAMERA:
+                    published.append((label, rate))
+        for gone in dropped:
+            CAMERA_FPS.labels(self.stage, gone).set(0.0)
+        for label, rate in published:
+            CAMERA_FPS.labels(self.stage, label).set(rate)
+        return rates
+
     def _drop_idle(self, now: float, keep: str = "") -> list[str]:
         """Cameras idle for ``idle_s``, or beyond ``max_cameras``, removed; their labels."""
         dropped: list[str] = []
@@ -166,4 +190,18 @@ UNCONFIGURED_CAMERA = Counter(
     "vigie_unconfigured_camera_messages_total",
     "Messages for a camera the stage has no configuration for (not analysed)",
     ["stage", "camera"],
+)
+
+
+# Camera watch (capture): how old each camera's last frame is, computed when scraped, and which
+# state it is in (1 for the current state, 0 for the others).
+CAMERA_LAST_FRAME_AGE = Gauge(
+    "vigie_camera_last_frame_age_seconds",
+    "Seconds since the camera's last frame was read (since the watch began, before any frame)",
+    ["stage", "camera"],
+)
+CAMERA_STATUS = Gauge(
+    "vigie_camera_status",
+    "Camera state as capture sees it: 1 for the current state (online, stalled, offline)",
+    ["stage", "camera", "state"],
 )

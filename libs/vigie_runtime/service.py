@@ -28,6 +28,7 @@ from vigie_runtime.health import Health
 from vigie_runtime.settings import ServiceSettings
 from vigie_runtime.stage import Stage, StageRunner
 from vigie_runtime.state import CameraState, StateSpec
+from vigie_runtime.timebounds import time_of as time_of_message
 from vigie_runtime.topology import ConsumerGroup, ServiceTopology
 
 T = TypeVar("T")
@@ -60,6 +61,7 @@ class StageService:
         bus: Bus | None = None,
         max_batch: int | None = None,
         rewind: Mapping[str, int] | None = None,
+        time_of: Callable[[T], float | None] | None = time_of_message,
     ) -> StageRunner[T]:
         """Run the stage of the topology's consumer group ``name``: its name, topics and group id
         come from there, so the code cannot start a stage the deployment does not know.
@@ -68,7 +70,8 @@ class StageService:
         follows one of the group's topics. ``bus`` replaces the service's bus for this stage (a
         wrapper that fills batches, say); ``max_batch`` is its poll size, by default the
         service's ``max_batch`` setting; ``rewind`` re-reads an in-memory window of recent input
-        on assignment (see :class:`vigie_runtime.stage.Stage`).
+        on assignment (see :class:`vigie_runtime.stage.Stage`); ``time_of`` the time of a
+        decoded input, bounded by the service's ``time`` setting.
         """
         group = self.topology.group(name)
         stage = Stage(
@@ -82,6 +85,8 @@ class StageService:
             counts_frames=counts_frames,
             state=None if state is None else self._state_spec(group, state),
             rewind=rewind,
+            time_of=time_of,
+            time_bounds=self.settings.time,
         )
         runner = StageRunner(
             stage,

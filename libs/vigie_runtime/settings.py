@@ -118,6 +118,23 @@ class GrpcSettings(StrictModel):
             )
 
 
+class TimeBounds(StrictModel):
+    """How far a message's time may stray from the clocks that carried it before a stage
+    refuses it (to the dead-letter topic, with the reason). A message's time is data from its
+    producer: one stamped far ahead would move its camera's clock there and make every later
+    message look stale.
+
+    ``max_future_s``: how far ahead of this stage's clock, and of the record's timestamp
+    (when its producer created it), a time may be: the clock skew tolerated between hosts.
+    Captured times are never ahead of the capture host's clock, fast replays included.
+    ``max_past_s``: how far behind the record's timestamp a time may be: the longest backlog
+    a stage is expected to catch up on (a stage that was down that long).
+    """
+
+    max_future_s: float = Field(10.0, gt=0, le=86_400)
+    max_past_s: float = Field(7 * 86_400.0, gt=0, le=366 * 86_400)
+
+
 class _YamlSource(PydanticBaseSettingsSource):
     """Feeds the YAML file's mapping in below the environment."""
 
@@ -141,6 +158,10 @@ class ServiceSettings(BaseSettings):
     group_id: str = ""
     dead_letter_topic: str = "vigie.dead-letters.v1"
     max_batch: int = Field(64, ge=1, le=10_000)
+    time: TimeBounds = Field(default_factory=TimeBounds)
+    # A loop that has not turned for this long fails liveness (/healthz and gRPC health), so
+    # the orchestrator restarts a process that is stuck rather than one that is only slow.
+    liveness_timeout_s: float = Field(60.0, ge=5, le=3600)
 
     @classmethod
     def settings_customise_sources(

@@ -2,8 +2,9 @@
 
 Written once so that every stage has the same guarantees:
 - at-least-once: a batch's offsets are marked done only after its outputs are acknowledged;
-- bad input never stops a stage: a message that cannot be decoded or handled goes to the
-  dead-letter topic with the original bytes and the reason in headers, and the loop goes on;
+- bad input never stops a stage: a message that cannot be decoded or handled, or whose time is
+  out of bounds (:mod:`vigie_runtime.timebounds`), goes to the dead-letter topic with the
+  original bytes and the reason in headers, and the loop goes on;
 - a broker that goes away is waited for (delivery retried with back-off), not crashed on;
 - SIGTERM finishes the batch in hand, commits, and leaves the group;
 - a stage that declares per-camera state (:mod:`vigie_runtime.state`) has it saved with every
@@ -23,11 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from vigie_runtime import metrics
-from vigie_runtime.bus import Bus, DeliveryError, Message, Output, Publisher
+from vigie_runtime.bus import Bus, DeliveryError, Message, Output, Publisher, RebalanceListener
 from vigie_runtime.health import Health
 from vigie_runtime.logs import for_camera
-from vigie_runtime.settings import ServiceSettings
+from vigie_runtime.settings import ServiceSettings, TimeBounds
 from vigie_runtime.state import StateKeeper, StateSpec, TopicStateStore
+from vigie_runtime.timebounds import TimeGuard, TimeRefused, time_of
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,9 @@ class Stage(Generic[T]):
     ``handle`` returns the outputs for one input; ``before_commit`` runs once per batch after
     every input is handled and before delivery (a database transaction commits there);
     ``on_idle`` lets time-based logic run when no message arrives; ``state`` declares the
-    stage's per-camera state, saved with each batch and restored on assignment.
+    stage's per-camera state, saved with each batch and restored on assignment. ``time_of``
+    gives a decoded input's time (None: it carries none), checked against ``time_bounds``
+    before ``handle`` sees it; the default knows every Vigie message.
     """
 
     name: str
@@ -63,6 +67,11 @@ class Stage(Generic[T]):
     rewind: Mapping[str, int] | None = None
     # A group that never committed starts at the end of its topics (a live feed, not a replay).
     from_end: bool = False
+    time_of: Callable[[T], float | None] | None = time_of
+    time_bounds: TimeBounds = field(default_factory=TimeBounds)
+    # Told of partitions assigned and revoked, for a stage that keeps per-partition memory
+    # without declaring a state (a stage with a state has the state's keeper instead).
+    listener: RebalanceListener | None = None
 
 
 def dead_letter(
@@ -135,6 +144,7 @@ class MessageContract(Generic[T]):
         self.stage = stage
         self.dead_letter_topic = dead_letter_topic
         self.frame_rate = metrics.FrameRate(stage.name)
+        self.time_guard = TimeGuard(stage.time_bounds)
 
     def process(self, message: Message) -> list[Output]:
         name = self.stage.name
@@ -145,6 +155,13 @@ class MessageContract(Generic[T]):
                 decoded = self.stage.decode(message)
             except Exception as exc:
                 return [self.reject(message, "decode", exc)]
+            if self.stage.time_of is not None:
+                try:
+                    stamp = self.stage.time_of(decoded)
+                    if stamp is not None:
+                        self.time_guard.check(stamp, message.timestamp_ms)
+                except TimeRefused as exc:
+                    return [self.reject(message, "time", exc)]
             try:
                 outputs = list(self.stage.handle(decoded, message))
             except Exception as exc:
@@ -225,7 +242,9 @@ class StageRunner(Generic[T]):
     def run(self, stop: threading.Event) -> None:
         name = self.stage.name
         self._check_state_partitions()
-        options: dict[str, Any] = {"listener": self.keeper}
+        if self.keeper is not None and self.stage.listener is not None:
+            raise ValueError(f"{name}: a stage with a state cannot have a listener of its own")
+        options: dict[str, Any] = {"listener": self.keeper or self.stage.listener}
         if self.stage.rewind:  # only asked of buses that must honour it
             options["rewind"] = self.stage.rewind
         if self.stage.from_end:

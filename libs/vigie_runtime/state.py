@@ -158,7 +158,7 @@ class StateKeeper:
                 self.state.load(camera, document)
             except ValueError as exc:
                 STATE_DISCARDED.labels(self.stage).inc()
-                log.warning(
+                log.error(  # what the camera had measured is lost: never a quiet event
                     "stored camera state unusable; the camera starts afresh",
                     extra={"camera": camera, "stage": self.stage, "error": str(exc)},
                 )

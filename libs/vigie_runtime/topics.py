@@ -41,6 +41,9 @@ ANALYTICS_STATE = "vigie.analytics-state.v1"
 # Internal to the alerting service when a stage runner drives it (the single process): the
 # latest alert book per camera (JSON), partitioned like the events it follows.
 ALERTING_STATE = "vigie.alerting-state.v1"
+# Capture's watch over its cameras: the latest vigie.v1.CameraStatus per camera (online,
+# stalled, offline), published on every change and as a heartbeat; compacted.
+CAMERA_STATUS = "vigie.camera-status.v1"
 
 # Created and used by the alerting stream application itself, named after its application id
 # (the alerting consumer group): the state table's changelog, partitioned like the events so a
@@ -88,6 +91,12 @@ TOPICS: tuple[TopicSpec, ...] = (
         PARTITIONS,
         "latest alert book per camera (compacted)",
         _state_config(),
+    ),
+    TopicSpec(
+        CAMERA_STATUS,
+        PARTITIONS,
+        "latest status per camera (compacted)",
+        {"cleanup.policy": "compact", "retention.ms": str(7 * DAY_MS)},
     ),
     TopicSpec(
         DEAD_LETTERS,

@@ -26,6 +26,7 @@ from vigie_runtime.topics import (
     ALERTS,
     ANALYTICS_STATE,
     AUDIT,
+    CAMERA_STATUS,
     DEAD_LETTERS,
     DETECTIONS,
     EVENTS,
@@ -174,7 +175,8 @@ CAPTURE = ServiceTopology(
     # Capture consumes nothing; the setting exists because every service has it.
     group_id="vigie-capture",
     http_port=9401,
-    writes=(FRAMES,),
+    # Frames; each camera's status; and its technical alerts (stalled, offline) as events.
+    writes=(FRAMES, CAMERA_STATUS, EVENTS),
 )
 
 DETECTION = ServiceTopology(
@@ -233,8 +235,11 @@ ALERTING = ServiceTopology(
         ),
         # WatchAlerts' live feed: every replica sees every camera's alert changes.
         ConsumerGroup("alerting-watch", "-watch-", (Read(ALERTS),), per_replica=True),
+        # Capture's heartbeats: a camera whose capture falls silent raises camera_offline.
+        ConsumerGroup("alerting-cameras", "-cameras", (Read(CAMERA_STATUS),)),
     ),
-    writes=(ALERTS, VERDICTS, AUDIT, DEAD_LETTERS),
+    # Events: the camera_offline of a silent capture, which the alerting stage then routes.
+    writes=(ALERTS, VERDICTS, AUDIT, DEAD_LETTERS, EVENTS),
     state=(
         # The stream application's table (on a broker) ...
         StateTopic(ALERT_STATE_CHANGELOG, follows=EVENTS),

@@ -476,6 +476,10 @@ def describe(event: Event) -> str:
         direction = event.details.get("direction", "")
         suffix = f" ({direction})" if direction else ""
         return f"{what} crossed line {zone}{suffix} at camera {event.camera_id}"
+    if event.kind in (EventKind.CAMERA_STALLED, EventKind.CAMERA_OFFLINE):
+        state = "stalled" if event.kind == EventKind.CAMERA_STALLED else "offline"
+        reason = event.details.get("reason", "")
+        return f"camera {event.camera_id} {state}" + (f": {reason}" if reason else "")
     kind = str(event.kind).replace("_", " ")
     return f"{what}: {kind} at {zone} at camera {event.camera_id}"
 

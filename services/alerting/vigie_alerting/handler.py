@@ -18,6 +18,7 @@ from vigie_core.types import Alert, Event, Verdict, VerdictAction
 from vigie_runtime import codec
 from vigie_runtime.auth import Caller
 from vigie_runtime.bus import Message, Output
+from vigie_runtime.settings import TimeBounds
 from vigie_runtime.stage import Stage
 from vigie_runtime.state import StateSpec
 from vigie_runtime.topics import EVENTS, VERDICTS
@@ -37,8 +38,10 @@ class AlertingHandler:
         clock: Callable[[], float],
         tick_s: float = 1.0,
         policy_watch: PolicyWatch | None = None,
+        time_bounds: TimeBounds | None = None,
     ) -> None:
         self.engine = engine
+        self.time_bounds = time_bounds or TimeBounds()
         self.books = books
         self.clock = clock
         self.tick_s = tick_s
@@ -62,6 +65,7 @@ class AlertingHandler:
             before_commit=housekeeping,
             on_idle=housekeeping,
             state=StateSpec(self.books, topic=state_topic, follows=EVENTS),
+            time_bounds=self.time_bounds,
         )
 
     # -- messages ---------------------------------------------------------------------------------

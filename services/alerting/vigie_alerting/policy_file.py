@@ -240,6 +240,9 @@ default:
   crowd_density: {severity: high}
   crowd_movement: {severity: high}
   stopped_vehicle: {severity: medium}
+  # Technical: capture's watch raises these when a camera stops delivering frames.
+  camera_stalled: {severity: high}
+  camera_offline: {severity: high}
 """
 
 

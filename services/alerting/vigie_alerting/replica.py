@@ -1,7 +1,8 @@
 """What every alerting replica runs, whatever drives its alerting stage.
 
 The handler over this replica's :class:`AlertBooks`; beside it, in threads of their own, the
-webhooks stage (when the policy names receivers) and the watch feed; and the AlertDesk server,
+webhooks stage (when the policy names receivers), the watch feed and the watch over capture's
+camera heartbeats (:mod:`vigie_alerting.camera_silence`); and the AlertDesk server,
 routed so that any replica answers for every camera. The single process and the stream
 application differ only in what drives the alerting stage and where desk calls run.
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 from vigie.v1 import services_pb2_grpc
 from vigie_alerting.books import AlertBooks
+from vigie_alerting.camera_silence import CameraSilence
 from vigie_alerting.desk import Desk
 from vigie_alerting.engine import AlertEngine
 from vigie_alerting.grpc_api import AlertDeskServicer
@@ -33,7 +35,9 @@ from vigie_runtime.auth import Authenticator
 from vigie_runtime.bus import Bus
 from vigie_runtime.grpc_server import GrpcServer, Registration
 from vigie_runtime.health import Health
-from vigie_runtime.stage import StageRunner
+from vigie_runtime.stage import Stage, StageRunner
+from vigie_runtime.timebounds import TimeGuard
+from vigie_runtime.topology import ALERTING
 
 log = logging.getLogger(__name__)
 
@@ -87,24 +91,48 @@ class AlertingReplica:
             max_open_alerts=settings.max_open_alerts,
         )
         watch = PolicyWatch(settings.policy_file, self.engine) if settings.policy_file else None
-        self.handler = AlertingHandler(self.engine, self.books, time.time, settings.tick_s, watch)
+        self.handler = AlertingHandler(
+            self.engine, self.books, time.time, settings.tick_s, watch, time_bounds=settings.time
+        )
         self.hub = WatchHub(settings.watch_streams_per_caller)
         dead = settings.dead_letter_topic
-        feed = watch_stage(self.hub, watch_group(settings.group_id), time.time())
+        feed = watch_stage(
+            self.hub, watch_group(settings.group_id), time.time(), TimeGuard(settings.time)
+        )
         self.watch_feed = StageRunner(feed, bus, Health(), dead)
         self._sides = [self._side(self.watch_feed, self.watch_feed.run)]
+        self.camera_silence = CameraSilence(settings.camera_silence_s)
+        self.camera_watch = StageRunner.for_service(
+            self._camera_stage(settings), bus, Health(), settings
+        )
+        self._sides.append(self._side(self.camera_watch, self.camera_watch.run))
         self.webhooks: WebhookStage | None = None
         self.webhook_runner: StageRunner[Any] | None = None
         if policy.file.webhooks:
             sender = WebhookSender(
                 [Webhook.from_config(w) for w in policy.file.webhooks], time.time
             )
-            self.webhooks = WebhookStage(sender, settings.group_id, dead)
+            self.webhooks = WebhookStage(sender, settings.group_id, dead, settings.time)
             self.webhook_runner = StageRunner.for_service(
                 self.webhooks.stage(), bus, Health(), settings
             )
             hooks, runner = self.webhooks, self.webhook_runner
             self._sides.append(self._side(runner, lambda stop: hooks.run(runner, stop)))
+
+    def _camera_stage(self, settings: AlertingSettings) -> Stage[Any]:
+        """Capture's heartbeats in, camera_offline events out for cameras gone silent."""
+        group = ALERTING.group("alerting-cameras")
+        silence = self.camera_silence
+        return Stage(
+            name=group.stage,
+            topics=group.topics,
+            group_id=group.id(settings.group_id),
+            decode=silence.decode,
+            handle=silence.handle,
+            on_idle=silence.check,
+            listener=silence,
+            time_bounds=settings.time,
+        )
 
     def _side(self, runner: StageRunner[Any], target: Callable[..., None]) -> SideStage:
         side = SideStage(runner, runner.health, target)

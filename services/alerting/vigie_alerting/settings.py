@@ -43,6 +43,10 @@ class AlertingSettings(ServiceSettings):
     # Open alerts per camera at most: beyond, a repeat merges into its open alert and a new
     # kind or zone is refused, counted and journaled (see vigie_alerting/engine.py).
     max_open_alerts: int = Field(200, ge=1, le=100_000)
+    # A camera capture last said was online or stalled, silent this long (no status heartbeat:
+    # capture crashed, or cannot reach the brokers), raises camera_offline. Three of capture's
+    # heartbeats (status.heartbeat_s, 10 s) by default.
+    camera_silence_s: float = Field(30.0, ge=1, le=86_400)
 
     @model_validator(mode="after")
     def _one_policy(self) -> AlertingSettings:

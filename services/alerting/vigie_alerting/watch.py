@@ -19,6 +19,7 @@ from vigie_core.types import Alert
 from vigie_runtime import codec
 from vigie_runtime.bus import Message, Output
 from vigie_runtime.stage import Stage
+from vigie_runtime.timebounds import TimeGuard, TimeRefused
 from vigie_runtime.topics import ALERTS
 
 log = logging.getLogger(__name__)
@@ -116,18 +117,24 @@ def watch_group(base: str) -> str:
     return f"{base}-watch-{uuid.uuid4().hex[:12]}"
 
 
-def watch_stage(hub: WatchHub, group_id: str, started_s: float) -> Stage[Alert | None]:
-    """The feed as a stage: alerts published from ``started_s`` on go to ``hub``."""
+def watch_stage(
+    hub: WatchHub, group_id: str, started_s: float, guard: TimeGuard | None = None
+) -> Stage[Alert | None]:
+    """The feed as a stage: alerts published from ``started_s`` on go to ``hub``; one whose
+    time is out of ``guard``'s bounds is not shown (the topic's other readers dead-letter it)."""
     started_ms = int(started_s * 1000)
+    guard = guard or TimeGuard()
 
     def decode(message: Message) -> Alert | None:
         # Not dead-lettered here: every replica reads every record, and the consumers that own
         # the alerts topic (webhooks, the archive) dead-letter a bad one once.
         try:
-            return codec.decode_alert(message.value)
-        except codec.DecodeError as exc:
+            alert = codec.decode_alert(message.value)
+            guard.check(alert.last_seen, message.timestamp_ms)
+        except (codec.DecodeError, TimeRefused) as exc:
             log.warning("unreadable alert not watched", extra={"error": str(exc)})
             return None
+        return alert
 
     def handle(alert: Alert | None, message: Message) -> Sequence[Output]:
         if alert is not None and message.timestamp_ms >= started_ms:
@@ -143,4 +150,5 @@ def watch_stage(hub: WatchHub, group_id: str, started_s: float) -> Stage[Alert |
         decode=decode,
         handle=handle,
         from_end=True,
+        time_of=None,  # checked in decode: a refused alert is not dead-lettered here
     )

@@ -18,6 +18,7 @@ from vigie_alerting.webhooks import WebhookSender
 from vigie_core.types import Alert
 from vigie_runtime import codec, metrics
 from vigie_runtime.bus import Message, Output
+from vigie_runtime.settings import TimeBounds
 from vigie_runtime.stage import Stage, StageRunner, dead_letter
 from vigie_runtime.topology import ALERTING
 
@@ -26,8 +27,15 @@ STAGE = GROUP.stage
 
 
 class WebhookStage:
-    def __init__(self, sender: WebhookSender, base_group_id: str, dead_letter_topic: str) -> None:
+    def __init__(
+        self,
+        sender: WebhookSender,
+        base_group_id: str,
+        dead_letter_topic: str,
+        time_bounds: TimeBounds | None = None,
+    ) -> None:
         self.sender = sender
+        self.time_bounds = time_bounds or TimeBounds()
         self.group_id = GROUP.id(base_group_id)
         self.dead_letter_topic = dead_letter_topic
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -39,6 +47,7 @@ class WebhookStage:
             group_id=self.group_id,
             decode=lambda message: codec.decode_alert(message.value),
             handle=self.handle,
+            time_bounds=self.time_bounds,
         )
 
     def handle(self, alert: Alert, message: Message) -> Sequence[Output]:

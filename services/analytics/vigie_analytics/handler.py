@@ -16,13 +16,15 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from vigie_core.analytics import SceneAnalyzer
 from vigie_core.scene import SceneSpec
 from vigie_core.types import FrameTracks
 from vigie_runtime import codec, metrics
 from vigie_runtime.bus import Message, Output
+from vigie_runtime.stage import Reject
+from vigie_runtime.timebounds import StaleDrops, TimeGuard
 from vigie_runtime.topics import EVENTS
 
 log = logging.getLogger(__name__)
@@ -33,12 +35,19 @@ STATE_VERSION = 1
 
 class AnalyticsHandler:
     def __init__(
-        self, scenes: Mapping[str, SceneSpec], poll_scenes: Callable[[], object] | None = None
+        self,
+        scenes: Mapping[str, SceneSpec],
+        poll_scenes: Callable[[], object] | None = None,
+        guard: TimeGuard | None = None,
+        unknown_cameras: Literal["skip", "dead-letter"] = "skip",
     ) -> None:
         self.analyzers = {camera: SceneAnalyzer(spec) for camera, spec in scenes.items()}
         self.last_time: dict[str, float] = {}
         self._warned: set[str] = set()
         self._poll_scenes = poll_scenes
+        self.guard = guard or TimeGuard()
+        self.stale = StaleDrops("analytics")
+        self.unknown_cameras = unknown_cameras
 
     def replace_scenes(
         self, previous: Mapping[str, SceneSpec], scenes: Mapping[str, SceneSpec]
@@ -73,11 +82,25 @@ class AnalyticsHandler:
         last = document.get("last_time")
         if isinstance(last, bool) or not isinstance(last, int | float) or not math.isfinite(last):
             raise ValueError(f"last_time: expected a finite number, got {last!r}")
+        self.guard.check_restored(float(last))
         snapshot = document.get("analyzer")
         if not isinstance(snapshot, Mapping):
             raise ValueError("analyzer: expected an object")
         self.analyzers[camera] = SceneAnalyzer.restore(current.scene, snapshot)
         self.last_time[camera] = float(last)
+
+    def _unknown(self, camera: str) -> Sequence[Output]:
+        """A camera the scene file does not name, under the ``unknown_cameras`` policy."""
+        label = metrics.camera_label("analytics", camera)
+        metrics.UNCONFIGURED_CAMERA.labels("analytics", label).inc()
+        if self.unknown_cameras == "dead-letter":
+            raise Reject(f"camera {camera!r} is not in the scene file (unknown_cameras setting)")
+        # Warned about once per camera, for as many cameras as get a label of their own: past
+        # that, the overflow counter and its own warning speak for the rest.
+        if camera not in self._warned and len(self._warned) < metrics.MAX_CAMERA_LABELS:
+            self._warned.add(camera)
+            log.warning("no scene configured for camera; its tracks are not analysed")
+        return []
 
     def drop(self, camera: str) -> None:
         """Another replica owns the camera now: keep its scene, forget what was measured."""
@@ -92,14 +115,10 @@ class AnalyticsHandler:
         camera = tracks.frame.camera_id
         analyzer = self.analyzers.get(camera)
         if analyzer is None:
-            metrics.UNCONFIGURED_CAMERA.labels("analytics", camera).inc()
-            if camera not in self._warned:
-                self._warned.add(camera)
-                log.warning("no scene configured for camera; its tracks are not analysed")
-            return []
+            return self._unknown(camera)
         last = self.last_time.get(camera)
         if last is not None and tracks.frame.captured_at <= last:
-            metrics.STALE_DROPPED.labels("analytics", camera).inc()
+            self.stale.drop(camera, tracks.frame.captured_at, last)
             return []
         self.last_time[camera] = tracks.frame.captured_at
         return [

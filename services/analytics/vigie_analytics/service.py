@@ -14,6 +14,7 @@ from vigie_core.scene import SceneSpec
 from vigie_runtime.bus import Bus
 from vigie_runtime.health import Health
 from vigie_runtime.service import StageService
+from vigie_runtime.timebounds import TimeGuard
 from vigie_runtime.topology import ANALYTICS
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,12 @@ class AnalyticsService(StageService):
         scenes = self.watch.scenes if self.watch is not None else {}
         if not scenes:
             log.warning("no scenes configured: no zone or line will raise events")
-        self.handler = AnalyticsHandler(scenes, self.watch.poll if self.watch is not None else None)
+        self.handler = AnalyticsHandler(
+            scenes,
+            self.watch.poll if self.watch is not None else None,
+            guard=TimeGuard(settings.time),
+            unknown_cameras=settings.unknown_cameras,
+        )
         self.add_stage(
             "analytics",
             self.handler.decode,

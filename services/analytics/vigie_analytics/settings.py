@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -21,6 +22,10 @@ class AnalyticsSettings(ServiceSettings):
     scenes: Path | None = None
     # How often the scene file is checked for changes (applied without a restart).
     scenes_reload_s: float = Field(2.0, gt=0)
+    # Tracks of a camera the scene file does not name: "skip" them (counted per camera and
+    # warned about once each), or "dead-letter" every one with the reason, for sites where a
+    # camera outside the registry must never pass unnoticed.
+    unknown_cameras: Literal["skip", "dead-letter"] = "skip"
     # Pixel analysers skip live frames older than this (replays never).
     freshness: FreshnessSettings = Field(default_factory=FreshnessSettings)
     # Fire (and smoke) from the pixels of the cameras listed in fire.enabled_cameras.

@@ -108,7 +108,9 @@ class _Camera:
     by_sequence: dict[int, _Frame] = field(default_factory=dict)
     tracked_until: float = float("-inf")  # capture time of the newest tracks seen
     full: bool = False  # the memory cap is evicting frames (warned once per episode)
-    last_frame_at: float = float("-inf")  # the handler's clock when its last frame came
+    # The handler's clock when its last frame or tracks came: a camera whose tracks are still
+    # arriving (the pipeline catching up on a backlog) still needs the frames it buffered.
+    last_active_at: float = float("-inf")
     bytes: int = 0  # JPEG bytes buffered
 
     def find(self, ref: FrameRef) -> _Frame | None:
@@ -213,8 +215,8 @@ class SnapshotHandler:
     ) -> None:
         self.store, self.blobs, self.faces = store, blobs, faces
         self.settings, self.clock = settings, clock
-        # Ordered by the last frame each camera sent (least recent first), so idle cameras and
-        # the victims of the camera cap are found at the front.
+        # Ordered by the last frame or tracks of each camera (least recent first), so idle
+        # cameras and the victims of the camera cap are found at the front.
         self._cameras: OrderedDict[str, _Camera] = OrderedDict()
         self._bytes = 0  # JPEG bytes across all cameras
         self._over_budget = False  # the byte budget is evicting (warned once per episode)
@@ -253,7 +255,7 @@ class SnapshotHandler:
         camera_id = frame.camera_id  # type: ignore[attr-defined]
         captured_at = codec.time_from_proto(frame.captured_at)  # type: ignore[attr-defined]
         camera = self._camera(camera_id)
-        camera.last_frame_at = self.clock()
+        camera.last_active_at = self.clock()
         self._cameras.move_to_end(camera_id)
         before = camera.bytes
         camera.add(_Frame(int(frame.sequence), captured_at, bytes(frame.jpeg)))  # type: ignore[attr-defined]
@@ -270,7 +272,7 @@ class SnapshotHandler:
         self._forget_idle()
         while len(self._cameras) >= self.settings.max_cameras:
             self._forget(next(iter(self._cameras)), "too_many_cameras")
-        camera = self._cameras[camera_id] = _Camera(last_frame_at=self.clock())
+        camera = self._cameras[camera_id] = _Camera(last_active_at=self.clock())
         BUFFER_CAMERAS.set(len(self._cameras))
         return camera
 
@@ -278,7 +280,7 @@ class SnapshotHandler:
         cutoff = self.clock() - self.settings.idle_s
         while self._cameras:
             camera_id, camera = next(iter(self._cameras.items()))
-            if camera.last_frame_at >= cutoff:
+            if camera.last_active_at >= cutoff:
                 break
             self._forget(camera_id, "idle")
 
@@ -346,6 +348,8 @@ class SnapshotHandler:
     def _add_tracks(self, frame_tracks: FrameTracks) -> None:
         camera_id = frame_tracks.frame.camera_id
         camera = self._camera(camera_id)
+        camera.last_active_at = self.clock()
+        self._cameras.move_to_end(camera_id)
         found = camera.find(frame_tracks.frame)
         if found is not None:
             found.tracks = frame_tracks.tracks

@@ -8,6 +8,7 @@ from vigie_runtime.bus import Bus
 from vigie_runtime.health import Health
 from vigie_runtime.scenes import load_scenes
 from vigie_runtime.service import StageService
+from vigie_runtime.timebounds import TimeGuard
 from vigie_runtime.topology import TRACKING
 from vigie_tracking.handler import TrackingHandler
 from vigie_tracking.settings import TrackingSettings
@@ -22,7 +23,9 @@ class TrackingService(StageService):
         scenes = load_scenes(settings.scenes)
         if settings.scenes is not None and not any(scene.zones for scene in scenes.values()):
             log.warning("the scene file has no zones: track summaries carry no time in zones")
-        self.handler = TrackingHandler(params, scenes=scenes)
+        self.handler = TrackingHandler(
+            params, scenes=scenes, guard=TimeGuard(settings.time), max_cameras=settings.max_cameras
+        )
         self.add_stage(
             "tracking",
             self.handler.decode,

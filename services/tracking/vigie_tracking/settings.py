@@ -52,3 +52,6 @@ class TrackingSettings(ServiceSettings):
     # The scene file analytics reads (`cameras: {<camera id>: {zones: [...]}}`): track summaries
     # then say how long each track spent in each zone of its camera. None: no zone times.
     scenes: Path | None = None
+    # Cameras one replica keeps a tracker for. Camera ids come from the input: beyond this, a
+    # new camera's detections are dead-lettered with the reason (scale out, or raise it).
+    max_cameras: int = Field(1000, ge=1, le=100_000)

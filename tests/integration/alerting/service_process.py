@@ -56,6 +56,7 @@ class AlertingProcess:
             "policy_file": str(work / "policy.yaml"),
             "tokens_file": str(work / "tokens.yaml"),
             "tick_s": 0.5,
+            "camera_silence_s": 3,
         }
         self.config = work / "alerting.yaml"
         self.config.write_text(yaml.safe_dump(settings))

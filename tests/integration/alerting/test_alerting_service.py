@@ -19,14 +19,14 @@ from tests.integration.alerting.service_process import (
     as_caller,
     wait_for,
 )
-from vigie.v1 import alerts_pb2, services_pb2
+from vigie.v1 import alerts_pb2, cameras_pb2, services_pb2
 from vigie_core.ids import stable_id
 from vigie_core.types import Alert, AlertStatus, Event, EventKind, FrameRef, Severity
 from vigie_runtime import codec
 from vigie_runtime.bus import Output
 from vigie_runtime.kafka import KafkaBus
 from vigie_runtime.settings import KafkaSettings
-from vigie_runtime.topics import ALERTS, AUDIT, DEAD_LETTERS, EVENTS, VERDICTS
+from vigie_runtime.topics import ALERTS, AUDIT, CAMERA_STATUS, DEAD_LETTERS, EVENTS, VERDICTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -40,7 +40,8 @@ def policy(receiver_port: int) -> dict[str, object]:
         "cameras": {
             cam: {"zone_intrusion": {"severity": severity}}
             for cam, severity in [("gate", "high"), ("dock", "medium"), ("hall", "high")]
-        },
+        }
+        | {"yard": {"camera_offline": {"severity": "high"}}},
         "escalation": {"after_s": {"medium": 2}},
         "routes": [{"topic": SECURITY, "min_severity": "high"}],
         "webhooks": [
@@ -104,7 +105,7 @@ def journal(bus: KafkaBus, camera: str) -> list[object]:
     return [r for r in records if r.camera_id == camera]
 
 
-T0 = time.time()
+T0 = time.time() - 3600  # event times run to T0 + 2010: all in the past, as stages require
 
 
 def test_a_burst_becomes_one_alert_routed_and_delivered_once_per_delivery_id(
@@ -233,3 +234,28 @@ def test_a_killed_service_resumes_with_every_open_alert_and_its_dedup(
     # The other cameras' open alerts came back too: the gate's two, still waiting for a person.
     gate = sorted((a.count, a.status) for a in listed if a.camera_id == "gate")
     assert gate == [(1, alerts_pb2.ALERT_STATUS_RAISED), (5, alerts_pb2.ALERT_STATUS_RAISED)]
+
+
+def test_a_camera_whose_capture_falls_silent_raises_camera_offline(
+    service: AlertingProcess, bus: KafkaBus
+) -> None:
+    """Capture publishes each camera's status as a heartbeat; when it stops (a killed capture
+    cannot say so itself), the alerting service raises camera_offline after camera_silence_s
+    (3 s here), once."""
+    now = time.time()
+    heartbeat = cameras_pb2.CameraStatus(
+        camera_id="yard",
+        state=cameras_pb2.CAMERA_STATE_ONLINE,
+        since=codec.time_to_proto(now - 60),
+        reported_at=codec.time_to_proto(now),
+        frames_per_second=10.0,
+    )
+    publisher = bus.publisher("test")
+    publisher.publish(Output(CAMERA_STATUS, "yard", heartbeat.SerializeToString()))
+    publisher.flush(10)
+    alerts = wait_for("camera_offline", lambda: alerts_of(bus, "yard"))
+    [alert] = alerts
+    assert alert.kind == EventKind.CAMERA_OFFLINE and alert.severity == Severity.HIGH
+    assert "no status from capture" in alert.reason, alert.reason
+    time.sleep(4)  # silent still: no second alert
+    assert len({a.alert_id for a in alerts_of(bus, "yard")}) == 1

@@ -117,6 +117,7 @@ def test_a_killed_replica_loses_no_frame(bootstrap: str) -> None:
                 ref = codec.decode_detections(m.value).frame
                 seen.add((ref.camera_id, ref.sequence))
 
+        start = time.time() - PER_CAMERA / 10  # recent: stages bound message times
         for seq in range(PER_CAMERA):
             for camera in CAMERAS:
                 frame = frames_pb2.Frame(
@@ -128,7 +129,7 @@ def test_a_killed_replica_loses_no_frame(bootstrap: str) -> None:
                     replay=True,
                     session_id="s1",
                 )
-                frame.captured_at.CopyFrom(codec.time_to_proto(1_700_000_000 + seq / 10))
+                frame.captured_at.CopyFrom(codec.time_to_proto(start + seq / 10))
                 publisher.publish(Output(FRAMES, camera, codec.encode(frame)))
                 expected.add((camera, seq))
         publisher.flush(10)

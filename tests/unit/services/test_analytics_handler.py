@@ -151,6 +151,15 @@ def test_unconfigured_camera_does_not_disturb_a_configured_one(handler: Analytic
     assert [codec.decode_event(o.value).camera_id for o in outputs] == [CAMERA]
 
 
+def test_under_the_dead_letter_policy_an_unknown_camera_is_refused_with_its_reason() -> None:
+    from vigie_runtime.stage import Reject
+
+    strict = AnalyticsHandler({CAMERA: scene()}, unknown_cameras="dead-letter")
+    with pytest.raises(Reject, match="'cam-stray' is not in the scene file"):
+        feed(strict, standing_messages(seconds=0.1, camera="cam-stray"))
+    assert feed(strict, standing_messages(seconds=2.0))  # the known camera goes on
+
+
 # -- replays --------------------------------------------------------------------------------------
 
 

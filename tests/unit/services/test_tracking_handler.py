@@ -392,3 +392,19 @@ def test_state_of_another_camera_under_this_key_starts_afresh() -> None:
 
     assert [o.value for o in outputs] == [o.value for o in fresh]
     assert CAMERA in bus.messages(TRACKER_STATE)[0].key.decode()
+
+
+def test_a_camera_beyond_the_replicas_maximum_is_refused_not_tracked() -> None:
+    """Camera ids come from the input: the trackers a replica keeps are bounded, and a camera
+    beyond them is refused with a reason the runner dead-letters, never dropped in silence."""
+    from vigie_runtime.stage import Reject
+
+    handler = TrackingHandler(PARAMS, max_cameras=2)
+    feed(handler, walk(range(3), "cam-a") + walk(range(3), "cam-b"))
+    with pytest.raises(Reject, match="maximum of 2 cameras"):
+        feed(handler, walk(range(1), "cam-c"))
+    assert set(handler.trackers) == {"cam-a", "cam-b"}
+    # The cameras it holds go on; one released on revoke makes room.
+    assert feed(handler, walk(range(3, 4), "cam-a"))
+    handler.drop("cam-b")
+    assert feed(handler, walk(range(1), "cam-c"))

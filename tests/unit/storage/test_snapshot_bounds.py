@@ -16,7 +16,7 @@ from vigie_storage.adapters.sqlite_store import SqliteArchive
 from vigie_storage.blobs import FileBlobStore
 from vigie_storage.snapshots import SnapshotHandler, SnapshotSettings
 
-from .test_snapshots import NoFaces, alert_msg
+from .test_snapshots import NoFaces, alert_msg, tracks_msg
 
 T0 = 1_790_000_000.0
 JPEG = 10_000  # bytes per fake frame: the buffer never decodes a frame no alert wants
@@ -91,6 +91,21 @@ def test_idle_cameras_are_forgotten(tmp_path: Path) -> None:
     handler.on_idle()
     assert "gone" not in handler._cameras and sequences(handler, "live") == [1, 2]
     assert handler.buffered_bytes() == 2 * JPEG
+
+
+def test_a_camera_whose_tracks_still_arrive_is_not_idle(tmp_path: Path) -> None:
+    """A fast replay publishes every frame at once while detection and tracking take minutes:
+    the camera sends no frame for longer than idle_s, yet its alerts still need its frames."""
+    handler, now = make(tmp_path, idle_s=60.0)
+    feed(handler, *(frame("cam", seq, T0 + seq) for seq in range(3)))
+    for seq in range(3):
+        now[0] += 40  # 120 s without a frame, tracks every 40 s
+        feed(handler, tracks_msg(seq, T0 + seq))
+    handler.on_idle()
+    assert sequences(handler, "cam") == [0, 1, 2]
+    now[0] += 61  # now nothing at all for longer than idle_s
+    handler.on_idle()
+    assert sequences(handler, "cam") == []
 
 
 def test_a_flood_of_camera_ids_is_capped(tmp_path: Path) -> None:

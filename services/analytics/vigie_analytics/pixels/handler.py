@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from vigie.v1 import frames_pb2
 from vigie_analytics.pixels.base import CameraImage, PixelAnalyser, PixelAnalyserFactory
 from vigie_core.scene import SceneSpec
-from vigie_runtime import codec, metrics
+from vigie_runtime import codec
 from vigie_runtime.bus import Message, Output
 from vigie_runtime.freshness import FreshnessSettings, is_stale
 from vigie_runtime.images import decode_jpeg
+from vigie_runtime.timebounds import StaleDrops
 from vigie_runtime.topics import EVENTS
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class PixelHandler:
         self._clock = clock
         self._analysers: dict[tuple[str, str], PixelAnalyser] = {}
         self._last_time: dict[str, float] = {}
+        self._stale = StaleDrops(STAGE)
 
     @property
     def cameras(self) -> frozenset[str]:
@@ -78,7 +80,7 @@ class PixelHandler:
         ref = codec.frame_ref_of(frame)
         last = self._last_time.get(camera)
         if last is not None and ref.captured_at <= last:
-            metrics.STALE_DROPPED.labels(STAGE, camera).inc()
+            self._stale.drop(camera, ref.captured_at, last)
             return []
         self._last_time[camera] = ref.captured_at
         image = CameraImage(ref, decode_jpeg(frame.jpeg))

@@ -86,11 +86,33 @@ def redact(source: str) -> str:
     return _CREDENTIALS.sub(r"\1***@", source)
 
 
-def open_video(source: str, options: VideoOptions | None = None) -> VideoSource:
-    """Open a file path or stream URL; raises SourceError naming the source if it will not open."""
+def is_stream(source: str) -> bool:
+    """A URL (rtsp://, http://, ...) rather than a file or device path."""
+    return bool(_URL.match(source))
+
+
+def open_video(
+    source: str,
+    options: VideoOptions | None = None,
+    open_timeout_s: float | None = None,
+    read_timeout_s: float | None = None,
+) -> VideoSource:
+    """Open a file path or stream URL; raises SourceError naming the source if it will not open.
+
+    For a stream URL, ``open_timeout_s`` and ``read_timeout_s`` bound how long OpenCV may block
+    opening it and waiting for one frame (FFmpeg's interrupt callback): a stalled network stream
+    would otherwise block ``read()`` for as long as the connection stays up. After a read timed
+    out the source gives no more frames, so iteration ends with ``stopped_on_errors``.
+    """
     options = options or VideoOptions()
     shown = redact(source)
-    capture = cv2.VideoCapture(source)
+    params: list[int] = []
+    if is_stream(source):
+        if open_timeout_s is not None:
+            params += [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, max(int(open_timeout_s * 1000), 1)]
+        if read_timeout_s is not None:
+            params += [cv2.CAP_PROP_READ_TIMEOUT_MSEC, max(int(read_timeout_s * 1000), 1)]
+    capture = cv2.VideoCapture(source, cv2.CAP_ANY, params) if params else cv2.VideoCapture(source)
     if not capture.isOpened():
         capture.release()
         # Checked only after a failed open, so image-sequence patterns ("img_%04d.jpg") still work.
