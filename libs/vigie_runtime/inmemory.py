@@ -11,8 +11,9 @@ import threading
 import time
 import zlib
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from vigie_runtime import headers as record_headers
 from vigie_runtime.bus import Message, Output, RebalanceListener
 from vigie_runtime.topics import BY_NAME
 
@@ -97,7 +98,7 @@ class InMemoryBus:
             self._cond.notify_all()
 
     def publisher(self, client_id: str) -> InMemoryPublisher:
-        return InMemoryPublisher(self)
+        return InMemoryPublisher(self, client_id)
 
     # -- consuming -------------------------------------------------------------------------
     def subscriber(
@@ -139,11 +140,13 @@ class InMemoryBus:
 
 
 class InMemoryPublisher:
-    def __init__(self, bus: InMemoryBus) -> None:
+    def __init__(self, bus: InMemoryBus, client_id: str = "") -> None:
         self._bus = bus
+        self._client_id = client_id
 
     def publish(self, output: Output) -> None:
-        self._bus.append(output)
+        described = record_headers.standard(output.topic, self._client_id, output.headers)
+        self._bus.append(replace(output, headers=described))
 
     def flush(self, timeout_s: float) -> None:
         return None  # appends are synchronous: everything published is already delivered

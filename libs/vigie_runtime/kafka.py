@@ -24,6 +24,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from vigie_runtime import headers as record_headers
 from vigie_runtime.bus import DeliveryError, Message, Output, RebalanceListener
 from vigie_runtime.settings import KafkaSettings
 
@@ -98,6 +99,7 @@ def _message(m: Any) -> Message:
 class KafkaPublisher:
     def __init__(self, settings: KafkaSettings, client_id: str) -> None:
         self._producer = Producer(producer_config(settings, client_id))
+        self._client_id = client_id
         self._failures: list[str] = []
         self._lock = threading.Lock()
 
@@ -107,7 +109,8 @@ class KafkaPublisher:
                 self._failures.append(f"{msg.topic()}: {err.str()}")
 
     def publish(self, output: Output) -> None:
-        headers = [(k, v.encode()) for k, v in output.headers.items()]
+        described = record_headers.standard(output.topic, self._client_id, output.headers)
+        headers = [(k, v.encode()) for k, v in described.items()]
         while True:
             try:
                 self._producer.produce(

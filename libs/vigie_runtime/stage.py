@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from vigie_runtime import headers as record_headers
 from vigie_runtime import metrics
 from vigie_runtime.bus import Bus, DeliveryError, Message, Output, Publisher, RebalanceListener
 from vigie_runtime.health import Health
@@ -84,13 +85,15 @@ def dead_letter(
     """The original bytes, untouched, with where they came from and why they failed.
 
     ``headers`` adds what a stage knows beyond the reason (which receiver refused, which
-    delivery), without overriding the headers every dead letter has.
+    delivery), without overriding the headers every dead letter has. Its schema headers are
+    those of the message it carries.
     """
     return Output(
         topic=topic,
         key=message.key.decode("utf-8", "replace") if message.key else "",
         value=message.value,
         headers={
+            **record_headers.for_source(message.topic),
             **(headers or {}),
             "vigie.reason": reason[:2000],
             "vigie.stage": stage,

@@ -36,6 +36,7 @@ from faust.tables.table import Table
 from faust.transport import drivers as faust_drivers
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from vigie_runtime import headers as record_headers
 from vigie_runtime.bus import Message, Output
 from vigie_runtime.settings import KafkaSettings
 from vigie_runtime.stage import MessageContract, Stage
@@ -261,6 +262,7 @@ class StreamPublisher:
     """Sends :class:`Output` lists from inside the app's loop and waits for the broker."""
 
     def __init__(self, app: faust.App, dead_letter_topic: str) -> None:
+        self.client_id = str(app.conf.id)
         self.app = app
         self.dead_letter_topic = dead_letter_topic
         self._topics: dict[str, Any] = {}
@@ -277,7 +279,8 @@ class StreamPublisher:
         pending = []
         for output in outputs:
             topic = self._topic(output.topic or self.dead_letter_topic)
-            headers = {k: v.encode() for k, v in output.headers.items()}
+            described = record_headers.standard(output.topic, self.client_id, output.headers)
+            headers = {k: v.encode() for k, v in described.items()}
             fut = await topic.send(
                 key=output.key.encode(), value=output.value, headers=headers or None
             )
