@@ -10,7 +10,8 @@ PROTOS := $(wildcard protos/vigie/v1/*.proto)
 BROKER_PORT ?= 19092
 
 .PHONY: install protos broker broker-stop topics run demo test test-unit test-integration test-e2e \
-        lint fmt bench-e2e eval-mot bench-track bench-detect bench-storage deploy-check clean
+        lint fmt bench-e2e eval-mot bench-track bench-detect bench-storage deploy-check clean \
+        protos-check protos-release protos-package
 
 install: $(STAMP) $(PROTO_STAMP)
 
@@ -95,6 +96,18 @@ test: install deploy-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(PY) -m pytest tests
+
+# The contracts against the last release's descriptors (also a test in `make test`).
+protos-check: install
+	$(PY) -m vigie_cli.protocompat
+
+# When a version of the contracts is released: its descriptors become the new baseline.
+protos-release: install
+	$(PY) -m vigie_cli.protocompat --release
+
+# The vigie-protos wheel other services install (dist/).
+protos-package: install
+	$(PY) -m pip wheel -q --no-build-isolation --no-deps ./protos -w dist
 
 test-unit: install
 	$(PY) -m pytest tests/unit
