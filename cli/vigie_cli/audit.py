@@ -86,15 +86,25 @@ def _open(database: Path, keyring: Keyring) -> Any:
     return SqliteArchive(database, keyring)
 
 
-def verify_main(args: argparse.Namespace) -> int:
+def _open_keyed(args: argparse.Namespace) -> tuple[Any, Keyring] | None:
+    """The archive of ``--database`` with the journal keys of the arguments, and those keys;
+    None (after saying why on stderr) when the keys cannot be read or there is no archive."""
     try:
         keyring = _keyring(args)
     except ValueError as exc:
         print(f"vigie audit: {exc}", file=sys.stderr)
-        return 2
+        return None
     archive = _open(args.database, keyring)
     if archive is None:
+        return None
+    return archive, keyring
+
+
+def verify_main(args: argparse.Namespace) -> int:
+    opened = _open_keyed(args)
+    if opened is None:
         return 2
+    archive, keyring = opened
     with archive:
         anchor = archive.audit_anchor()
         checkpoints = archive.audit_checkpoints()
@@ -115,14 +125,10 @@ def verify_main(args: argparse.Namespace) -> int:
 
 
 def export_main(args: argparse.Namespace) -> int:
-    try:
-        keyring = _keyring(args)
-    except ValueError as exc:
-        print(f"vigie audit: {exc}", file=sys.stderr)
+    opened = _open_keyed(args)
+    if opened is None:
         return 2
-    archive = _open(args.database, keyring)
-    if archive is None:
-        return 2
+    archive, _ = opened
     actor = args.actor or getpass.getuser()
     with archive:
         args.out.parent.mkdir(parents=True, exist_ok=True)

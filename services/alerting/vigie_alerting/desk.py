@@ -3,19 +3,22 @@
 The engine is not thread-safe and, under the stream application, lives on its event loop; gRPC
 handlers run on their own threads. :class:`ReplicaDesk` runs the handler's desk methods through
 an :class:`EngineCalls` of the mode: it executes the work where the engine lives and delivers
-what a verdict publishes, with the state it changed, before the call returns.
+what a verdict publishes, with the state it changed, before the call returns. The journal
+records of refused calls go out the same way (:meth:`ReplicaDesk.journal`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from vigie_alerting.handler import AlertingHandler
-from vigie_core.types import Alert, VerdictAction
+from vigie_core.types import Alert, AuditRecord, VerdictAction
+from vigie_runtime import codec
 from vigie_runtime.auth import Caller
 from vigie_runtime.bus import Output
+from vigie_runtime.topics import AUDIT
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,13 @@ class Desk(Protocol):
         reason: str,
         request_id: str,
     ) -> Alert: ...
+
+
+@runtime_checkable
+class JournalingDesk(Protocol):
+    def journal(self, records: Sequence[AuditRecord]) -> None:
+        """Records of the desk's own making (a refused call) onto the journal's topic."""
+        ...
 
 
 class EngineCalls(Protocol):
@@ -67,3 +77,11 @@ class ReplicaDesk:
             lambda made: made.outputs,
         )
         return decision.alert
+
+    def journal(self, records: Sequence[AuditRecord]) -> None:
+        """Delivered as a verdict's records are, by the mode's calls: in the stream application
+        on its loop, bounded by the desk's timeout (``TimeoutError`` beyond); in the single
+        process over the in-memory bus, at once. The API writes them from a thread of its own
+        (:class:`vigie_runtime.grpc_journal.BackgroundJournal`), so no call waits long."""
+        outputs = [Output(AUDIT, r.camera_id, codec.encode(r)) for r in records]
+        self.calls.run(lambda: None, lambda _: outputs)

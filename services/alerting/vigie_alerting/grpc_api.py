@@ -6,37 +6,192 @@ under that name, never under one the request claims. Every verdict is published 
 
 Any replica answers for every camera (:mod:`vigie_alerting.routing`): a call is checked here,
 then answered here or by the replica that owns the camera, which checks the caller again.
+
+A call refused or failed (no or an unknown token, a role that may not, a missing or over-long
+reason, an unknown alert, a decided one, a busy desk, an error of ours) leaves one record on
+the journal (``desk.<call>``, with its outcome and message), as the Archive's do. Its id is of
+this replica's making, never the client's request id, so two calls are two records. Who
+journals a forwarded call's refusal: the replica that refuses it. A refusal a peer answered is
+passed on to the caller unjournaled here (the peer journaled it); a peer's "not found" for a
+verdict forwarded to it is not a refusal but "not mine", and only the replica the client
+called, having asked them all, journals the unknown alert. A journal that cannot take the
+record delays the answer by a bounded wait at most, and the call is refused anyway.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
 
 import grpc
 
 from vigie.v1 import alerts_pb2, services_pb2, services_pb2_grpc
-from vigie_alerting.desk import Desk
-from vigie_alerting.peers import PeerRefused
+from vigie_alerting.desk import Desk, JournalingDesk
+from vigie_alerting.peers import PeerRefused, is_forwarded
 from vigie_alerting.routing import DeskRouter
 from vigie_alerting.watch import TooManyStreams, WatchHub
 from vigie_core.alerting import UnknownAlert, VerdictError
 from vigie_core.types import Alert, VerdictAction
 from vigie_runtime import codec
 from vigie_runtime.auth import Authenticator, Caller, Permission
-from vigie_runtime.grpc_auth import caller_of, request_id_of
+from vigie_runtime.grpc_auth import WatchedContext, caller_of, request_id_of
+from vigie_runtime.grpc_journal import BackgroundJournal, refusal_record
 
 log = logging.getLogger(__name__)
 
 WATCH_POLL_S = 0.5  # how often a quiet stream checks that its caller is still there
+MAX_REASON = 500  # characters of a refused verdict's reason kept in the journal
+
+
+class DeskContext(WatchedContext):
+    """A watched context that also knows whether its refusal is a peer's, passed on."""
+
+    def __init__(self, context: grpc.ServicerContext) -> None:
+        super().__init__(context)
+        self.relayed = False
+
+    def relay(self, refused: PeerRefused) -> NoReturn:
+        self.relayed = True
+        self.abort(refused.code, refused.details)
+
+
+Subject = Callable[[Any], str]
+
+
+def _cameras(request: Any) -> str:
+    return str(request.camera_id) or "alerts"
+
+
+def _alert(request: Any) -> str:
+    return str(request.alert_id)
+
+
+def journaled(action: str, subject: Subject) -> Callable[[Any], Any]:
+    """Journal the call's refusal or failure, then let it end as it did (INTERNAL, without its
+    details, for an exception of ours)."""
+
+    def wrap(method: Any) -> Any:
+        @functools.wraps(method)
+        def call(self: AlertDeskServicer, request: Any, context: grpc.ServicerContext) -> Any:
+            watched = DeskContext(context)
+            try:
+                return method(self, request, watched)
+            except Exception as exc:
+                self._refused(watched, context, request, action, subject(request), exc)
+                raise
+
+        return call
+
+    return wrap
+
+
+def journaled_stream(action: str, subject: Subject) -> Callable[[Any], Any]:
+    """:func:`journaled` for a server stream: a refusal at any point of the stream."""
+
+    def wrap(method: Any) -> Any:
+        @functools.wraps(method)
+        def call(
+            self: AlertDeskServicer, request: Any, context: grpc.ServicerContext
+        ) -> Iterator[Any]:
+            watched = DeskContext(context)
+            try:
+                yield from method(self, request, watched)
+            except Exception as exc:
+                self._refused(watched, context, request, action, subject(request), exc)
+                raise
+
+        return call
+
+    return wrap
 
 
 class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
-    def __init__(self, router: DeskRouter, hub: WatchHub, auth: Authenticator) -> None:
+    def __init__(
+        self,
+        router: DeskRouter,
+        hub: WatchHub,
+        auth: Authenticator,
+        journal: BackgroundJournal | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``journal``: where refusals are written; by default this replica's desk's own journal
+        (:meth:`vigie_alerting.desk.ReplicaDesk.journal`), through a thread of its own."""
         self.router = router
         self.hub = hub
         self.auth = auth
+        self.clock = clock
+        if journal is None and isinstance(router.local, JournalingDesk):
+            journal = BackgroundJournal(router.local.journal, "alerting-desk-journal")
+        if journal is None:
+            log.warning("this desk has no journal: refused calls are logged only")
+        self.journal = journal
+
+    # -- refusals ---------------------------------------------------------------------------------
+
+    def _refused(
+        self,
+        watched: DeskContext,
+        context: grpc.ServicerContext,
+        request: Any,
+        action: str,
+        subject: str,
+        exc: Exception,
+    ) -> None:
+        """Journal a refusal of this replica's (see the module's note on forwarded calls); for
+        an exception of ours, journal it and abort with INTERNAL."""
+        if watched.refused is None:
+            log.exception("desk call failed", extra={"action": action})
+            self._journal_refusal(
+                context, request, action, subject, grpc.StatusCode.INTERNAL, str(exc)
+            )
+            context.abort(grpc.StatusCode.INTERNAL, "the alert desk failed to answer")
+        code, details = watched.refused
+        if watched.relayed:
+            return  # the peer that refused journaled it
+        metadata = list(context.invocation_metadata())
+        if code is grpc.StatusCode.NOT_FOUND and is_forwarded(metadata):
+            return  # "not mine", asked by a replica that journals the outcome
+        self._journal_refusal(context, request, action, subject, code, details)
+
+    def _journal_refusal(
+        self,
+        context: grpc.ServicerContext,
+        request: Any,
+        action: str,
+        subject: str,
+        code: grpc.StatusCode,
+        details: str,
+    ) -> None:
+        extra = {"forwarded": "true"} if is_forwarded(list(context.invocation_metadata())) else {}
+        try:
+            record = refusal_record(
+                context,
+                self.auth,
+                action,
+                subject,
+                code,
+                details,
+                self.clock(),
+                reason=str(getattr(request, "reason", "")).strip()[:MAX_REASON],
+                details=extra,
+            )
+        except Exception:
+            log.exception("a refused desk call could not be journaled", extra={"action": action})
+            return
+        if self.journal is None or not self.journal.write(record):
+            log.warning(
+                "a refused desk call is not journaled (yet)",
+                extra={
+                    "action": action,
+                    "actor": record.actor,
+                    "outcome": record.details["outcome"],
+                    "record_id": record.record_id,
+                },
+            )
 
     def _caller(self, context: grpc.ServicerContext, permission: Permission) -> Caller:
         return caller_of(context, self.auth, permission)
@@ -45,26 +200,28 @@ class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
         return self.router.for_call(list(context.invocation_metadata()))
 
     def _alerts(
-        self, context: grpc.ServicerContext, camera_id: str | None, include_closed: bool
+        self, context: DeskContext, camera_id: str | None, include_closed: bool
     ) -> list[Alert]:
         try:
             return self._desk(context).alerts(camera_id, include_closed)
         except PeerRefused as exc:
-            context.abort(exc.code, exc.details)
+            context.relay(exc)
         except TimeoutError as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, f"the alert desk is busy; try again ({exc})")
 
     # -- queries --------------------------------------------------------------------------------
 
+    @journaled("desk.list_alerts", _cameras)
     def ListAlerts(
-        self, request: services_pb2.ListAlertsRequest, context: grpc.ServicerContext
+        self, request: services_pb2.ListAlertsRequest, context: DeskContext
     ) -> services_pb2.ListAlertsResponse:
         self._caller(context, Permission.HISTORY if request.include_closed else Permission.WATCH)
         alerts = self._alerts(context, request.camera_id or None, request.include_closed)
         return services_pb2.ListAlertsResponse(alerts=[codec.alert_to_proto(a) for a in alerts])
 
+    @journaled_stream("desk.watch_alerts", _cameras)
     def WatchAlerts(
-        self, request: services_pb2.WatchAlertsRequest, context: grpc.ServicerContext
+        self, request: services_pb2.WatchAlertsRequest, context: DeskContext
     ) -> Iterator[alerts_pb2.Alert]:
         caller = self._caller(context, Permission.WATCH)
         camera = request.camera_id or None
@@ -92,7 +249,7 @@ class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
         self,
         action: VerdictAction,
         request: services_pb2.VerdictRequest,
-        context: grpc.ServicerContext,
+        context: DeskContext,
     ) -> alerts_pb2.Alert:
         caller = self._caller(context, Permission.DECIDE)
         if request.operator.strip() and request.operator.strip() != caller.operator:
@@ -110,7 +267,7 @@ class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
             desk = self._desk(context)
             alert = desk.decide(request.alert_id, action, caller, request.reason, request_id)
         except PeerRefused as exc:
-            context.abort(exc.code, exc.details)
+            context.relay(exc)
         except UnknownAlert:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no open alert {request.alert_id!r}")
         except VerdictError as exc:
@@ -133,11 +290,14 @@ class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
         )
         return codec.alert_to_proto(alert)
 
+    @journaled("desk.acknowledge", _alert)
     def Acknowledge(self, request, context):  # type: ignore[no-untyped-def]
         return self._decide(VerdictAction.ACKNOWLEDGE, request, context)
 
+    @journaled("desk.confirm", _alert)
     def Confirm(self, request, context):  # type: ignore[no-untyped-def]
         return self._decide(VerdictAction.CONFIRM, request, context)
 
+    @journaled("desk.dismiss", _alert)
     def Dismiss(self, request, context):  # type: ignore[no-untyped-def]
         return self._decide(VerdictAction.DISMISS, request, context)

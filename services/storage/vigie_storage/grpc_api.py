@@ -18,7 +18,6 @@ import json
 import logging
 import math
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -33,10 +32,10 @@ from vigie_runtime.auth import Authenticator, Caller, Permission
 from vigie_runtime.grpc_auth import (
     WatchedContext,
     caller_of,
-    known_caller,
     outcome,
     request_id_of,
 )
+from vigie_runtime.grpc_journal import call_record_id, refusal_record
 from vigie_storage.blobs import BlobStore
 from vigie_storage.ports import ArchiveStore, Cursor, SearchQuery, Snapshot
 
@@ -45,7 +44,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_PURPOSE = 500
-MAX_ERROR = 500  # characters of a refusal's message kept in the journal
 
 Method = Callable[[Any, Any, Any], Any]
 
@@ -53,7 +51,7 @@ Method = Callable[[Any, Any, Any], Any]
 def _record_id() -> str:
     """A journal id of the archive's own making: never the client's request id, so two calls
     are two records whatever the client claims."""
-    return f"audit-{uuid.uuid4().hex}"
+    return call_record_id()
 
 
 def journaled(action: str, subject: Callable[[Any], str]) -> Callable[[Method], Method]:
@@ -253,19 +251,19 @@ class ArchiveServicer(services_pb2_grpc.ArchiveServicer):
         code: grpc.StatusCode,
         details: str,
     ) -> None:
-        """Who tried (as far as the token says), why they said, and how it ended. A journal
-        that cannot take the record is logged: the call is refused anyway."""
-        caller = known_caller(context, self.auth)
-        record = entry(
+        """Who tried (as far as the token says: an unknown token by its fingerprint, never
+        itself), why they said, and how it ended (:mod:`vigie_runtime.grpc_journal`, shared
+        with the AlertDesk). A journal that cannot take the record is logged: the call is
+        refused anyway."""
+        record = refusal_record(
+            context,
+            self.auth,
             action,
             subject,
+            code,
+            details,
             self.clock(),
-            actor=caller.operator if caller else "anonymous",
-            role=str(caller.role) if caller else "",
             reason=str(getattr(request, "purpose", "")).strip()[:MAX_PURPOSE],
-            request_id=request_id_of(context),
-            details={"outcome": outcome(code), "error": details[:MAX_ERROR]},
-            record_id=_record_id(),
         )
         try:
             self.store.append_audit([record])
