@@ -29,6 +29,7 @@ from grpc_health.v1 import health as grpc_health
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from vigie_runtime import tracing
 from vigie_runtime.grpc_pools import ServerPools
 from vigie_runtime.health import Health
 from vigie_runtime.settings import GrpcSettings
@@ -118,7 +119,8 @@ class GrpcServer:
         self.pools = ServerPools(settings.max_workers, max_streams or settings.max_workers)
         self.server = grpc.server(
             self.pools.unary,
-            interceptors=[self.pools.router],
+            # The router runs each call in its pool; the span opens there, around the call.
+            interceptors=[self.pools.router, tracing.ServerTracing()],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),

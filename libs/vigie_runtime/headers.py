@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from functools import cache
 from importlib import metadata
 
+from vigie_runtime import tracing
 from vigie_runtime.topics import (
     ALERTING_STATE,
     ALERTS,
@@ -95,6 +96,7 @@ def standard(topic: str, client_id: str, own: Mapping[str, str]) -> dict[str, st
     if described is not None:
         content_type, schema, version = described
         headers.update({CONTENT_TYPE: content_type, SCHEMA: schema, SCHEMA_VERSION: version})
+    headers.update(tracing.context_headers())  # a publish under a span continues its trace
     headers.update(own)
     return headers
 

@@ -135,6 +135,20 @@ class TimeBounds(StrictModel):
     max_past_s: float = Field(7 * 86_400.0, gt=0, le=366 * 86_400)
 
 
+class TracingSettings(StrictModel):
+    """OpenTelemetry traces, exported over OTLP/gRPC (see :mod:`vigie_runtime.tracing`)."""
+
+    enabled: bool = False
+    # A collector's OTLP/gRPC address (host:port, or http(s)://host:port).
+    otlp_endpoint: str = "127.0.0.1:4317"
+    # No TLS to the collector: a sidecar or node-local collector. False: TLS, system roots.
+    insecure: bool = True
+    # Share of new traces (frames) sampled; the decision travels with the trace.
+    sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
+    # Extra resource attributes (deployment.environment, k8s.pod.name, ...).
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+
 class _YamlSource(PydanticBaseSettingsSource):
     """Feeds the YAML file's mapping in below the environment."""
 
@@ -159,6 +173,7 @@ class ServiceSettings(BaseSettings):
     dead_letter_topic: str = "vigie.dead-letters.v1"
     max_batch: int = Field(64, ge=1, le=10_000)
     time: TimeBounds = Field(default_factory=TimeBounds)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     # A loop that has not turned for this long fails liveness (/healthz and gRPC health), so
     # the orchestrator restarts a process that is stuck rather than one that is only slow.
     liveness_timeout_s: float = Field(60.0, ge=5, le=3600)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from vigie_runtime import headers as record_headers
-from vigie_runtime import metrics
+from vigie_runtime import metrics, tracing
 from vigie_runtime.bus import Bus, DeliveryError, Message, Output, Publisher, RebalanceListener
 from vigie_runtime.health import Health
 from vigie_runtime.logs import for_camera
@@ -153,21 +153,30 @@ class MessageContract(Generic[T]):
         name = self.stage.name
         metrics.MESSAGES_IN.labels(name, message.topic).inc()
         camera = message.camera_id
-        with for_camera(camera), metrics.PROCESSING_SECONDS.labels(name).time():
+        with (
+            for_camera(camera),
+            metrics.PROCESSING_SECONDS.labels(name).time(),
+            tracing.consuming(name, message) as span,
+        ):
             try:
                 decoded = self.stage.decode(message)
             except Exception as exc:
+                tracing.record_failure(span, f"decode: {exc}")
                 return [self.reject(message, "decode", exc)]
+            stamp = None
             if self.stage.time_of is not None:
                 try:
                     stamp = self.stage.time_of(decoded)
                     if stamp is not None:
                         self.time_guard.check(stamp, message.timestamp_ms)
                 except TimeRefused as exc:
+                    tracing.record_failure(span, f"time: {exc}")
                     return [self.reject(message, "time", exc)]
+            tracing.set_attribute(span, "vigie.frame_time", stamp)
             try:
-                outputs = list(self.stage.handle(decoded, message))
+                outputs = tracing.stamp(list(self.stage.handle(decoded, message)))
             except Exception as exc:
+                tracing.record_failure(span, f"processing: {exc}")
                 return [self.reject(message, "processing", exc)]
         if self.stage.counts_frames and camera:
             self.frame_rate.tick(camera)

@@ -25,6 +25,7 @@ import yaml
 
 from tests.conftest import SAMPLE_CLIP
 from tests.e2e.hostile import burst
+from tests.e2e.otlp_receiver import OtlpReceiver
 from vigie.v1 import services_pb2, services_pb2_grpc
 from vigie_cli.pipeline import LocalPipeline, PipelinePlan
 from vigie_cli.samples import example_scenes, sample_config_dir
@@ -178,7 +179,16 @@ def publish_hostile(bootstrap: str) -> None:
 def test_clip_raises_one_alert_per_visit_end_to_end(
     broker_bootstrap: str, tmp_path: Path, kcat: list[str]
 ) -> None:
-    pipeline = LocalPipeline(plan_for(broker_bootstrap, tmp_path))
+    receiver = OtlpReceiver()
+    plan = plan_for(broker_bootstrap, tmp_path)
+    plan.extra_env.update(
+        {
+            "VIGIE_TRACING__ENABLED": "true",
+            "VIGIE_TRACING__OTLP_ENDPOINT": f"127.0.0.1:{receiver.port}",
+        }
+    )
+    pipeline = LocalPipeline(plan)
+    receiver.__enter__()
     try:
         publish_hostile(broker_bootstrap)
         run_clip(pipeline)
@@ -272,7 +282,44 @@ def test_clip_raises_one_alert_per_visit_end_to_end(
         assert any(action == "alert.raised" for _, action, _ in journal)
     finally:
         codes = pipeline.stop_all()
+        receiver.__exit__()
     assert all(code == 0 for code in codes.values()), codes
+    assert_one_trace_from_frame_to_alert(broker_bootstrap, receiver)
+
+
+def assert_one_trace_from_frame_to_alert(bootstrap: str, receiver: OtlpReceiver) -> None:
+    """The first alert's record names its trace: that trace holds the frame's capture, its
+    detection and tracking, the analysis that raised the event, the alerting stage that made it
+    an alert, and the archive storing them, each the child of the one before."""
+    bus = KafkaBus(KafkaSettings(bootstrap_servers=bootstrap))
+    first = next(m for m in bus.read_all(ALERTS) if m.value not in INJECTED)
+    traceparent = first.headers["traceparent"].decode()
+    trace_id = traceparent.split("-")[1]
+    spans = receiver.of_trace(trace_id)
+    services = {s.service for s in spans}
+    assert services >= {
+        "vigie-capture",
+        "vigie-detection",
+        "vigie-tracking",
+        "vigie-analytics",
+        "vigie-alerting",
+        "vigie-storage",
+    }, sorted((s.service, s.name) for s in spans)
+    by_id = {s.span_id: s for s in spans}
+    alerting = next(s for s in spans if s.name == "alerting process")  # events to alerts
+    chain = [alerting.service]
+    span = alerting
+    while span.parent_span_id:
+        span = by_id[span.parent_span_id]  # a parent outside the trace would fail here
+        chain.append(span.service)
+    assert chain == [
+        "vigie-alerting",
+        "vigie-analytics",
+        "vigie-tracking",
+        "vigie-detection",
+        "vigie-capture",
+    ], chain
+    assert all(s.attributes.get("vigie.camera_id") == CAMERA for s in spans)
 
 
 def read_dead_letters(kcat: list[str], bootstrap: str) -> list[tuple[dict[str, str], bytes]]:

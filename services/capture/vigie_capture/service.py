@@ -49,7 +49,7 @@ from vigie_capture.watch import (
     status_message,
     technical_event,
 )
-from vigie_runtime import codec, metrics
+from vigie_runtime import codec, metrics, tracing
 from vigie_runtime.app import ServiceFailed
 from vigie_runtime.bus import Bus, Output, Publisher
 from vigie_runtime.health import Health
@@ -330,8 +330,11 @@ class CaptureService:
                         pending = []
                     if stop.wait(delay):
                         break
-                message = frame_message(camera, session_id, sequence, captured_at, raw.image)
-                pending.append(Output(FRAMES, camera.id, message.SerializeToString()))
+                attributes = {"vigie.camera_id": camera.id, "vigie.frame_time": captured_at}
+                with tracing.producing("capture frame", attributes):  # each frame's trace root
+                    message = frame_message(camera, session_id, sequence, captured_at, raw.image)
+                    output = Output(FRAMES, camera.id, message.SerializeToString())
+                    pending.extend(tracing.stamp([output]))
                 self._record(watch.frame(time.time(), sequence))
                 sequence += 1
                 self.frame_rate.tick(camera.id)

@@ -28,13 +28,14 @@ import logging
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from prometheus_client import Histogram
 
 from vigie.v1 import frames_pb2
 from vigie_detection.handler import DetectionHandler
-from vigie_runtime import metrics
+from vigie_runtime import metrics, tracing
 from vigie_runtime.bus import Bus, Message, Output, Publisher, RebalanceListener, Subscriber
 from vigie_runtime.freshness import FreshnessSettings, is_stale
 from vigie_runtime.stage import dead_letter
@@ -60,6 +61,8 @@ class _Pending:
     frame: frames_pb2.Frame
     message: Message
     image: np.ndarray
+    # The frame's span in this stage, so the detections flushed later continue its trace.
+    trace: Any = None
 
 
 class BatchingDetection:
@@ -94,7 +97,7 @@ class BatchingDetection:
         if self._stale(frame):
             return []  # already too old: not even worth decoding
         image = self.handler.decode_image(frame.jpeg)
-        self._pending.append(_Pending(frame, message, image))
+        self._pending.append(_Pending(frame, message, image, tracing.current()))
         return []
 
     def flush(self) -> list[Output]:
@@ -122,8 +125,13 @@ class BatchingDetection:
         BATCH_SECONDS.labels(self.stage).observe(time.perf_counter() - started)
         BATCH_FRAMES.labels(self.stage).observe(len(chunk))
         return [
-            self.handler.output_for(p.frame, p.image, f) for p, f in zip(chunk, found, strict=True)
+            self._traced(p, self.handler.output_for(p.frame, p.image, f))
+            for p, f in zip(chunk, found, strict=True)
         ]
+
+    @staticmethod
+    def _traced(pending: _Pending, output: Output) -> Output:
+        return tracing.stamp([output], pending.trace)[0]
 
     def _detect_one(self, pending: _Pending) -> Output:
         try:
@@ -138,7 +146,7 @@ class BatchingDetection:
                 exc_info=True,
             )
             return dead_letter(pending.message, self.dead_letter_topic, self.stage, reason)
-        return self.handler.output_for(pending.frame, pending.image, found)
+        return self._traced(pending, self.handler.output_for(pending.frame, pending.image, found))
 
 
 class FillingSubscriber:
