@@ -161,11 +161,16 @@ class RouteConfig(AudienceFilter):
 
 
 class WebhookConfig(AudienceFilter):
-    """An HTTP receiver; payloads are signed with HMAC-SHA256 of the secret in ``secret_env``."""
+    """An HTTP receiver; requests are signed per Standard Webhooks (``docs/webhooks.md``) with
+    the secret (``whsec_<base64>``) in the environment variable ``secret_env``, and also with
+    the one in ``previous_secret_env`` while a key rotation is under way."""
 
     name: Annotated[str, AfterValidator(lambda n: n if _NAME.match(n) else _bad_name(n))]
     url: str = Field(pattern=r"^https?://")
     secret_env: str = Field(min_length=1)
+    previous_secret_env: str | None = Field(None, min_length=1)
+    # The deprecated X-Vigie-* headers, for receivers written against the former scheme.
+    legacy_headers: bool = True
     timeout_s: float = Field(5.0, gt=0, le=60)
     attempts: int = Field(5, ge=1, le=20)
     backoff_s: float = Field(1.0, gt=0, le=300)

@@ -1,10 +1,24 @@
-"""Alerts to HTTP receivers: signed, retried with backoff, dead-lettered after the last attempt.
+"""Alerts to HTTP receivers: signed per Standard Webhooks, retried with backoff, dead-lettered.
 
-Each alert state (raised, merged, escalated, decided) is one *delivery* with a deterministic id,
-sent in ``X-Vigie-Delivery``: a receiver that saw an id already can drop the copy, so a retry or
-a replay after a restart never makes it act twice. The body is the alert as protobuf JSON; the
-signature is ``sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`` in ``X-Vigie-Signature``
-with the timestamp in ``X-Vigie-Timestamp``, so a receiver can refuse forgeries and old replays.
+The requests follow the Standard Webhooks specification (https://www.standardwebhooks.com), so a
+receiver verifies them with an existing library (``standardwebhooks`` and its siblings) or ten
+lines of HMAC; ``docs/webhooks.md`` shows both. Headers:
+
+- ``webhook-id``: the delivery id. Each alert state (raised, merged, escalated, decided) is one
+  delivery, its id derived from the receiver, the alert id and the alert's version: retries and
+  replays after a restart carry the same id, so a receiver that saw it already drops the copy.
+- ``webhook-timestamp``: integer Unix seconds of this attempt (receivers refuse old ones).
+- ``webhook-signature``: ``v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>``, one per
+  secret, space-separated: during a key rotation both the current and the previous secret sign.
+
+Secrets are ``whsec_<base64 key>``, read from the environment variables the webhook config names
+(``secret_env``, and ``previous_secret_env`` while rotating); a secret without the prefix (older
+configurations) is used as raw UTF-8 bytes. The body is ``{"type": "alert.raised", "timestamp":
+"<ISO 8601>", "data": <the alert as protobuf JSON>}``, byte for byte the same on every attempt.
+
+Deprecated, sent while ``legacy_headers`` is on (the default, for receivers written against the
+former scheme): ``X-Vigie-Delivery`` (the same id), ``X-Vigie-Timestamp`` and ``X-Vigie-Signature:
+sha256=<hex HMAC-SHA256(key, "<timestamp>.<body>")>`` with the current secret.
 
 Retried: connection errors, timeouts, 408, 425, 429 and 5xx. Any other 4xx means the receiver
 will never take it, so it goes to the dead-letter topic at once, with the reason
@@ -14,38 +28,74 @@ will never take it, so it goes to the dead-letter topic at once, with the reason
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import hmac
+import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import aiohttp
 from google.protobuf import json_format
 
 from vigie_alerting.policy_file import WebhookConfig
 from vigie_core.ids import stable_id
-from vigie_core.types import Alert
+from vigie_core.types import Alert, AlertStatus
 from vigie_runtime import codec
 
 log = logging.getLogger(__name__)
 
 RETRIED_STATUSES = frozenset({408, 425, 429})
 MAX_BACKOFF_S = 60.0
+SECRET_PREFIX = "whsec_"
 
 
 class WebhookSecretMissing(RuntimeError):
     pass
 
 
+class WebhookSecretInvalid(RuntimeError):
+    pass
+
+
+def parse_secret(text: str) -> bytes:
+    """The HMAC key of a secret: ``whsec_<base64>`` decoded, anything else as UTF-8 bytes."""
+    if not text.startswith(SECRET_PREFIX):
+        return text.encode()
+    encoded = text[len(SECRET_PREFIX) :].strip()
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except binascii.Error as exc:
+        raise WebhookSecretInvalid(f"the part after {SECRET_PREFIX} is not base64: {exc}") from exc
+    if not key:
+        raise WebhookSecretInvalid(f"the key after {SECRET_PREFIX} is empty")
+    return key
+
+
+def sign_v1(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """One Standard Webhooks signature: ``v1,<base64 HMAC-SHA256(key, "id.timestamp.body")>``."""
+    mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256)
+    return "v1," + base64.b64encode(mac.digest()).decode()
+
+
+def signature_header(keys: list[bytes], msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value: one signature per key, space-separated."""
+    return " ".join(sign_v1(key, msg_id, timestamp, body) for key in keys)
+
+
 def sign(secret: bytes, timestamp: str, body: bytes) -> str:
+    """Deprecated ``X-Vigie-Signature``: ``sha256=<hex HMAC-SHA256(key, "timestamp.body")>``."""
     mac = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
 
 
 def verify(secret: bytes, timestamp: str, body: bytes, signature: str) -> bool:
-    """What a receiver does; here for the tests and for receivers written in Python."""
+    """Checks the deprecated ``X-Vigie-Signature``; new receivers verify the ``webhook-*``
+    headers with a Standard Webhooks library instead (``docs/webhooks.md``)."""
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
@@ -60,6 +110,28 @@ def delivery_id(webhook: str, alert: Alert) -> str:
         alert.severity,
         alert.escalation_level,
     )
+
+
+def event_type(alert: Alert) -> str:
+    """``alert.raised`` for a new alert, ``alert.updated`` when merged or escalated, and
+    ``alert.acknowledged``, ``alert.confirmed`` or ``alert.dismissed`` once decided."""
+    status = AlertStatus(alert.status)
+    if status is not AlertStatus.RAISED:
+        return f"alert.{status.value}"
+    if alert.count <= 1 and alert.escalation_level == 0:
+        return "alert.raised"
+    return "alert.updated"
+
+
+def payload(alert: Alert, occurred_at: float) -> bytes:
+    """The body: the Standard Webhooks envelope around the alert as protobuf JSON."""
+    when = datetime.fromtimestamp(occurred_at, UTC).isoformat(timespec="milliseconds")
+    envelope = {
+        "type": event_type(alert),
+        "timestamp": when.replace("+00:00", "Z"),
+        "data": json_format.MessageToDict(codec.alert_to_proto(alert)),
+    }
+    return json.dumps(envelope, separators=(",", ":")).encode()
 
 
 def backoff_s(config: WebhookConfig, attempt: int) -> float:
@@ -85,27 +157,55 @@ class Failure:
 
 @dataclass(slots=True)
 class Webhook:
+    """A receiver and its keys: ``secret`` signs always, ``previous_secret`` too while a
+    rotation is under way."""
+
     config: WebhookConfig
     secret: bytes
+    previous_secret: bytes | None = None
 
     @classmethod
     def from_config(cls, config: WebhookConfig) -> Webhook:
-        secret = os.environ.get(config.secret_env, "")
-        if not secret:
-            raise WebhookSecretMissing(
-                f"webhook {config.name}: environment variable {config.secret_env} is not set"
-            )
-        return cls(config, secret.encode())
+        names = [config.secret_env]
+        if config.previous_secret_env:
+            names.append(config.previous_secret_env)
+        keys: list[bytes] = []
+        for name in names:
+            value = os.environ.get(name, "")
+            if not value:
+                raise WebhookSecretMissing(
+                    f"webhook {config.name}: environment variable {name} is not set"
+                )
+            try:
+                keys.append(parse_secret(value))
+            except WebhookSecretInvalid as exc:
+                raise WebhookSecretInvalid(f"webhook {config.name}: {name}: {exc}") from exc
+        return cls(config, keys[0], keys[1] if len(keys) > 1 else None)
 
-    async def _attempt(
-        self, session: aiohttp.ClientSession, body: bytes, delivery: str, timestamp: str
-    ) -> Attempt:
+    @property
+    def keys(self) -> list[bytes]:
+        return (
+            [self.secret] if self.previous_secret is None else [self.secret, self.previous_secret]
+        )
+
+    def headers(self, delivery: str, timestamp: int, body: bytes) -> dict[str, str]:
+        """The headers of one attempt: Standard Webhooks, plus the deprecated ones if on."""
         headers = {
             "Content-Type": "application/json",
-            "X-Vigie-Delivery": delivery,
-            "X-Vigie-Timestamp": timestamp,
-            "X-Vigie-Signature": sign(self.secret, timestamp, body),
+            "webhook-id": delivery,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature_header(self.keys, delivery, timestamp, body),
         }
+        if self.config.legacy_headers:
+            headers["X-Vigie-Delivery"] = delivery
+            headers["X-Vigie-Timestamp"] = str(timestamp)
+            headers["X-Vigie-Signature"] = sign(self.secret, str(timestamp), body)
+        return headers
+
+    async def _attempt(
+        self, session: aiohttp.ClientSession, body: bytes, delivery: str, timestamp: int
+    ) -> Attempt:
+        headers = self.headers(delivery, timestamp, body)
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_s)
         try:
             async with session.post(
@@ -159,18 +259,23 @@ class WebhookSender:
                 )
                 continue
             if webhook.config.wants(alert):
-                failure = await self._deliver_one(webhook, alert)
+                failure = await self._deliver_one(webhook, alert, published_at)
                 if failure is not None:
                     failed.append(failure)
         return failed
 
-    async def _deliver_one(self, webhook: Webhook, alert: Alert) -> Failure | None:
+    async def _deliver_one(
+        self, webhook: Webhook, alert: Alert, published_at: float | None
+    ) -> Failure | None:
         session = await self._client()
-        body = json_format.MessageToJson(codec.alert_to_proto(alert), indent=None).encode()
+        # The same bytes on every attempt: the alert state's time (its record's, else the last
+        # sighting), not the attempt's; only webhook-timestamp and the signatures change.
+        occurred_at = published_at if published_at is not None else alert.last_seen
+        body = payload(alert, occurred_at)
         delivery = delivery_id(webhook.config.name, alert)
         detail = ""
         for attempt in range(1, webhook.config.attempts + 1):
-            result = await webhook._attempt(session, body, delivery, str(int(self.clock())))
+            result = await webhook._attempt(session, body, delivery, int(self.clock()))
             if result.ok:
                 log.info(
                     "webhook delivered",

@@ -124,7 +124,7 @@ def test_a_burst_becomes_one_alert_routed_and_delivered_once_per_delivery_id(
     delivered = [d for d, _ in receiver.accepted]
     assert len(set(delivered)) == 5
     assert all(receiver.tries[d] == 3 for d in delivered)
-    assert sorted(body["count"] for _, body in receiver.accepted) == [1, 2, 3, 4, 5]
+    assert sorted(body["data"]["count"] for _, body in receiver.accepted) == [1, 2, 3, 4, 5]
     assert receiver.bad_signatures == 0
 
 
@@ -137,7 +137,7 @@ def test_a_receiver_restart_loses_no_delivery(
     time.sleep(1.0)  # the first attempts meet a closed port
     receiver.start()
     wait_for("delivery after the restart", lambda: len(receiver.accepted) == before + 1, 60)
-    assert receiver.accepted[-1][1]["count"] == 1
+    assert receiver.accepted[-1][1]["data"]["count"] == 1
 
 
 def test_a_kind_the_policy_does_not_allow_raises_nothing_and_leaves_a_journal_entry(
