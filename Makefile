@@ -51,8 +51,9 @@ broker-stop: install
 topics: install
 	@$(BIN)/vigie topics --bootstrap 127.0.0.1:$(BROKER_PORT)
 
+# make run SOURCE=clip.mp4 RUN_ARGS="--fast --json --port-offset 100"
 run: install
-	@$(BIN)/vigie run --broker-port $(BROKER_PORT) $(if $(SOURCE),--source "$(SOURCE)")
+	@$(BIN)/vigie run --broker-port $(BROKER_PORT) $(if $(SOURCE),--source "$(SOURCE)") $(RUN_ARGS)
 
 demo: install
 	@$(BIN)/vigie demo $(if $(SOURCE),--source "$(SOURCE)")

@@ -32,3 +32,33 @@ def summary(alerts: Iterable[Alert], frames: int | None, seconds: float) -> str:
     for (kind, zone), n in sorted(by_kind.items()):
         lines.append(f"  {kind} @ {zone}: {n}")
     return "\n".join(lines)
+
+
+def alert_data(alert: Alert) -> dict[str, object]:
+    """An alert as the ``--json`` summaries give it (stable keys)."""
+    return {
+        "alert_id": alert.alert_id,
+        "camera_id": alert.camera_id,
+        "kind": alert.kind.value,
+        "zone": alert.zone,
+        "severity": alert.severity.value,
+        "status": alert.status.value,
+        "class_name": alert.class_name,
+        "track_ids": list(alert.track_ids),
+        "first_seen": alert.first_seen,
+    }
+
+
+def summary_data(alerts: Iterable[Alert], frames: int | None, seconds: float) -> dict[str, object]:
+    """The end-of-run summary as data: what ``vigie run --json`` and ``vigie demo --json`` print."""
+    alerts = sorted(alerts, key=lambda a: (a.first_seen, a.alert_id))
+    by_kind = Counter((a.kind.value, a.zone) for a in alerts)
+    return {
+        "frames": frames,
+        "seconds": round(seconds, 3),
+        "alert_count": len(alerts),
+        "by_kind": [
+            {"kind": kind, "zone": zone, "count": n} for (kind, zone), n in sorted(by_kind.items())
+        ],
+        "alerts": [alert_data(a) for a in alerts],
+    }

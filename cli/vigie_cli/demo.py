@@ -14,7 +14,16 @@ import time
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vigie_cli.console import alert_line, summary
+from vigie_cli.console import alert_line, summary, summary_data
+from vigie_cli.output import (
+    OK,
+    USAGE,
+    Progress,
+    add_json_argument,
+    add_quiet_argument,
+    notes_stream,
+    print_json,
+)
 from vigie_cli.samples import NoSource, add_clip_arguments, resolve_clip
 from vigie_core.types import Alert
 from vigie_runtime import codec, topology
@@ -31,6 +40,8 @@ def add_parser(sub: Any) -> None:
     add_clip_arguments(p)
     p.add_argument("--realtime", action="store_true", help="pace the clip in real time")
     p.add_argument("--max-frames", type=int, default=None)
+    add_json_argument(p)
+    add_quiet_argument(p)
     p.set_defaults(func=main)
 
 
@@ -98,9 +109,22 @@ def build_services(
 
 
 def run_in_process(
-    services: dict[str, Any], bus: InMemoryBus, timeout_s: float = 3600
+    services: dict[str, Any],
+    bus: InMemoryBus,
+    timeout_s: float = 3600,
+    progress: Progress | None = None,
 ) -> list[Alert]:
-    """Run until capture ends and every group has consumed everything; return the alerts."""
+    """Run until capture ends and every group has consumed everything; return the alerts.
+    ``progress`` (if given) is told the frames published and the messages left, now and then."""
+    groups = topology.drain_groups().items()
+
+    def status() -> str:
+        published = getattr(services.get("capture"), "published", None) or {}
+        frames = sum(published.values())
+        left = sum(bus.lag(g, topics) for g, topics in groups)
+        state = "replaying" if threads["capture"].is_alive() else "replay finished, draining"
+        return f"{state}: {frames} frame(s) published, {left} message(s) left to process"
+
     stop = threading.Event()
     capture_stop = threading.Event()
     threads = {
@@ -118,9 +142,11 @@ def run_in_process(
     try:
         while time.monotonic() < deadline:
             time.sleep(0.2)
+            if progress is not None and progress.due():
+                progress.update(status)
             if threads["capture"].is_alive():
                 continue
-            if all(bus.lag(g, topics) == 0 for g, topics in topology.drain_groups().items()):
+            if all(bus.lag(g, topics) == 0 for g, topics in groups):
                 break
     finally:
         capture_stop.set()
@@ -135,11 +161,16 @@ def run_in_process(
 
 
 def main(args: argparse.Namespace) -> int:
+    as_json = getattr(args, "json", False)
+    notes = notes_stream(as_json)
+    progress = Progress(quiet=getattr(args, "quiet", False), prefix="vigie demo: ")
     try:
         clip = resolve_clip(args.source, args.camera_id, args.scenes)
     except NoSource as exc:
         print(f"vigie demo: {exc}", file=sys.stderr)
-        return 2
+        if as_json:
+            print_json({"ok": False, "error": str(exc)})
+        return USAGE
     bus = InMemoryBus()
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
@@ -153,10 +184,27 @@ def main(args: argparse.Namespace) -> int:
             max_frames=args.max_frames,
             config_dir=clip.config_dir,
         )
-        print(f"replaying {clip.source} as camera '{clip.camera_id}' in one process ...")
-        alerts = run_in_process(services, bus)
+        print(
+            f"replaying {clip.source} as camera '{clip.camera_id}' in one process ...", file=notes
+        )
+        alerts = run_in_process(services, bus, progress=progress)
+        progress.done("pipeline drained")
+    frames = sum(services["capture"].published.values())
+    elapsed = time.monotonic() - started
+    if as_json:
+        document = summary_data(alerts, frames, elapsed)
+        document.update(
+            {
+                "ok": True,
+                "error": None,
+                "stopped": "drained",
+                "camera_id": clip.camera_id,
+                "source": clip.source,
+            }
+        )
+        print_json(document)
+        return OK
     for alert in sorted(alerts, key=lambda a: a.first_seen):
         print(alert_line(alert))
-    frames = sum(services["capture"].published.values())
-    print(summary(alerts, frames, time.monotonic() - started))
-    return 0
+    print(summary(alerts, frames, elapsed))
+    return OK

@@ -226,8 +226,14 @@ class LocalPipeline:
     @staticmethod
     def lag(probe: LagProbe) -> int:
         """Messages not yet done by the groups that run with default settings."""
-        groups = topology.drain_groups().items()
-        return sum(probe.lag(group, topics) for group, topics in groups)
+        return sum(LocalPipeline.lags(probe).values())
+
+    @staticmethod
+    def lags(probe: LagProbe) -> dict[str, int]:
+        """Group id -> messages it has not yet done, for the groups that run by default."""
+        return {
+            group: probe.lag(group, topics) for group, topics in topology.drain_groups().items()
+        }
 
     def drain_watch(self, settle_s: float = 2.0) -> DrainWatch:
         return DrainWatch(self, settle_s)
@@ -256,6 +262,34 @@ class LocalPipeline:
         return None
 
 
+@dataclass(frozen=True)
+class DrainStatus:
+    """What a :class:`DrainWatch` saw: capture still running, each group's lag, drained."""
+
+    capturing: bool
+    lags: dict[str, int]
+    drained: bool
+
+    @property
+    def left(self) -> int:
+        return sum(self.lags.values())
+
+    def describe(self) -> str:
+        """One line for a person: what the pipeline is still doing, and for whom."""
+        busy = ", ".join(f"{group} {n}" for group, n in self.lags.items() if n)
+        if self.capturing:
+            state = "replaying the clip"
+            return f"{state}: {self.left} message(s) in flight ({busy})" if busy else state
+        if self.drained:
+            return "pipeline drained: every message processed"
+        if busy:
+            return (
+                f"replay finished, waiting for the pipeline to drain: {self.left} message(s)"
+                f" left ({busy})"
+            )
+        return "replay finished, every message processed; making sure nothing more arrives"
+
+
 class DrainWatch:
     """Tells, one look at a time, whether capture has ended and every consumer group has
     stayed at zero lag for ``settle_s`` (lag probes are cheap; callers interleave other work)."""
@@ -267,11 +301,17 @@ class DrainWatch:
         self._zero_since: float | None = None
 
     def drained(self) -> bool:
-        if self.pipeline.capturing() or self.pipeline.lag(self.probe) != 0:
+        return self.look().drained
+
+    def look(self) -> DrainStatus:
+        """One look: is capture running, what each group still has to do, drained or not."""
+        capturing = self.pipeline.capturing()
+        lags = self.pipeline.lags(self.probe)
+        if capturing or any(lags.values()):
             self._zero_since = None
-            return False
+            return DrainStatus(capturing, lags, False)
         self._zero_since = self._zero_since or time.monotonic()
-        return time.monotonic() - self._zero_since >= self.settle_s
+        return DrainStatus(False, lags, time.monotonic() - self._zero_since >= self.settle_s)
 
     def __enter__(self) -> DrainWatch:
         return self

@@ -14,7 +14,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vigie_core.alerting.evaluation import evaluation_of, format_precision
+from vigie_cli.output import (
+    OK,
+    USAGE,
+    Progress,
+    add_json_argument,
+    add_quiet_argument,
+    print_json,
+)
+from vigie_core.alerting.evaluation import evaluation_of, format_precision, precision_table
 from vigie_core.reporting import OccupancyPoint, occupancy_series, position_grid
 
 log = logging.getLogger(__name__)
@@ -46,6 +54,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--since", type=parse_time, default=None)
     p.add_argument("--until", type=parse_time, default=None)
     p.add_argument("--out", type=Path, default=Path("vigie-report.png"))
+    add_json_argument(p)
+    add_quiet_argument(p)
     p.set_defaults(func=main)
 
 
@@ -79,29 +89,101 @@ def main(args: argparse.Namespace) -> int:
     from vigie_storage.adapters.sqlite_store import SqliteArchive
     from vigie_storage.ports import MAX_LIMIT, SearchQuery
 
+    as_json = getattr(args, "json", False)
+    progress = Progress(quiet=getattr(args, "quiet", False), prefix="vigie report: ")
     if not args.database.exists():
         print(f"vigie report: no archive at {args.database}", file=sys.stderr)
-        return 2
+        if as_json:
+            print_json({"ok": False, "error": f"no archive at {args.database}"})
+        return USAGE
     query = SearchQuery(camera_id=args.camera, since=args.since, until=args.until, limit=MAX_LIMIT)
+    counts = {"events": 0, "tracks": 0, "alerts": 0}
+
+    def counted(kind: str, rows: Iterator[Row]) -> list[Row]:
+        kept: list[Row] = []
+        for row in rows:
+            kept.append(row)
+            counts[kind] += 1
+            if progress.due():
+                progress.update(
+                    "reading the archive: " + ", ".join(f"{n} {k}" for k, n in counts.items())
+                )
+        return kept
+
     with SqliteArchive(args.database) as archive:
-        events = list(every_row(archive.search_events, query, lambda e: e.occurred_at))
-        tracks = list(every_row(archive.search_tracks, query, lambda t: t.first_seen))
-        alerts = list(every_row(archive.search_alerts, query, lambda a: a.first_seen))
+        events = counted("events", every_row(archive.search_events, query, _occurred_at))
+        tracks = counted("tracks", every_row(archive.search_tracks, query, _first_seen))
+        alerts = counted("alerts", every_row(archive.search_alerts, query, _first_seen))
+    progress.update(f"drawing {args.out} ...")
     series = occupancy_series(events)
     grid = position_grid(tracks, since=args.since, until=args.until)
     sizes = {(e.frame.width, e.frame.height) for e in events if e.frame.width and e.frame.height}
     aspect = (max(sizes)[1] / max(sizes)[0]) if sizes else 9 / 16
     render(args.out, args.camera, series, grid, aspect)
+    progress.done()
     log.info(
         "report written",
         extra={"camera": args.camera, "since": args.since, "until": args.until},
     )
+    evaluations = evaluation_of(alerts)
+    if as_json:
+        print_json(report_data(args, series, tracks, events, evaluations))
+        return OK
     zones = ", ".join(f"{z} ({len(p)} periods)" for z, p in series.items()) or "no occupancy"
     print(f"{args.out}: {zones}; heat map from {len(tracks)} tracks")
     print("alert precision (confirmed over decided, from the operators' verdicts):")
-    for line in format_precision(evaluation_of(alerts)):
+    for line in format_precision(evaluations):
         print(f"  {line}")
-    return 0
+    return OK
+
+
+def _occurred_at(row: Any) -> float:
+    return float(row.occurred_at)
+
+
+def _first_seen(row: Any) -> float:
+    return float(row.first_seen)
+
+
+def report_data(
+    args: argparse.Namespace,
+    series: dict[str, list[OccupancyPoint]],
+    tracks: list[Any],
+    events: list[Any],
+    evaluations: Any,
+) -> dict[str, Any]:
+    """What ``vigie report --json`` prints (stable keys)."""
+    return {
+        "ok": True,
+        "error": None,
+        "out": str(args.out),
+        "camera": args.camera,
+        "since": args.since,
+        "until": args.until,
+        "events": len(events),
+        "tracks": len(tracks),
+        "zones": {
+            zone: {
+                "periods": len(points),
+                "peak": max((p.peak for p in points), default=0),
+                "came_in": sum(p.came_in for p in points),
+                "went_out": sum(p.went_out for p in points),
+            }
+            for zone, points in sorted(series.items())
+        },
+        "precision": [
+            {
+                "camera": camera,
+                "kind": str(getattr(kind, "value", kind)),
+                "zone": zone,
+                "raised": tally.raised,
+                "confirmed": tally.confirmed,
+                "dismissed": tally.dismissed,
+                "precision": tally.precision,
+            }
+            for camera, kind, zone, tally in precision_table(evaluations)
+        ],
+    }
 
 
 def render(

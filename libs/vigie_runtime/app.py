@@ -14,9 +14,11 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from vigie_runtime import tracing
 from vigie_runtime.bus import Bus
 from vigie_runtime.health import CachedCheck, Health, ProbeServer
 from vigie_runtime.kafka import KafkaBus, _base_config, wait_for_broker
@@ -101,7 +103,16 @@ def base_parser(name: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--check-config", action="store_true", help="validate the settings, print them, exit"
     )
+    parser.add_argument("-V", "--version", action="version", version=f"vigie {release()}")
     return parser
+
+
+def release() -> str:
+    """The installed release of Vigie ("unknown" when run from a tree not installed)."""
+    try:
+        return metadata.version("vigie")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 SECRET_WORDS = ("password", "secret", "token")
@@ -146,6 +157,7 @@ def service_main(
         print(json.dumps(redacted(settings.model_dump(mode="json")), indent=2))
         return 0
     configure_logging(name, settings.log_level, settings.log_json)
+    tracing.configure(name, settings.tracing)
     stop = threading.Event()
     install_signal_handlers(stop)
     health = Health(settings.liveness_timeout_s)
@@ -177,5 +189,6 @@ def service_main(
         return 1
     finally:
         probes.stop()
+        tracing.shutdown()
     log.info("stopped")
     return 0

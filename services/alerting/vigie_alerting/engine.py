@@ -255,7 +255,7 @@ class AlertEngine:
             for alert in escalated:
                 log.warning(
                     "alert escalated",
-                    extra={"alert_id": alert.alert_id, "severity": str(alert.severity)},
+                    extra={"alert_id": alert.alert_id, "alert_severity": str(alert.severity)},
                 )
                 outputs.extend(self._publish(alert))
                 outputs.append(
