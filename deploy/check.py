@@ -3,9 +3,10 @@
 1. The Dockerfile passes hadolint; docker-compose.yml validates against the compose spec, and the
    files it mounts into the services load as what they are mounted as.
 2. Every overlay renders (``kubectl kustomize``); its built-in kinds validate strictly against
-   Kubernetes 1.32 (``kubernetes-validate``); its KEDA ScaledObjects, Strimzi objects and
-   ServiceMonitors against their operators' published schemas (npm ``@kubernetes-models/keda``,
-   ``@kubernetes-models/strimzi-kafka-operator``, ``@kubernetes-models/prometheus-operator``);
+   Kubernetes 1.32 (``kubernetes-validate``); its KEDA ScaledObjects and TriggerAuthentications,
+   Strimzi objects, ServiceMonitors and PrometheusRules against their operators' published schemas
+   (npm ``@kubernetes-models/keda``, ``@kubernetes-models/strimzi-kafka-operator``,
+   ``@kubernetes-models/prometheus-operator``);
    K8ssandraCluster, whose schema is not available offline, against the fields its operator
    requires.
 3. Topics, groups and ports are checked against ``vigie_runtime.topology``, the one table of
@@ -28,6 +29,16 @@
 5. Ports: the Dockerfile's targets, the compose file (published ports, Prometheus targets), the
    containers, Services, NetworkPolicies and scrape annotations use each service's ports from
    the topology.
+6. Autoscaler credentials and labels: every kafka trigger whose listener (the Strimzi Kafka it
+   names, else its Deployment's client settings) wants TLS or SASL has an ``authenticationRef``
+   to a TriggerAuthentication of its namespace giving each parameter the listener asks from a
+   secret that exists or that Strimzi creates, as the user its Deployment runs as; every
+   rendered object carries the recommended ``app.kubernetes.io/*`` labels.
+7. Monitoring: alert rules pass ``promtool check rules``; each alert has a ``promtool test
+   rules`` case that makes it fire and one that keeps it quiet (``RULE_TESTS``), run on the
+   rendered rule groups; rules and the Grafana dashboards (ConfigMaps labelled
+   ``grafana_dashboard``) read only series the code exports (its prometheus_client metric
+   definitions, with the suffixes the client adds) or known external ones.
 
     .venv/bin/python deploy/check.py [--root DIR] [--tools .venv-deploy/bin]
                                      [--node-modules deploy/.tools/node_modules]
@@ -376,6 +387,234 @@ def check_scaled_objects(
             )
 
 
+# -- autoscaler credentials --------------------------------------------------------------------
+
+# Parameters of KEDA's kafka scaler a listener's security asks of a TriggerAuthentication.
+SASL_MODES = {
+    "scram-sha-512": "scram_sha512",
+    "scram-sha-256": "scram_sha256",
+    "plain": "plaintext",
+}
+# Secrets the Strimzi operators create, by the object they follow, and their keys.
+STRIMZI_USER_KEYS = {"password", "sasl.jaas.config"}
+STRIMZI_CA_KEYS = {"ca.crt", "ca.p12", "ca.password"}
+
+
+def container_env(doc: dict[str, Any] | None) -> dict[str, str]:
+    """Literal environment variables of a Deployment's containers."""
+    env: dict[str, str] = {}
+    for container in field(doc or {}, "spec.template.spec.containers") or []:
+        for var in container.get("env", []) or []:
+            if "value" in var:
+                env[var["name"]] = str(var["value"])
+    return env
+
+
+def listener_security(
+    servers: str, clusters: dict[str, dict[str, Any]], env: dict[str, str]
+) -> dict[str, str | None] | None:
+    """What a client of ``servers`` must present, as KEDA kafka scaler parameters (None as a
+    value: any value will do), or None for a plaintext listener without authentication. From
+    the Strimzi Kafka the address names (``<cluster>-kafka-bootstrap:<port>``) if the overlay
+    has it, else from the Kafka client settings of the Deployment the trigger scales."""
+    host, _, port = servers.split(",")[0].strip().rpartition(":")
+    cluster = host.split(".")[0].removesuffix("-kafka-bootstrap")
+    need: dict[str, str | None] = {}
+    if cluster in clusters and host.split(".")[0].endswith("-kafka-bootstrap"):
+        listener = next(
+            (
+                item
+                for item in field(clusters[cluster], "spec.kafka.listeners") or []
+                if str(item.get("port")) == port
+            ),
+            None,
+        )
+        if listener is None:
+            raise ValueError(f"Kafka {cluster} has no listener on port {port}")
+        authentication = str(field(listener, "authentication.type") or "")
+        if listener.get("tls"):
+            need.update(tls="enable", ca=f"{cluster}-cluster-ca-cert")
+        if authentication in SASL_MODES:
+            need.update(sasl=SASL_MODES[authentication], username=None, password=None)
+        elif authentication == "tls":
+            need.update(cert=None, key=None)
+        elif authentication:
+            need.update(sasl=None)
+        return need or None
+    protocol = env.get("VIGIE_KAFKA__EXTRA__security.protocol", "PLAINTEXT").upper()
+    if protocol in ("SSL", "SASL_SSL"):
+        need.update(tls="enable", ca=None)
+    if protocol.startswith("SASL_"):
+        mechanism = env.get("VIGIE_KAFKA__EXTRA__sasl.mechanism", "").lower()
+        need.update(sasl=SASL_MODES.get(mechanism), username=None, password=None)
+    return need or None
+
+
+def check_autoscaler_auth(name: str, docs: list[dict[str, Any]], problems: Problems) -> None:
+    """Each kafka trigger reading lag from a listener that wants TLS or SASL names, with
+    ``authenticationRef``, a TriggerAuthentication of its namespace that gives every parameter
+    the listener asks (sasl, username, password, tls, ca), each read from a secret the overlay
+    has or the Strimzi operators create: the password of the KafkaUser the username names, which
+    is the user the scaled Deployment itself runs as, and the CA (PEM) of the cluster it reads."""
+    where = f"overlay {name}"
+
+    def key(doc: dict[str, Any]) -> tuple[str | None, str]:
+        return field(doc, "metadata.namespace"), doc["metadata"]["name"]
+
+    by_kind: dict[str, dict[tuple[str | None, str], dict[str, Any]]] = {}
+    for doc in docs:
+        by_kind.setdefault(doc["kind"], {})[key(doc)] = doc
+    clusters = {n: d for (_, n), d in by_kind.get("Kafka", {}).items()}
+    secrets: dict[tuple[str | None, str], dict[str, str | None]] = {}
+    for k, doc in by_kind.get("Secret", {}).items():
+        values: dict[str, str | None] = {key: None for key in doc.get("data", {}) or {}}
+        values.update({key: str(v) for key, v in (doc.get("stringData") or {}).items()})
+        secrets[k] = values
+    users = set(by_kind.get("KafkaUser", {}))
+    for ns, user in users:
+        secrets.setdefault((ns, user), dict.fromkeys(STRIMZI_USER_KEYS))
+    for ns, cluster in by_kind.get("Kafka", {}):
+        secrets.setdefault((ns, f"{cluster}-cluster-ca-cert"), dict.fromkeys(STRIMZI_CA_KEYS))
+    for k, obj in sorted(by_kind.get("ScaledObject", {}).items(), key=lambda i: i[0][1]):
+        ns = k[0]
+        so = f"ScaledObject {obj['metadata']['name']}"
+        target = field(obj, "spec.scaleTargetRef.name")
+        env = container_env(by_kind.get("Deployment", {}).get((ns, target)))
+        for i, trigger in enumerate(field(obj, "spec.triggers") or []):
+            if trigger.get("type") != "kafka":
+                continue
+            servers = str(field(trigger, "metadata.bootstrapServers") or "")
+            try:
+                need = listener_security(servers, clusters, env)
+            except ValueError as exc:
+                problems.add(where, f"{so}: trigger {i} reads {servers}, but {exc}")
+                continue
+            if need is None:
+                continue
+            asks = ", ".join(sorted(need))
+            ref = trigger.get("authenticationRef") or {}
+            if not ref.get("name"):
+                problems.add(
+                    where,
+                    f"{so}: trigger {i} reads lag from {servers}, whose listener asks {asks},"
+                    " but has no authenticationRef to a TriggerAuthentication",
+                )
+                continue
+            kind = ref.get("kind") or "TriggerAuthentication"
+            scope = None if kind == "ClusterTriggerAuthentication" else ns
+            auth = by_kind.get(kind, {}).get((scope, ref["name"]))
+            if auth is None:
+                problems.add(
+                    where,
+                    f"{so}: trigger {i} authenticates with {kind} {ref['name']}, which the"
+                    f" overlay does not have{'' if scope is None else f' in namespace {ns}'}",
+                )
+                continue
+            label = f"{so}: {kind} {ref['name']}"
+            check_trigger_auth(where, label, auth, need, (ns, secrets, users, env), problems)
+
+
+def check_trigger_auth(
+    where: str,
+    label: str,
+    auth: dict[str, Any],
+    need: dict[str, str | None],
+    context: tuple[
+        str | None,
+        dict[tuple[str | None, str], dict[str, str | None]],
+        set[tuple[str | None, str]],
+        dict[str, str],
+    ],
+    problems: Problems,
+) -> None:
+    """One TriggerAuthentication against what the listener asks; ``context``: the namespace,
+    the secrets (namespace, name -> key -> value when known), the KafkaUsers and the scaled
+    container's literal environment."""
+    ns, secrets, users, env = context
+    given: dict[str, tuple[str, str | None]] = {}  # parameter -> (its source, its value if known)
+    for ref in field(auth, "spec.secretTargetRef") or []:
+        parameter, secret, item = ref.get("parameter"), ref.get("name"), ref.get("key")
+        source = f"secret {secret} key {item}"
+        values = secrets.get((ns, secret))
+        if values is None or item not in values:
+            problems.add(
+                where,
+                f"{label}: {parameter} reads {source}, which is neither in the overlay nor one the"
+                " Strimzi operators create",
+            )
+        given[parameter] = (source, (values or {}).get(item))
+    for ref in field(auth, "spec.env") or []:
+        parameter, variable = ref.get("parameter"), ref.get("name")
+        if variable not in env:
+            problems.add(
+                where, f"{label}: {parameter} reads {variable}, which the scaled container lacks"
+            )
+        given[parameter] = (f"variable {variable}", env.get(variable))
+    for provider in ("hashiCorpVault", "azureKeyVault", "gcpSecretManager", "awsSecretManager"):
+        for ref in field(auth, f"spec.{provider}.secrets") or []:
+            given.setdefault(ref.get("parameter"), (provider, None))
+    for parameter, wanted in sorted(need.items()):
+        if parameter not in given:
+            problems.add(where, f"{label}: gives no {parameter}, which the listener asks")
+            continue
+        source, value = given[parameter]
+        if parameter == "ca" and wanted is not None and source != f"secret {wanted} key ca.crt":
+            problems.add(where, f"{label}: ca reads {source}, not the cluster CA {wanted} ca.crt")
+        elif parameter != "ca" and wanted is not None and value is not None and value != wanted:
+            problems.add(where, f"{label}: {parameter} is {value!r}, the listener wants {wanted!r}")
+    username = given.get("username", ("", None))[1]
+    source = given.get("password", ("", None))[0].split()
+    owner = source[1] if source[:1] == ["secret"] and (ns, source[1]) in users else None
+    if username is not None and owner is not None and owner != username:
+        problems.add(
+            where, f"{label}: username is {username} but the password is KafkaUser {owner}'s"
+        )
+    runs_as = env.get("VIGIE_KAFKA__EXTRA__sasl.username")
+    if username is not None and runs_as is not None and username != runs_as:
+        problems.add(
+            where,
+            f"{label}: reads lag as {username}, but the Deployment it scales runs as {runs_as}",
+        )
+
+
+# -- recommended labels ------------------------------------------------------------------------
+
+# https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/ (None: any
+# non-empty value).
+RECOMMENDED_LABELS: dict[str, str | None] = {
+    "app.kubernetes.io/name": None,
+    "app.kubernetes.io/instance": None,
+    "app.kubernetes.io/component": None,
+    "app.kubernetes.io/part-of": "vigie",
+    "app.kubernetes.io/version": None,
+    "app.kubernetes.io/managed-by": "kustomize",
+}
+
+
+def project_version() -> str | None:
+    import tomllib
+
+    with contextlib.suppress(OSError, tomllib.TOMLDecodeError):
+        return tomllib.loads((CODE / "pyproject.toml").read_text())["project"]["version"]
+    return None
+
+
+def check_labels(name: str, docs: list[dict[str, Any]], problems: Problems) -> None:
+    """Every rendered object carries the recommended labels, part-of vigie, managed by
+    kustomize, and the project's version (pyproject.toml)."""
+    wanted_labels = {**RECOMMENDED_LABELS, "app.kubernetes.io/version": project_version()}
+    for doc in docs:
+        labels = field(doc, "metadata.labels") or {}
+        where = f"overlay {name}: {doc['kind']} {doc['metadata']['name']}"
+        missing = [label for label in RECOMMENDED_LABELS if not str(labels.get(label) or "")]
+        if missing:
+            problems.add(where, f"lacks the recommended label(s) {', '.join(missing)}")
+        for label, wanted in wanted_labels.items():
+            value = labels.get(label)
+            if wanted is not None and value not in (None, "", wanted):
+                problems.add(where, f"label {label} is {value!r}, not {wanted!r}")
+
+
 # -- ACLs --------------------------------------------------------------------------------------
 
 
@@ -483,44 +722,133 @@ def check_acls(name: str, docs: list[dict[str, Any]], problems: Problems) -> Non
 
 # -- monitoring --------------------------------------------------------------------------------
 
+# Where the promtool unit tests of the alert rules live (not kustomize resources).
+RULE_TESTS = PurePosixPath("deploy/k8s/components/monitoring/tests")
+# Series other programs export that rules and dashboards may use, and who exports them.
+EXTERNAL_METRICS = {
+    "up": "Prometheus, per scrape target",
+    "ALERTS": "Prometheus, per alert",
+    "ALERTS_FOR_STATE": "Prometheus, per alert",
+    "kube_horizontalpodautoscaler_status_current_replicas": "kube-state-metrics",
+    "kube_horizontalpodautoscaler_spec_max_replicas": "kube-state-metrics",
+}
+# The series prometheus_client exposes for each kind of metric (a counter's name loses a
+# trailing _total, then gets it back).
+METRIC_SERIES = {
+    "Counter": ("_total", "_created"),
+    "Histogram": ("_bucket", "_sum", "_count", "_created"),
+    "Summary": ("_sum", "_count", "_created"),
+    "Gauge": ("",),
+    "Info": ("_info",),
+    "Enum": ("",),
+}
+PROMQL_WORDS = {
+    "by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool", "and",
+    "or", "unless", "inf", "nan", "atan2",
+}  # fmt: skip
 
-def code_metrics() -> set[str]:
-    """Every metric name the code registers with prometheus_client."""
-    pattern = re.compile(r"\b(?:Counter|Gauge|Histogram|Summary)\(\s*\"(vigie_\w+)\"")
-    names: set[str] = set()
-    for folder in ("libs", "services"):
+
+def code_metrics() -> dict[str, str]:
+    """Every metric the code registers with prometheus_client: name -> kind."""
+    kinds = "|".join(METRIC_SERIES)
+    pattern = re.compile(rf"\b({kinds})\(\s*[\"'](vigie_\w+)[\"']")
+    found: dict[str, str] = {}
+    for folder in ("libs", "services", "cli"):
+        if not (CODE / folder).is_dir():
+            continue
         for path in (CODE / folder).rglob("*.py"):
-            names.update(pattern.findall(path.read_text(encoding="utf-8", errors="replace")))
+            text = path.read_text(encoding="utf-8", errors="replace")
+            for kind, name in pattern.findall(text):
+                found[name] = kind
+    return found
+
+
+def exported_series(metrics: dict[str, str] | None = None) -> set[str]:
+    """The series names a scrape of the services can return."""
+    series: set[str] = set()
+    for name, kind in (code_metrics() if metrics is None else metrics).items():
+        base = name.removesuffix("_total") if kind == "Counter" else name
+        series.update(base + suffix for suffix in METRIC_SERIES[kind])
+    return series
+
+
+def promql_metrics(expr: str) -> set[str]:
+    """The metric names a PromQL expression (or a Grafana target) selects: functions,
+    keywords, label matchers, strings, ranges and grouping labels left out."""
+    text = re.sub(r"\$__\w+", "5m", expr)  # Grafana's $__rate_interval, $__range...
+    text = re.sub(r"\$\{\w+(?::\w+)?\}|\$\w+|\[\[\w+\]\]", "x", text)  # template variables
+    text = re.sub(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|`[^`]*`', '""', text)
+    text = re.sub(r"\{[^{}]*\}", " ", text)
+    text = re.sub(r"\[[^\[\]]*\]", " ", text)
+    text = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)", " ", text)
+    names: set[str] = set()
+    for match in re.finditer(r"(?<![\w.:])[A-Za-z_:][\w:]*", text):
+        rest = text[match.end() :].lstrip()
+        if rest.startswith("(") or match.group().lower() in PROMQL_WORDS:
+            continue
+        names.add(match.group())
     return names
 
 
-def exposed(name: str, known: set[str]) -> bool:
-    """Whether ``name`` is a series one of ``known`` exposes (counters' _total, histograms')."""
-    for suffix in ("", "_total", "_bucket", "_count", "_sum", "_created"):
-        if name.endswith(suffix) and name.removesuffix(suffix) in known | {
-            k.removesuffix("_total") for k in known
-        }:
-            return True
-    return False
+def grafana_variable_metrics(query: Any) -> set[str]:
+    """The metrics a Grafana query variable reads (label_values(expr, label) and the like)."""
+    if isinstance(query, dict):
+        query = query.get("query", "")
+    text = str(query or "").strip()
+    match = re.fullmatch(r"label_values\((.*),\s*\w+\s*\)", text, re.S)
+    if match:
+        return promql_metrics(match.group(1))
+    match = re.fullmatch(r"query_result\((.*)\)", text, re.S)
+    if match:
+        return promql_metrics(match.group(1))
+    return set()
 
 
-def check_rules(name: str, docs: list[dict[str, Any]], promtool: Path, problems: Problems) -> None:
+def unknown_series(metrics: Iterable[str], known: set[str]) -> list[str]:
+    return sorted(m for m in metrics if m not in known and m not in EXTERNAL_METRICS)
+
+
+def recorded(docs: list[dict[str, Any]]) -> set[str]:
+    """Series the overlay's recording rules produce."""
+    return {
+        str(rule["record"])
+        for doc in docs
+        if doc["kind"] == "PrometheusRule"
+        for group in field(doc, "spec.groups") or []
+        for rule in group.get("rules", []) or []
+        if rule.get("record")
+    }
+
+
+def check_rules(
+    name: str,
+    docs: list[dict[str, Any]],
+    promtool: Path,
+    problems: Problems,
+    tests: Path | None = None,
+) -> None:
+    """Every rule parses (promtool check rules) and names only series the code or a known
+    exporter exposes; every alert has promtool unit tests (``tests``) that make it fire and that
+    keep it quiet, and they pass."""
     rules = [d for d in docs if d["kind"] == "PrometheusRule"]
     if not rules:
         return
-    known = code_metrics()
+    known = exported_series() | recorded(docs)
+    every_group: list[dict[str, Any]] = []
+    alerts: set[str] = set()
     for doc in rules:
         where = f"overlay {name}: PrometheusRule {doc['metadata']['name']}"
         groups = field(doc, "spec.groups") or []
+        every_group += groups
         for group in groups:
             for rule in group.get("rules", []) or []:
-                for metric in sorted(set(re.findall(r"\bvigie_\w+", str(rule.get("expr", ""))))):
-                    if not exposed(metric, known):
-                        problems.add(
-                            where,
-                            f"{rule.get('alert') or rule.get('record')}: no"
-                            f" service exports {metric}",
-                        )
+                if rule.get("alert"):
+                    alerts.add(str(rule["alert"]))
+                for metric in unknown_series(promql_metrics(str(rule.get("expr", ""))), known):
+                    problems.add(
+                        where,
+                        f"{rule.get('alert') or rule.get('record')}: no service exports {metric}",
+                    )
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as out:
             yaml.safe_dump({"groups": groups}, out)
         try:
@@ -531,6 +859,107 @@ def check_rules(name: str, docs: list[dict[str, Any]], promtool: Path, problems:
             for line in (result.stdout + result.stderr).strip().splitlines():
                 if line.strip() and "SUCCESS" not in line:
                     problems.add(where, line.replace(out.name, "rules").strip())
+    if tests is not None:
+        check_rule_tests(name, every_group, alerts, tests, promtool, problems)
+
+
+def check_rule_tests(
+    name: str,
+    groups: list[dict[str, Any]],
+    alerts: set[str],
+    tests: Path,
+    promtool: Path,
+    problems: Problems,
+) -> None:
+    """``promtool test rules`` on the test files beside the overlay's rule groups (written as
+    rules.yaml, the file the tests name), and a firing and a quiet case for every alert."""
+    where = f"overlay {name}: promtool test rules"
+    files = sorted(tests.glob("*.yaml")) if tests.is_dir() else []
+    if not files:
+        problems.add(where, f"no test files in {RULE_TESTS} for the alert rules")
+        return
+    fires: set[str] = set()
+    quiet: set[str] = set()
+    for path in files:
+        try:
+            spec = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            problems.add(where, f"{path.name} is not YAML: {exc}")
+            continue
+        for test in spec.get("tests", []) or []:
+            for case in test.get("alert_rule_test", []) or []:
+                alert = str(case.get("alertname"))
+                (fires if case.get("exp_alerts") else quiet).add(alert)
+    for alert in sorted(alerts - fires):
+        problems.add(where, f"{alert}: no test case makes it fire")
+    for alert in sorted(alerts - quiet):
+        problems.add(where, f"{alert}: no test case keeps it quiet (exp_alerts: [])")
+    for alert in sorted((fires | quiet) - alerts):
+        problems.add(where, f"tests {alert}, which no rule defines")
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}))
+        copies = []
+        for path in files:
+            copy = Path(tmp) / path.name
+            copy.write_text(path.read_text())
+            copies.append(str(copy))
+        result = run([str(promtool), "test", "rules", *copies])
+    if result.returncode != 0:
+        lines = [
+            line.replace(tmp + "/", "").rstrip()
+            for line in (result.stdout + result.stderr).splitlines()
+            if line.strip() and "SUCCESS" not in line and not line.startswith("Unit Testing")
+        ]
+        for line in lines[:40] or [f"promtool exited {result.returncode}"]:
+            problems.add(where, line.strip())
+
+
+def dashboard_targets(dashboard: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(where, expression) of every panel target and query variable of a Grafana dashboard."""
+
+    def panels(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for panel in items or []:
+            yield panel
+            yield from panels(panel.get("panels", []) or [])
+
+    for panel in panels(dashboard.get("panels", []) or []):
+        for target in panel.get("targets", []) or []:
+            if target.get("expr"):
+                yield f"panel {panel.get('title')!r}", str(target["expr"])
+    for variable in field(dashboard, "templating.list") or []:
+        if variable.get("type") == "query":
+            for metric in grafana_variable_metrics(variable.get("query")):
+                yield f"variable {variable.get('name')}", metric
+
+
+def check_dashboards(name: str, docs: list[dict[str, Any]], problems: Problems) -> None:
+    """Every Grafana dashboard the overlay ships (ConfigMaps labelled grafana_dashboard) is
+    JSON, has a uid and a title, and its panels and variables read only series the code (or a
+    known exporter) exposes."""
+    known = exported_series() | recorded(docs)
+    uids: dict[str, str] = {}
+    for doc in docs:
+        if doc["kind"] != "ConfigMap" or field(doc, "metadata.labels.grafana_dashboard") is None:
+            continue
+        for key, text in (doc.get("data") or {}).items():
+            where = f"overlay {name}: ConfigMap {doc['metadata']['name']}: {key}"
+            try:
+                dashboard = json.loads(text)
+            except json.JSONDecodeError as exc:
+                problems.add(where, f"is not JSON: {exc}")
+                continue
+            if not isinstance(dashboard, dict) or not dashboard.get("uid"):
+                problems.add(where, "is not a Grafana dashboard with a uid")
+                continue
+            if dashboard["uid"] in uids:
+                problems.add(where, f"has the uid {dashboard['uid']} of {uids[dashboard['uid']]}")
+            uids[dashboard["uid"]] = key
+            targets = list(dashboard_targets(dashboard))
+            if not targets:
+                problems.add(where, "has no panel reading a metric")
+            for what, expr in targets:
+                for metric in unknown_series(promql_metrics(expr), known):
+                    problems.add(where, f"{what}: no service exports {metric}")
 
 
 def check_prometheus_config(root: Path, promtool: Path, problems: Problems) -> None:
@@ -1101,7 +1530,10 @@ def check(
         check_crds(name, docs, problems)
         check_topics(name, docs, problems)
         check_acls(name, docs, problems)
-        check_rules(name, docs, promtool, problems)
+        check_labels(name, docs, problems)
+        check_autoscaler_auth(name, docs, problems)
+        check_rules(name, docs, promtool, problems, root / RULE_TESTS)
+        check_dashboards(name, docs, problems)
         check_configmaps(name, docs, problems)
         check_deployments(name, docs, problems)
         check_manifest_ports(name, docs, problems)

@@ -9,7 +9,10 @@ alert rule on a metric no service exports or that promtool refuses; and against 
 lag-scaled service without its ScaledObject, a ScaledObject on a service that is not, a state
 topic its service may not write or partitioned unlike its input, a grant nothing uses, replicas
 that may not join groups of their own, and container, Service, scrape and NetworkPolicy ports off
-the service's ports."""
+the service's ports; a ScaledObject on the SCRAM listener without credentials, or with a
+TriggerAuthentication that misses a parameter, a secret or the right user; an object without a
+recommended label; an alert without a firing case, a new alert without tests, a rule its tests no
+longer match; a dashboard on a metric no service exports, or not JSON."""
 
 from __future__ import annotations
 
@@ -514,3 +517,245 @@ def test_replicas_without_their_own_groups_acl_fail(pristine: Path, tmp_path: Pa
         in p
         for p in problems
     ), problems
+
+
+# -- autoscaler credentials and recommended labels (issue 14) ---------------------------------
+
+TRIGGER_AUTH = "deploy/k8s/components/keda/triggerauthentications.yaml"
+
+
+def test_a_scaledobject_without_authentication_on_a_scram_listener_fails(
+    pristine: Path, tmp_path: Path
+) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(r / KEDA, "    authenticationRef:\n      name: vigie-tracking-kafka\n", ""),
+        ["prod"],
+    )
+    assert any(
+        "ScaledObject vigie-tracking: trigger 0 reads lag from vigie-kafka-kafka-bootstrap:9092"
+        in p
+        and "no authenticationRef" in p
+        for p in problems
+    ), problems
+
+
+def test_an_authentication_ref_to_no_triggerauthentication_fails(
+    pristine: Path, tmp_path: Path
+) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(r / KEDA, "name: vigie-alerting-kafka", "name: vigie-alert-kafka"),
+        ["prod"],
+    )
+    assert any(
+        "ScaledObject vigie-alerting: trigger 0 authenticates with TriggerAuthentication"
+        " vigie-alert-kafka, which the overlay does not have in namespace vigie" in p
+        for p in problems
+    ), problems
+
+
+def test_a_triggerauthentication_with_another_users_password_fails(
+    pristine: Path, tmp_path: Path
+) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(
+            r / TRIGGER_AUTH,
+            "  - parameter: password\n    name: vigie-detection\n",
+            "  - parameter: password\n    name: vigie-tracking\n",
+        ),
+        ["prod"],
+    )
+    assert any(
+        "TriggerAuthentication vigie-detection-kafka: username is vigie-detection but the"
+        " password is KafkaUser vigie-tracking's" in p
+        for p in problems
+    ), problems
+
+
+def test_a_triggerauthentication_missing_a_parameter_or_secret_fails(
+    pristine: Path, tmp_path: Path
+) -> None:
+    def damage(root: Path) -> None:
+        edit(
+            root / TRIGGER_AUTH,
+            "  - parameter: ca\n    name: vigie-kafka-cluster-ca-cert\n    key: ca.crt\n---\n",
+            "---\n",
+        )
+        edit(root / TRIGGER_AUTH, "key: analytics-username", "key: analytics-user")
+
+    problems = broken(pristine, tmp_path, damage, ["prod"])
+    assert any(
+        "TriggerAuthentication vigie-detection-kafka: gives no ca, which the listener asks" in p
+        for p in problems
+    ), problems
+    assert any(
+        "TriggerAuthentication vigie-analytics-kafka: username reads secret vigie-keda-kafka key"
+        " analytics-user, which is neither in the overlay nor one the Strimzi operators create" in p
+        for p in problems
+    ), problems
+
+
+def test_a_triggerauthentication_off_its_schema_fails(pristine: Path, tmp_path: Path) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(r / TRIGGER_AUTH, "    key: sasl\n", ""),
+        ["prod"],
+    )
+    assert any(
+        p.startswith("overlay prod: TriggerAuthentication vigie-detection-kafka") for p in problems
+    ), problems
+
+
+def test_an_object_without_a_recommended_label_fails(pristine: Path, tmp_path: Path) -> None:
+    def strip(root: Path) -> None:
+        edit(
+            root / "deploy/k8s/components/monitoring/servicemonitor.yaml",
+            "    app.kubernetes.io/component: monitoring\n",
+            "",
+        )
+        edit(
+            root / "deploy/k8s/overlays/dev/kustomization.yaml",
+            "app.kubernetes.io/managed-by: kustomize",
+            "app.kubernetes.io/managed-by: kubectl",
+        )
+        edit(
+            root / "deploy/k8s/overlays/dev/kustomization.yaml",
+            'app.kubernetes.io/version: "0.1.0"',
+            'app.kubernetes.io/version: "0.0.9"',
+        )
+
+    problems = broken(pristine, tmp_path, strip, ["dev"])
+    assert any(
+        "overlay dev: ServiceMonitor vigie: lacks the recommended label(s)"
+        " app.kubernetes.io/component" in p
+        for p in problems
+    ), problems
+    assert any(
+        "overlay dev: Deployment vigie-capture: label app.kubernetes.io/managed-by is 'kubectl',"
+        " not 'kustomize'" in p
+        for p in problems
+    ), problems
+    assert any(
+        "overlay dev: Namespace vigie-dev: label app.kubernetes.io/version is '0.0.9', not" in p
+        for p in problems
+    ), problems
+
+
+# -- alert rule tests and dashboards (issue 14) -----------------------------------------------
+
+RULE_TESTS = "deploy/k8s/components/monitoring/tests/rules-test.yaml"
+DASHBOARDS = "deploy/k8s/components/monitoring/dashboards"
+
+
+def test_an_alert_without_a_firing_case_fails(pristine: Path, tmp_path: Path) -> None:
+    def drop(root: Path) -> None:
+        text = (root / RULE_TESTS).read_text()
+        start = text.index("  - name: VigieErrors fires on sustained errors\n")
+        end = text.index("  - name: VigieErrors stays quiet on a rare error\n")
+        (root / RULE_TESTS).write_text(text[:start] + text[end:])
+
+    problems = broken(pristine, tmp_path, drop, ["dev"])
+    assert any(
+        "overlay dev: promtool test rules: VigieErrors: no test case makes it fire" in p
+        for p in problems
+    ), problems
+
+
+def test_a_new_alert_without_tests_fails(pristine: Path, tmp_path: Path) -> None:
+    def add(root: Path) -> None:
+        edit(
+            root / RULES,
+            "  - name: vigie.operations\n    rules:\n",
+            "  - name: vigie.operations\n    rules:\n    - alert: VigieStateDiscarded\n"
+            "      expr: sum(increase(vigie_state_discarded_total[10m])) > 0\n",
+        )
+
+    problems = broken(pristine, tmp_path, add, ["dev"])
+    assert any("VigieStateDiscarded: no test case makes it fire" in p for p in problems), problems
+    assert any("VigieStateDiscarded: no test case keeps it quiet" in p for p in problems), problems
+
+
+def test_a_rule_its_tests_no_longer_match_fails(pristine: Path, tmp_path: Path) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(
+            r / RULES, "(rate(vigie_errors_total[5m])) > 0.1", "(rate(vigie_errors_total[5m])) > 1"
+        ),
+        ["dev"],
+    )
+    assert any(
+        p.startswith("overlay dev: promtool test rules:") and "VigieErrors" in p for p in problems
+    ), problems
+
+
+def test_a_dashboard_on_a_metric_no_service_exports_fails(pristine: Path, tmp_path: Path) -> None:
+    def damage(root: Path) -> None:
+        edit(
+            root / DASHBOARDS / "camera.json",
+            "vigie_camera_last_frame_age_seconds{",
+            "vigie_camera_last_frame_seconds{",
+        )
+        stage = root / DASHBOARDS / "stage.json"
+        stage.write_text(
+            stage.read_text().replace(
+                "label_values(vigie_processing_seconds_count, stage)",
+                "label_values(vigie_processing_seconds, stage)",
+            )
+        )
+
+    problems = broken(pristine, tmp_path, damage, ["dev"])
+    assert any(
+        "ConfigMap vigie-dashboards: camera.json: panel 'Age of the last frame': no service"
+        " exports vigie_camera_last_frame_seconds" in p
+        for p in problems
+    ), problems
+    assert any(
+        "stage.json: variable stage: no service exports vigie_processing_seconds" in p
+        for p in problems
+    ), problems
+
+
+def test_a_dashboard_that_is_not_json_fails(pristine: Path, tmp_path: Path) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(r / DASHBOARDS / "overview.json", '"uid"', "uid"),
+        ["dev"],
+    )
+    assert any("overview.json: is not JSON" in p for p in problems), problems
+
+
+def test_promql_metric_names() -> None:
+    names = deploy_check.promql_metrics(
+        "histogram_quantile(0.99, sum by (le, stage) (rate(vigie_processing_seconds_bucket"
+        '{stage="$stage", le!="+Inf"}[$__rate_interval]))) > 1 and on (stage)'
+        ' label_replace(vigie_camera_fps offset 5m, "dst", "$1", "src", "(.*)") or up == 0'
+        " unless ignoring(job) sum(rate(x:recorded[5m:1m])) * 1e3"
+    )
+    assert names == {"vigie_processing_seconds_bucket", "vigie_camera_fps", "up", "x:recorded"}
+
+
+def test_the_exported_series_follow_prometheus_client() -> None:
+    kinds = {"vigie_a_total": "Counter", "vigie_b": "Counter", "vigie_h": "Histogram"}
+    series = deploy_check.exported_series({**kinds, "vigie_g": "Gauge"})
+    assert {
+        "vigie_a_total",
+        "vigie_b_total",
+        "vigie_h_bucket",
+        "vigie_h_count",
+        "vigie_g",
+    } <= series
+    assert not {"vigie_b", "vigie_h", "vigie_a_total_total"} & series
+    exported = deploy_check.exported_series()
+    assert {
+        "vigie_camera_fps",
+        "vigie_dead_letters_total",
+        "vigie_processing_seconds_sum",
+    } <= exported

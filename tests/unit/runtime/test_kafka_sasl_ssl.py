@@ -30,7 +30,7 @@ def manifest_extra(service: str, ca_file: Path) -> dict[str, str]:
     """``kafka.extra`` of ``service`` as the Strimzi component sets it (its password a
     placeholder for the secret, its CA path the test's own file)."""
     component = yaml.safe_load((STRIMZI / "kustomization.yaml").read_text())
-    (patch,) = [p for p in component["patches"] if p["target"]["name"] == f"vigie-{service}"]
+    (patch,) = [p for p in component["patches"] if p["target"].get("name") == f"vigie-{service}"]
     extra = {}
     for op in yaml.safe_load(patch["patch"]):
         value = op["value"]
