@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import platform
 import signal
 import sys
 import threading
@@ -18,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from vigie_runtime import tracing
+from vigie_runtime import metrics, tracing
 from vigie_runtime.bus import Bus
 from vigie_runtime.health import CachedCheck, Health, ProbeServer
 from vigie_runtime.kafka import KafkaBus, _base_config, wait_for_broker
@@ -158,6 +159,7 @@ def service_main(
         return 0
     configure_logging(name, settings.log_level, settings.log_json)
     tracing.configure(name, settings.tracing)
+    metrics.BUILD_INFO.labels(name, release(), platform.python_version()).set(1)
     stop = threading.Event()
     install_signal_handlers(stop)
     health = Health(settings.liveness_timeout_s)

@@ -8,6 +8,8 @@ messages since the last commit; deterministic ids downstream make that replay ha
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import threading
 import time
@@ -25,6 +27,7 @@ from confluent_kafka import (
 )
 
 from vigie_runtime import headers as record_headers
+from vigie_runtime import metrics
 from vigie_runtime.bus import DeliveryError, Message, Output, RebalanceListener
 from vigie_runtime.settings import KafkaSettings
 
@@ -153,6 +156,10 @@ class KafkaSubscriber:
         config = consumer_config(settings, group_id, client_id)
         if from_end:
             config["auto.offset.reset"] = "latest"
+        self._group_id = group_id
+        if settings.stats_interval_ms > 0:
+            config["statistics.interval.ms"] = settings.stats_interval_ms
+            config["stats_cb"] = self._on_stats
         self._consumer = Consumer(config)
         self._assigned: set[tuple[str, int]] = set()
         self._group_joined = False
@@ -201,9 +208,24 @@ class KafkaSubscriber:
                 log.warning("commit on revoke failed", extra={"error": str(exc)})
         lost = sorted((p.topic, p.partition) for p in partitions)
         self._assigned -= set(lost)
+        for topic, partition in lost:  # another member reports those now
+            with contextlib.suppress(KeyError):
+                metrics.CONSUMER_LAG.remove(self._group_id, topic, str(partition))
         if self._listener is not None:
             self._listener.revoked(lost)
         log.info("partitions revoked", extra={"partitions": lost})
+
+    def _on_stats(self, statistics: str) -> None:
+        """librdkafka's statistics (called from poll): each assigned partition's lag."""
+        try:
+            topics = json.loads(statistics).get("topics", {})
+            for topic, described in topics.items():
+                for partition, figures in described.get("partitions", {}).items():
+                    lag = figures.get("consumer_lag", -1)
+                    if (topic, int(partition)) in self._assigned and lag >= 0:
+                        metrics.CONSUMER_LAG.labels(self._group_id, topic, partition).set(lag)
+        except (ValueError, TypeError, AttributeError) as exc:
+            log.debug("unreadable client statistics", extra={"error": str(exc)})
 
     def poll(self, max_messages: int, timeout_s: float) -> list[Message]:
         # Wait for the first message only, then take what has already arrived: consume(n, t)

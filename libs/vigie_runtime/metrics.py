@@ -205,3 +205,30 @@ CAMERA_STATUS = Gauge(
     "Camera state as capture sees it: 1 for the current state (online, stalled, offline)",
     ["stage", "camera", "state"],
 )
+
+
+# Latency: how old a message's time (its frame's capture) is when a stage handles it, which is
+# the latency from the camera to that stage, hop by hop; and from a frame to the alert it raised.
+MESSAGE_AGE = Histogram(
+    "vigie_message_age_seconds",
+    "Age of a message's time (its frame's capture) when the stage handles it",
+    ["stage"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0),
+)
+FRAME_TO_ALERT = Histogram(
+    "vigie_frame_to_alert_seconds",
+    "From the capture of the frame that raised an alert to the alert's publication",
+    buckets=(0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0),
+)
+# Each partition's distance to its end for each consumer group, as the client sees it
+# (librdkafka's statistics, every kafka.stats_interval_ms); bounded by the partitions assigned.
+CONSUMER_LAG = Gauge(
+    "vigie_consumer_lag",
+    "Messages between a consumer group's position and the end of the partition",
+    ["group", "topic", "partition"],
+)
+BUILD_INFO = Gauge(
+    "vigie_build_info",
+    "Always 1: the running release, for dashboards and for telling rollouts apart",
+    ["service", "version", "python"],
+)

@@ -42,6 +42,8 @@ class KafkaSettings(StrictModel):
     # The development broker reports wrong high-watermarks for multi-record batches; one record
     # per batch keeps lag figures right there. Leave off against real Kafka.
     single_record_batches: bool = False
+    # How often each consumer reports its lag per partition (vigie_consumer_lag); 0: never.
+    stats_interval_ms: int = Field(15_000, ge=0, le=3_600_000)
     # Anything else librdkafka understands (security.protocol, sasl.*, ...), passed through.
     extra: dict[str, str] = Field(default_factory=dict)
 

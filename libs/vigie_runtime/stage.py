@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -148,6 +149,7 @@ class MessageContract(Generic[T]):
         self.dead_letter_topic = dead_letter_topic
         self.frame_rate = metrics.FrameRate(stage.name)
         self.time_guard = TimeGuard(stage.time_bounds)
+        self.message_age = metrics.MESSAGE_AGE.labels(stage.name)
 
     def process(self, message: Message) -> list[Output]:
         name = self.stage.name
@@ -173,6 +175,8 @@ class MessageContract(Generic[T]):
                     tracing.record_failure(span, f"time: {exc}")
                     return [self.reject(message, "time", exc)]
             tracing.set_attribute(span, "vigie.frame_time", stamp)
+            if stamp is not None:
+                self.message_age.observe(max(time.time() - stamp, 0.0))
             try:
                 outputs = tracing.stamp(list(self.stage.handle(decoded, message)))
             except Exception as exc:

@@ -16,6 +16,7 @@ counted (``vigie_alerts_capped_total``), warned about once per episode and journ
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from vigie_core.alerting.policy import Refusal
 from vigie_core.journal import entry
 from vigie_core.types import Alert, Event, Verdict, VerdictAction
 from vigie_runtime import codec
+from vigie_runtime import metrics as runtime_metrics
 from vigie_runtime.auth import Caller, Permission
 from vigie_runtime.bus import Output
 from vigie_runtime.stage import Reject
@@ -155,6 +157,7 @@ class AlertEngine:
         outputs = self._publish(alert)
         if outcome.is_new:
             state.evaluation.raised(alert)
+            runtime_metrics.FRAME_TO_ALERT.observe(max(time.time() - event.occurred_at, 0.0))
             outputs.append(
                 self._record(
                     "alert.raised",

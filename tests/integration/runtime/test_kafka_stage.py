@@ -263,3 +263,46 @@ def test_a_subscriber_from_the_end_sees_only_what_comes_after_it_joined(bootstra
         seen.extend(live.poll(10, 0.3))
     live.close()
     assert [m.value for m in seen] == [b"new"]
+
+
+def test_a_consumer_reports_its_lag_per_partition(bootstrap: str) -> None:
+    """vigie_consumer_lag: what is left to read, per group and partition, from the client's
+    own statistics; it falls as the group reads, and goes with a revoked partition."""
+    from prometheus_client import REGISTRY
+
+    topic = f"test.lag.{uuid.uuid4().hex[:6]}"
+    make_topics(bootstrap, topic)
+    config = settings(bootstrap).model_copy(update={"stats_interval_ms": 200})
+    bus = KafkaBus(config)
+    publisher = bus.publisher("lag-test")
+    for i in range(40):
+        publisher.publish(Output(topic, "cam-lag", f"m{i}".encode()))
+    publisher.flush(10)
+    group = f"lag-{uuid.uuid4().hex[:6]}"
+    sub = bus.subscriber(group, [topic], "lag-test")
+
+    def lag() -> float | None:
+        total = None
+        for partition in range(2):
+            value = REGISTRY.get_sample_value(
+                "vigie_consumer_lag", {"group": group, "topic": topic, "partition": str(partition)}
+            )
+            if value is not None:
+                total = (total or 0.0) + value
+        return total
+
+    try:
+        read = sub.poll(10, 10)  # a first few, then the rest while the statistics come
+        assert read
+        seen = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (not seen or seen[-1] > 0):
+            sub.mark_done(read)
+            read = sub.poll(1, 0.2)  # slowly, so that statistics come while behind
+            time.sleep(0.1)
+            if lag() is not None:
+                seen.append(lag())
+        assert seen and max(seen) > 0, seen  # it was behind, and said so
+        assert seen[-1] == 0, seen  # and caught up
+    finally:
+        sub.close()
