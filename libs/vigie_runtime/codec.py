@@ -43,6 +43,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from enum import Enum
 from typing import Any, TypeVar
 
+from google.protobuf import json_format
 from google.protobuf import message as pb_message
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -909,6 +910,18 @@ Encodable = (
     | AuditRecord
     | pb_message.Message
 )
+
+
+def alert_json(alert: Alert) -> bytes:
+    """An alert in protobuf's JSON mapping, field names as in the .proto (``alert_id``), enums
+    by name, every field present: what the JSON mirror of the alerts topic carries."""
+    return json_format.MessageToJson(
+        alert_to_proto(alert),
+        preserving_proto_field_name=True,
+        always_print_fields_with_no_presence=True,
+        sort_keys=True,
+        indent=None,
+    ).encode()
 
 
 def encode(value: Encodable) -> bytes:

@@ -27,6 +27,7 @@ from vigie_runtime import tracing
 from vigie_runtime.topics import (
     ALERTING_STATE,
     ALERTS,
+    ALERTS_JSON,
     ANALYTICS_STATE,
     AUDIT,
     CAMERA_STATUS,
@@ -53,6 +54,7 @@ _BY_TOPIC: dict[str, tuple[str, str, str]] = {
     TRACKS: (PROTOBUF, "vigie.v1.Tracks", "1"),
     EVENTS: (PROTOBUF, "vigie.v1.Event", "1"),
     ALERTS: (PROTOBUF, "vigie.v1.Alert", "1"),
+    ALERTS_JSON: (JSON, "vigie.v1.Alert", "1"),
     VERDICTS: (PROTOBUF, "vigie.v1.Verdict", "1"),
     AUDIT: (PROTOBUF, "vigie.v1.AuditRecord", "1"),
     CAMERA_STATUS: (PROTOBUF, "vigie.v1.CameraStatus", "1"),

@@ -27,6 +27,9 @@ DETECTIONS = "vigie.detections.v1"
 TRACKS = "vigie.tracks.v1"
 EVENTS = "vigie.events.v1"
 ALERTS = "vigie.alerts.v1"
+# The alerts again as JSON (protobuf's JSON mapping, field names as in the .proto), for consumers
+# without protobuf; written only when alerting's alerts_json_mirror is on.
+ALERTS_JSON = "vigie.alerts.json.v1"
 VERDICTS = "vigie.verdicts.v1"
 DEAD_LETTERS = "vigie.dead-letters.v1"
 # The audit journal: every alert, refusal, escalation, verdict, search, export and config change.
@@ -75,6 +78,12 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(TRACKS, PARTITIONS, "confirmed tracks per frame", {"retention.ms": str(DAY_MS)}),
     TopicSpec(EVENTS, PARTITIONS, "analytics events", {"retention.ms": str(7 * DAY_MS)}),
     TopicSpec(ALERTS, PARTITIONS, "alerts for operators", {"retention.ms": str(30 * DAY_MS)}),
+    TopicSpec(
+        ALERTS_JSON,
+        PARTITIONS,
+        "alerts for operators, as JSON (optional mirror)",
+        {"retention.ms": str(30 * DAY_MS)},
+    ),
     TopicSpec(VERDICTS, PARTITIONS, "operators' verdicts", {"retention.ms": str(365 * DAY_MS)}),
     TopicSpec(AUDIT, PARTITIONS, "audit journal records", {"retention.ms": str(400 * DAY_MS)}),
     TopicSpec(

@@ -24,6 +24,7 @@ from vigie_runtime.topics import (
     ALERTING_ASSIGNOR,
     ALERTING_STATE,
     ALERTS,
+    ALERTS_JSON,
     ANALYTICS_STATE,
     AUDIT,
     CAMERA_STATUS,
@@ -239,7 +240,8 @@ ALERTING = ServiceTopology(
         ConsumerGroup("alerting-cameras", "-cameras", (Read(CAMERA_STATUS),)),
     ),
     # Events: the camera_offline of a silent capture, which the alerting stage then routes.
-    writes=(ALERTS, VERDICTS, AUDIT, DEAD_LETTERS, EVENTS),
+    # The JSON mirror of the alerts only when alerts_json_mirror is on.
+    writes=(ALERTS, VERDICTS, AUDIT, DEAD_LETTERS, EVENTS, ALERTS_JSON),
     state=(
         # The stream application's table (on a broker) ...
         StateTopic(ALERT_STATE_CHANGELOG, follows=EVENTS),

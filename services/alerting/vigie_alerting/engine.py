@@ -36,7 +36,7 @@ from vigie_runtime import metrics as runtime_metrics
 from vigie_runtime.auth import Caller, Permission
 from vigie_runtime.bus import Output
 from vigie_runtime.stage import Reject
-from vigie_runtime.topics import ALERTS, AUDIT, VERDICTS
+from vigie_runtime.topics import ALERTS, ALERTS_JSON, AUDIT, VERDICTS
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,10 @@ class AlertEngine:
         *,
         keep_closed_s: float = KEEP_CLOSED_S,
         max_open_alerts: int = MAX_OPEN_ALERTS,
+        json_mirror: bool = False,
     ) -> None:
         self.store = store
+        self.json_mirror = json_mirror
         self.keep_closed_s = keep_closed_s
         self.max_open_alerts = max_open_alerts
         self._capped: set[str] = set()  # cameras at the cap (warned once per episode)
@@ -292,6 +294,8 @@ class AlertEngine:
     def _publish(self, alert: Alert) -> list[Output]:
         value = codec.encode(alert)
         outputs = [Output(ALERTS, alert.camera_id, value)]
+        if self.json_mirror:
+            outputs.append(Output(ALERTS_JSON, alert.camera_id, codec.alert_json(alert)))
         outputs.extend(
             Output(route.topic, alert.camera_id, value)
             for route in self.policy.file.routes

@@ -89,6 +89,7 @@ class AlertingReplica:
             self.books,
             keep_closed_s=settings.keep_closed_s,
             max_open_alerts=settings.max_open_alerts,
+            json_mirror=settings.alerts_json_mirror,
         )
         watch = PolicyWatch(settings.policy_file, self.engine) if settings.policy_file else None
         self.handler = AlertingHandler(

@@ -47,6 +47,8 @@ class AlertingSettings(ServiceSettings):
     # capture crashed, or cannot reach the brokers), raises camera_offline. Three of capture's
     # heartbeats (status.heartbeat_s, 10 s) by default.
     camera_silence_s: float = Field(30.0, ge=1, le=86_400)
+    # Every alert also as JSON on vigie.alerts.json.v1, for consumers without protobuf.
+    alerts_json_mirror: bool = False
 
     @model_validator(mode="after")
     def _one_policy(self) -> AlertingSettings:

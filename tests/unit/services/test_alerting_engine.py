@@ -42,7 +42,7 @@ from vigie_runtime import codec
 from vigie_runtime.auth import Authenticator, Caller, Role, TokenEntry, digest
 from vigie_runtime.bus import DeliveryError, Message, Output
 from vigie_runtime.stage import Reject
-from vigie_runtime.topics import ALERTS, AUDIT, EVENTS, VERDICTS
+from vigie_runtime.topics import ALERTS, ALERTS_JSON, AUDIT, EVENTS, VERDICTS
 
 CAMERA = "cam-gate"
 T0 = 1_700_000_000.0
@@ -584,3 +584,20 @@ def test_decided_alerts_are_kept_keep_closed_s_then_forgotten() -> None:
     e.tick(T0 + 102)
     assert e.alerts(include_closed=True) == []
     assert store[CAMERA]["book"]["windows"] == []  # its quiet period is over too
+
+
+def test_the_json_mirror_carries_every_alert_state_as_json_when_asked() -> None:
+    import json
+
+    quiet = engine()
+    assert ALERTS_JSON not in topics(quiet.on_event(event(T0), T0))
+    mirrored = AlertEngine(policy(), JsonStore(), json_mirror=True)
+    outputs = mirrored.on_event(event(T0), T0) + mirrored.on_event(event(T0 + 1, "t2"), T0 + 1)
+    protobuf = alerts_in(outputs)
+    copies = [json.loads(o.value) for o in outputs if o.topic == ALERTS_JSON]
+    assert [(c["alert_id"], c["count"]) for c in copies] == [
+        (a.alert_id, a.count) for a in protobuf
+    ]
+    assert copies[0]["kind"] == "EVENT_KIND_ZONE_INTRUSION"
+    assert copies[0]["status"] == "ALERT_STATUS_RAISED"
+    assert all(o.key == CAMERA for o in outputs if o.topic == ALERTS_JSON)
