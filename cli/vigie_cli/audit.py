@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from vigie_cli.output import add_json_argument, print_json
 from vigie_core.journal import ChainedRecord, Keyring, entry, verify
 
 PAGE = 5000
@@ -31,6 +32,7 @@ def add_parser(sub: Any) -> None:
     check = actions.add_parser("verify", help="check the hash chain; name what was tampered with")
     check.add_argument("--database", type=Path, default=Path("var/vigie.sqlite"))
     _key_arguments(check)
+    add_json_argument(check)
     check.set_defaults(func=verify_main)
     export = actions.add_parser("export", help="write the journal as JSON lines")
     export.add_argument("--database", type=Path, default=Path("var/vigie.sqlite"))
@@ -38,6 +40,7 @@ def add_parser(sub: Any) -> None:
     export.add_argument("--out", type=Path, required=True)
     export.add_argument("--purpose", required=True, help="why it is exported (journaled)")
     export.add_argument("--actor", default=None, help="who exports (default: the OS user)")
+    add_json_argument(export)
     export.set_defaults(func=export_main)
 
 
@@ -101,14 +104,30 @@ def _open_keyed(args: argparse.Namespace) -> tuple[Any, Keyring] | None:
 
 
 def verify_main(args: argparse.Namespace) -> int:
+    as_json = bool(getattr(args, "json", False))
     opened = _open_keyed(args)
     if opened is None:
+        if as_json:
+            print_json({"ok": False, "error": f"cannot open the journal of {args.database}"})
         return 2
     archive, keyring = opened
     with archive:
         anchor = archive.audit_anchor()
         checkpoints = archive.audit_checkpoints()
         result = verify(_records(archive), anchor, keyring=keyring, checkpoints=checkpoints)
+    if as_json:
+        print_json(
+            {
+                "ok": result.ok,
+                "checked": result.checked,
+                "from_seq": anchor.after_seq + 1,
+                "checkpoints": result.checkpoints,
+                "keys": sorted(keyring.keys),
+                "development_key": keyring.is_development,
+                "problems": [str(problem) for problem in result.problems],
+            }
+        )
+        return 0 if result.ok else 1
     start = "the beginning" if anchor.after_seq == 0 else f"record {anchor.after_seq + 1}"
     if result.ok:
         print(
@@ -127,6 +146,8 @@ def verify_main(args: argparse.Namespace) -> int:
 def export_main(args: argparse.Namespace) -> int:
     opened = _open_keyed(args)
     if opened is None:
+        if getattr(args, "json", False):
+            print_json({"ok": False, "error": f"cannot open the journal of {args.database}"})
         return 2
     archive, _ = opened
     actor = args.actor or getpass.getuser()
@@ -152,5 +173,8 @@ def export_main(args: argparse.Namespace) -> int:
                 )
             ]
         )
-    print(f"{args.out}: {written} record(s); the export is journaled")
+    if getattr(args, "json", False):
+        print_json({"ok": True, "out": str(args.out), "records": written, "journaled": True})
+    else:
+        print(f"{args.out}: {written} record(s); the export is journaled")
     return 0

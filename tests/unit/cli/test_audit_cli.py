@@ -58,3 +58,30 @@ def test_both_use_the_keys_given(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert [json.loads(line)["key_id"] for line in out.read_text().splitlines()] == ["k1"]
     assert vigie(_verify(db, *keys)) == 0  # the export's own record is under the same key
     assert "intact: 2 record(s)" in capsys.readouterr().out
+
+
+def test_verify_and_export_print_one_json_document_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key_file = tmp_path / "journal.keys"
+    key_file.write_text(KEYS)
+    keys = ["--key-file", str(key_file)]
+    db, out = tmp_path / "keyed.sqlite", tmp_path / "out.jsonl"
+    with SqliteArchive(db, load_keyring(JournalSettings(key_file=key_file))) as archive:
+        archive.append_audit([entry("test", "s", T0, actor="a", role="auditor")])
+    capsys.readouterr()
+    assert vigie([*_export(db, out, *keys), "--json"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert exported == {"ok": True, "out": str(out), "records": 1, "journaled": True}
+    assert vigie([*_verify(db, *keys), "--json"]) == 0
+    verified = json.loads(capsys.readouterr().out)
+    assert verified["ok"] is True and verified["checked"] == 2 and verified["problems"] == []
+    assert verified["keys"] == ["k1"] and verified["development_key"] is False
+    with SqliteArchive(db, load_keyring(JournalSettings(key_file=key_file))) as archive:
+        archive._conn.execute("UPDATE audit_journal SET reason = 'edited' WHERE seq = 1")
+        archive._conn.commit()
+    assert vigie([*_verify(db, *keys), "--json"]) == 1
+    tampered = json.loads(capsys.readouterr().out)
+    assert tampered["ok"] is False and tampered["problems"]
+    assert vigie([*_verify(tmp_path / "none.sqlite", "--json")]) == 2
+    assert json.loads(capsys.readouterr().out)["ok"] is False
