@@ -338,3 +338,18 @@ def read_dead_letters(kcat: list[str], bootstrap: str) -> list[tuple[dict[str, s
             pairs = re.split(r",(?=vigie\.)", line)
             letters.append((dict(p.split("=", 1) for p in pairs if "=" in p), value))
     return letters
+
+
+def test_killing_tracking_mid_clip_loses_and_duplicates_no_alert(
+    broker_bootstrap: str, tmp_path: Path, kcat: list[str]
+) -> None:
+    pipeline = LocalPipeline(plan_for(broker_bootstrap, tmp_path))
+    try:
+        run_clip(pipeline, kill_tracking_at=600)
+        alerts = latest_alerts(read_with_kcat(kcat, broker_bootstrap, ALERTS))
+        assert_one_alert_per_visit(alerts)
+        with sqlite3.connect(pipeline.plan.database) as db:
+            stored = {row[0] for row in db.execute("SELECT alert_id FROM alerts")}
+        assert stored == set(alerts)
+    finally:
+        pipeline.stop_all()
