@@ -11,7 +11,7 @@ BROKER_PORT ?= 19092
 
 .PHONY: install protos broker broker-stop topics run demo test test-unit test-integration test-e2e \
         lint fmt bench-e2e eval-mot bench-track bench-detect bench-storage deploy-check clean \
-        protos-check protos-release protos-package
+        protos-check protos-release protos-package service-envs
 
 install: $(STAMP) $(PROTO_STAMP)
 
@@ -109,6 +109,11 @@ protos-release: install
 # The vigie-protos wheel other services install (dist/).
 protos-package: install
 	$(PY) -m pip wheel -q --no-build-isolation --no-deps ./protos -w dist
+
+# A virtualenv per service under var/envs, holding only its dependency group (what its image
+# installs), and each one's installed size.
+service-envs: install
+	$(PY) deploy/service_envs.py --out var/envs
 
 test-unit: install
 	$(PY) -m pytest tests/unit
