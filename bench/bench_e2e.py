@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from vigie_cli.output import Progress
 from vigie_cli.pipeline import LocalPipeline, PipelinePlan
 from vigie_cli.samples import SAMPLE_CAMERA, default_samples_dir, example_scenes
 from vigie_runtime import codec
@@ -118,7 +119,8 @@ def run_pipeline(
             pipeline.start_consumers()
             pipeline.wait_ready()
             pipeline.start_capture(str(CLIP), SAMPLE_CAMERA, fast=fast, max_frames=max_frames)
-            if not pipeline.wait_drained(timeout_s=1800):
+            progress = Progress(prefix="bench-e2e: ")  # what is in flight, on stderr
+            if not pipeline.wait_drained(timeout_s=1800, progress=progress):
                 raise RuntimeError("pipeline did not drain")
         finally:
             pipeline.stop_all()

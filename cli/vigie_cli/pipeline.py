@@ -13,6 +13,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vigie_cli.output import Progress
 from vigie_runtime import topology
 from vigie_runtime.admin import LagProbe
 from vigie_runtime.broker import free_port
@@ -238,13 +239,21 @@ class LocalPipeline:
     def drain_watch(self, settle_s: float = 2.0) -> DrainWatch:
         return DrainWatch(self, settle_s)
 
-    def wait_drained(self, timeout_s: float = 300, settle_s: float = 2.0) -> bool:
-        """True once capture has ended and every group stays at zero lag for ``settle_s``."""
+    def wait_drained(
+        self, timeout_s: float = 300, settle_s: float = 2.0, progress: Progress | None = None
+    ) -> bool:
+        """True once capture has ended and every group stays at zero lag for ``settle_s``;
+        ``progress`` says what is still in flight while it waits (benchmarks, long replays)."""
         deadline = time.monotonic() + timeout_s
         with self.drain_watch(settle_s) as watch:
             while time.monotonic() < deadline:
-                if watch.drained():
+                status = watch.look()
+                if status.drained:
+                    if progress is not None:
+                        progress.done(status.describe())
                     return True
+                if progress is not None:
+                    progress.update(status.describe)
                 time.sleep(0.5)
             return False
 
