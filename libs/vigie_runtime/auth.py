@@ -48,7 +48,9 @@ class Permission(StrEnum):
     HISTORY = "history"  # see decided alerts too
     DECIDE = "decide"  # acknowledge, confirm, dismiss
     SEARCH = "search"  # forensic search of the archive, with a stated purpose
-    EXPORT = "export"  # take a snapshot image out of the archive
+    EXPORT = "export"  # take a snapshot, a clip or search results out of the archive
+    AUDIT = "audit"  # read and verify the audit journal
+    CONFIGURE = "configure"  # change a camera's scene (zones and lines)
 
 
 GRANTS: Mapping[Role, frozenset[Permission]] = {
@@ -57,7 +59,13 @@ GRANTS: Mapping[Role, frozenset[Permission]] = {
     ),
     Role.SUPERVISOR: frozenset(Permission),
     Role.AUDITOR: frozenset(
-        {Permission.WATCH, Permission.HISTORY, Permission.SEARCH, Permission.EXPORT}
+        {
+            Permission.WATCH,
+            Permission.HISTORY,
+            Permission.SEARCH,
+            Permission.EXPORT,
+            Permission.AUDIT,
+        }
     ),
 }
 

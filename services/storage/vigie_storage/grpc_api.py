@@ -11,9 +11,6 @@ identity, because nothing that could answer one is stored.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import functools
 import json
 import logging
 import math
@@ -30,59 +27,27 @@ from vigie_core.types import EventKind
 from vigie_runtime import codec
 from vigie_runtime.auth import Authenticator, Caller, Permission
 from vigie_runtime.grpc_auth import (
-    WatchedContext,
     caller_of,
     outcome,
     request_id_of,
 )
-from vigie_runtime.grpc_journal import call_record_id, refusal_record
+from vigie_runtime.grpc_journal import refusal_record
 from vigie_storage.blobs import BlobStore
+from vigie_storage.grpc_audit import AuditCalls
+from vigie_storage.grpc_common import (
+    MAX_PURPOSE,
+    BadRequest,
+    decode_cursor,
+    encode_cursor,
+    journaled,
+    new_record_id,
+)
+from vigie_storage.grpc_media import MediaCalls
 from vigie_storage.ports import ArchiveStore, Cursor, SearchQuery, Snapshot
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-MAX_PURPOSE = 500
-
-Method = Callable[[Any, Any, Any], Any]
-
-
-def _record_id() -> str:
-    """A journal id of the archive's own making: never the client's request id, so two calls
-    are two records whatever the client claims."""
-    return call_record_id()
-
-
-def journaled(action: str, subject: Callable[[Any], str]) -> Callable[[Method], Method]:
-    """Journal the call's refusal or failure (the servicer journals an answered call itself):
-    the status it was aborted with, or ``internal`` for an exception of ours, which the caller
-    sees as INTERNAL without its details."""
-
-    def wrap(method: Method) -> Method:
-        @functools.wraps(method)
-        def call(self: ArchiveServicer, request: Any, context: grpc.ServicerContext) -> Any:
-            watched = WatchedContext(context)
-            try:
-                return method(self, request, watched)
-            except Exception as exc:
-                if watched.refused is not None:
-                    code, details = watched.refused
-                    self._journal_refusal(context, request, action, subject(request), code, details)
-                    raise
-                log.exception("archive call failed", extra={"action": action})
-                self._journal_refusal(
-                    context, request, action, subject(request), grpc.StatusCode.INTERNAL, str(exc)
-                )
-                context.abort(grpc.StatusCode.INTERNAL, "the archive failed to answer")
-
-        return call
-
-    return wrap
-
-
-class _BadRequest(ValueError):
-    """A search the servicer answers with INVALID_ARGUMENT and this message."""
 
 
 def _kinds(request: services_pb2.SearchRequest) -> frozenset[EventKind]:
@@ -90,24 +55,9 @@ def _kinds(request: services_pb2.SearchRequest) -> frozenset[EventKind]:
     for value in request.kinds:
         name = events_pb2.EventKind.Name(value) if value in events_pb2.EventKind.values() else ""
         if not name or value == 0:
-            raise _BadRequest(f"unknown event kind {value}")
+            raise BadRequest(f"unknown event kind {value}")
         kinds.add(EventKind(name.removeprefix("EVENT_KIND_").lower()))
     return frozenset(kinds)
-
-
-def encode_cursor(cursor: Cursor) -> str:
-    raw = json.dumps([cursor.time, cursor.row_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def decode_cursor(token: str) -> Cursor | None:
-    if not token:
-        return None
-    try:
-        time_, row_id = json.loads(base64.urlsafe_b64decode(token.encode()))
-        return Cursor(float(time_), str(row_id))
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise _BadRequest("page_token is not one this archive gave") from exc
 
 
 def _query(request: services_pb2.SearchRequest, *, tracks: bool) -> SearchQuery:
@@ -117,22 +67,22 @@ def _query(request: services_pb2.SearchRequest, *, tracks: bool) -> SearchQuery:
     since = request.since.ToNanoseconds() / 1e9 if request.HasField("since") else None
     until = request.until.ToNanoseconds() / 1e9 if request.HasField("until") else None
     if since is not None and until is not None and until <= since:
-        raise _BadRequest("until must be after since")
+        raise BadRequest("until must be after since")
     colour = request.colour.strip().lower() or None
     min_seconds = request.min_seconds_in_zone
     if not tracks and min_seconds != 0.0:
-        raise _BadRequest("min_seconds_in_zone only applies to SearchTracks")
+        raise BadRequest("min_seconds_in_zone only applies to SearchTracks")
     if tracks and request.kinds:
-        raise _BadRequest("kinds only apply to events and alerts")
+        raise BadRequest("kinds only apply to events and alerts")
     if colour is not None and colour not in COLOUR_NAMES:
-        raise _BadRequest(
+        raise BadRequest(
             f"unknown colour {request.colour!r}; one of {', '.join(sorted(COLOUR_NAMES))}"
         )
     if not (math.isfinite(min_seconds) and min_seconds >= 0.0):
-        raise _BadRequest(f"min_seconds_in_zone must be a number >= 0, got {min_seconds}")
+        raise BadRequest(f"min_seconds_in_zone must be a number >= 0, got {min_seconds}")
     zones = frozenset(z for z in (request.zone, *request.zones) if z)
     if min_seconds > 0.0 and not zones:
-        raise _BadRequest("min_seconds_in_zone needs a zone")
+        raise BadRequest("min_seconds_in_zone needs a zone")
     return SearchQuery(
         cameras=frozenset(c for c in (request.camera_id, *request.cameras) if c),
         since=since,
@@ -181,7 +131,7 @@ def _snapshot_info(snapshot: Snapshot) -> services_pb2.SnapshotInfo:
     )
 
 
-class ArchiveServicer(services_pb2_grpc.ArchiveServicer):
+class ArchiveServicer(MediaCalls, AuditCalls, services_pb2_grpc.ArchiveServicer):
     def __init__(
         self,
         store: ArchiveStore,
@@ -234,7 +184,7 @@ class ArchiveServicer(services_pb2_grpc.ArchiveServicer):
             reason=purpose,
             request_id=request_id,
             details={**details, "outcome": outcome(grpc.StatusCode.OK)},
-            record_id=_record_id(),
+            record_id=new_record_id(),
         )
         self.store.append_audit([record])
         log.info(
@@ -280,7 +230,7 @@ class ArchiveServicer(services_pb2_grpc.ArchiveServicer):
         purpose = self._purpose(request.purpose, context)
         try:
             return caller, purpose, _query(request, tracks=tracks)
-        except (_BadRequest, ValueError) as exc:
+        except (BadRequest, ValueError) as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             raise  # unreachable: abort raises
 

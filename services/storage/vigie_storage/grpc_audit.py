@@ -1,0 +1,7 @@
+"""Archive calls for auditors and reports: the journal, its verification, and reports."""
+
+from __future__ import annotations
+
+
+class AuditCalls:
+    pass
