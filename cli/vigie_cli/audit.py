@@ -16,14 +16,11 @@ import getpass
 import json
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from vigie_cli.output import add_json_argument, print_json
-from vigie_core.journal import ChainedRecord, Keyring, entry, verify
-
-PAGE = 5000
+from vigie_core.journal import Keyring, entry, stored_records, verify_stored
 
 
 def add_parser(sub: Any) -> None:
@@ -70,16 +67,6 @@ def _keyring(args: argparse.Namespace) -> Keyring:
     return keyring
 
 
-def _records(archive: Any) -> Iterator[ChainedRecord]:
-    after = 0
-    while True:
-        page = archive.audit_records(after_seq=after, limit=PAGE)
-        yield from page
-        if len(page) < PAGE:
-            return
-        after = page[-1].seq
-
-
 def _open(database: Path, keyring: Keyring) -> Any:
     from vigie_storage.adapters.sqlite_store import SqliteArchive
 
@@ -112,9 +99,7 @@ def verify_main(args: argparse.Namespace) -> int:
         return 2
     archive, keyring = opened
     with archive:
-        anchor = archive.audit_anchor()
-        checkpoints = archive.audit_checkpoints()
-        result = verify(_records(archive), anchor, keyring=keyring, checkpoints=checkpoints)
+        anchor, result = verify_stored(archive, keyring)
     if as_json:
         print_json(
             {
@@ -155,7 +140,7 @@ def export_main(args: argparse.Namespace) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         written = 0
         with args.out.open("w", encoding="utf-8") as out:
-            for chained in _records(archive):
+            for chained in stored_records(archive):
                 out.write(json.dumps(chained.to_data(), ensure_ascii=False, sort_keys=True))
                 out.write("\n")
                 written += 1

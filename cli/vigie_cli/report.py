@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +23,7 @@ from vigie_cli.output import (
     print_json,
 )
 from vigie_core.alerting.evaluation import evaluation_of, format_precision, precision_table
-from vigie_core.reporting import OccupancyPoint, occupancy_series, position_grid
+from vigie_core.reporting import OccupancyPoint, every_row, occupancy_series, position_grid
 
 log = logging.getLogger(__name__)
 
@@ -57,32 +57,6 @@ def add_parser(sub: Any) -> None:
     add_json_argument(p)
     add_quiet_argument(p)
     p.set_defaults(func=main)
-
-
-def every_row(
-    search: Callable[[Any], list[Row]], query: Any, time_of: Callable[[Row], float]
-) -> Iterator[Row]:
-    """Every row of a search, page after page; a page boundary that falls inside rows sharing
-    one time restarts at that time, and rows already returned are skipped."""
-    from dataclasses import replace
-
-    seen: set[str] = set()
-    while True:
-        page = search(query)
-        fresh = [r for r in page if _id_of(r) not in seen]
-        yield from fresh
-        seen.update(_id_of(r) for r in fresh)
-        if len(page) < query.limit or not fresh:
-            return
-        query = replace(query, since=time_of(page[-1]))
-
-
-def _id_of(row: Any) -> str:
-    for name in ("event_id", "alert_id", "track_id"):
-        value = getattr(row, name, None)
-        if value:
-            return str(value)
-    raise TypeError(f"no id on {type(row).__name__}")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -31,9 +31,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from vigie_core.ids import millis, stable_id
 from vigie_core.types import AuditRecord
@@ -470,3 +470,40 @@ def record_from_data(data: Mapping[str, Any]) -> AuditRecord:
         camera_id=str(data.get("camera_id", "")),
         details={str(k): str(v) for k, v in dict(data.get("details", {})).items()},
     )
+
+
+# -- verifying a store's journal --------------------------------------------------------------
+
+READ_PAGE = 5000  # records read at a time when walking a store's journal
+
+
+class JournalSource(Protocol):
+    """What verification reads of an archive (``vigie_storage.ports.ArchiveStore`` has it)."""
+
+    def audit_records(self, after_seq: int = 0, limit: int = ...) -> list[ChainedRecord]: ...
+
+    def audit_anchor(self) -> Anchor: ...
+
+    def audit_checkpoints(self) -> list[Checkpoint]: ...
+
+
+def stored_records(source: JournalSource, page: int = READ_PAGE) -> Iterator[ChainedRecord]:
+    """Every record of ``source``'s journal in storage order, ``page`` at a time (an archive
+    caps what one read returns)."""
+    after = 0
+    while True:
+        found = source.audit_records(after_seq=after, limit=page)
+        yield from found
+        if len(found) < page:
+            return
+        after = found[-1].seq
+
+
+def verify_stored(source: JournalSource, keyring: Keyring) -> tuple[Anchor, Verification]:
+    """:func:`verify` of a whole stored journal with its anchor and checkpoints: one way to
+    check an archive, for ``vigie audit verify`` and the Archive's VerifyJournal alike. Returns
+    the anchor too, to say where the chain checked starts. The anchor is read first: retention
+    moving it while the records are read shows as records removed, never as a clean chain."""
+    anchor = source.audit_anchor()
+    checkpoints = source.audit_checkpoints()
+    return anchor, verify(stored_records(source), anchor, keyring=keyring, checkpoints=checkpoints)

@@ -1,7 +1,10 @@
-"""The blob-store port, for snapshot images, and its filesystem adapter (the default).
+"""The blob-store port, for snapshot images, clips and stills, and its filesystem adapter (the
+default).
 
-Keys are relative paths chosen by the storage service (``<camera>/<day>/<alert id>.jpg``), so
-an operator can find a file by hand and a retention job can walk a day at a time. Writes go to
+Keys are relative paths chosen by the storage service (``<camera>/<day>/<alert id>.jpg`` for a
+snapshot, ``.clip`` beside it for its clip, ``stills/<camera>.still`` for a camera's still; see
+:mod:`vigie_storage.clips`), so an operator can find a file by hand and a retention job can walk
+a day at a time. Writes go to
 a temporary file renamed into place: a reader never sees half an image, and a crash leaves at
 worst a stray temporary file. Object stores (S3, GCS) fit the same three calls.
 """

@@ -11,6 +11,7 @@ identity, because nothing that could answer one is stored.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -37,6 +38,7 @@ from vigie_storage.grpc_audit import AuditCalls
 from vigie_storage.grpc_common import (
     MAX_PURPOSE,
     BadRequest,
+    Method,
     decode_cursor,
     encode_cursor,
     journaled,
@@ -119,6 +121,29 @@ def _next_token(
     if len(rows) < limit or not rows:
         return ""
     return encode_cursor(Cursor(time_of(rows[-1]), getattr(rows[-1], id_of)))
+
+
+def _search_action(request: services_pb2.SearchRequest, what: str) -> str:
+    """``export.<what>`` when the results leave the archive (a download), else
+    ``search.<what>``: an auditor tells a look from a copy by the action alone."""
+    return f"{'export' if request.export else 'search'}.{what}"
+
+
+def _journaled_search(what: str) -> Callable[[Method], Method]:
+    """:func:`journaled` with the action the request makes (:func:`_search_action`), so a
+    refused or failed export is journaled as ``export.<what>`` like an answered one."""
+
+    def wrap(method: Method) -> Method:
+        as_search = journaled(f"search.{what}", lambda _: what)(method)
+        as_export = journaled(f"export.{what}", lambda _: what)(method)
+
+        @functools.wraps(method)
+        def call(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+            return (as_export if request.export else as_search)(self, request, context)
+
+        return call
+
+    return wrap
 
 
 def _snapshot_info(snapshot: Snapshot) -> services_pb2.SnapshotInfo:
@@ -227,6 +252,8 @@ class ArchiveServicer(MediaCalls, AuditCalls, services_pb2_grpc.ArchiveServicer)
         tracks: bool = False,
     ) -> tuple[Caller, str, SearchQuery]:
         caller = self._caller(context, Permission.SEARCH)
+        if request.export:  # the results leave the archive: a copy, not only a look
+            self._caller(context, Permission.EXPORT)
         purpose = self._purpose(request.purpose, context)
         try:
             return caller, purpose, _query(request, tracks=tracks)
@@ -245,14 +272,14 @@ class ArchiveServicer(MediaCalls, AuditCalls, services_pb2_grpc.ArchiveServicer)
         tracks: bool = False,
     ) -> tuple[list[T], SearchQuery]:
         """Every search alike: check the caller and the request, search, and journal the
-        search with its number of results before answering."""
+        search (``export.<what>`` for an export) with its number of results before answering."""
         caller, purpose, query = self._checked(request, context, tracks=tracks)
         found = search(query)
         details = {**_filters(query), "results": str(len(found))}
-        self._journal(context, caller, f"search.{what}", what, purpose, details)
+        self._journal(context, caller, _search_action(request, what), what, purpose, details)
         return found, query
 
-    @journaled("search.events", lambda _: "events")
+    @_journaled_search("events")
     def SearchEvents(self, request, context):  # type: ignore[no-untyped-def]
         events, query = self._search(request, context, "events", self.store.search_events)
         return services_pb2.SearchEventsResponse(
@@ -260,7 +287,7 @@ class ArchiveServicer(MediaCalls, AuditCalls, services_pb2_grpc.ArchiveServicer)
             next_page_token=_next_token(events, query.limit, lambda e: e.occurred_at, "event_id"),
         )
 
-    @journaled("search.alerts", lambda _: "alerts")
+    @_journaled_search("alerts")
     def SearchAlerts(self, request, context):  # type: ignore[no-untyped-def]
         alerts, query = self._search(request, context, "alerts", self.store.search_alerts)
         snapshots = {
@@ -274,7 +301,7 @@ class ArchiveServicer(MediaCalls, AuditCalls, services_pb2_grpc.ArchiveServicer)
             snapshots=snapshots,
         )
 
-    @journaled("search.tracks", lambda _: "tracks")
+    @_journaled_search("tracks")
     def SearchTracks(self, request, context):  # type: ignore[no-untyped-def]
         tracks, query = self._search(
             request, context, "tracks", self.store.search_tracks, tracks=True

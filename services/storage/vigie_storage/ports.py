@@ -34,6 +34,8 @@ from vigie_core.types import (
 DEFAULT_LIMIT = 500
 CHECKPOINT_EVERY = 16  # journal records between two checkpoints, by default
 MAX_LIMIT = 10_000
+JOURNAL_PAGE = 100  # journal records per page, by default
+MAX_JOURNAL_PAGE = 1_000
 
 Archivable: TypeAlias = Event | Alert | Verdict | TrackSummary
 
@@ -59,6 +61,24 @@ class Snapshot:
     captured_at: float
     taken_at: float
     faces_blurred: int
+    width: int = 0
+    height: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    """Where the few seconds of camera around an alert are kept (one blob, see
+    :mod:`vigie_storage.clips`), every frame redacted like the snapshot.
+
+    Recorded on the alert's snapshot row rather than apart: the clip is removed with its
+    snapshot, under the snapshots' retention, by the same ``expire`` in both adapters.
+    """
+
+    alert_id: str
+    blob_key: str
+    frames: int
+    taken_at: float
+    faces_blurred: int = 0
     width: int = 0
     height: int = 0
 
@@ -120,6 +140,55 @@ class SearchQuery:
         object.__setattr__(self, "limit", limit)
 
 
+@dataclass(frozen=True, slots=True)
+class JournalQuery:
+    """One page of the audit journal, newest first (by ``seq``, the chain's order, which is
+    the order records were journaled in; ``at`` is the time each record gives itself).
+
+    ``None`` or empty means "no filter". ``[since, until)`` is half-open on ``at``;
+    ``action_prefix`` matches the start of the action, case-sensitive ("verdict." or
+    "search."); ``before_seq`` continues a listing: records strictly older than that place.
+    """
+
+    since: float | None = None
+    until: float | None = None
+    actor: str = ""
+    action_prefix: str = ""
+    subject: str = ""
+    camera_id: str = ""
+    limit: int = JOURNAL_PAGE
+    before_seq: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.limit < 0:
+            raise ValueError(f"limit must be >= 0, got {self.limit}")
+        if self.before_seq is not None and self.before_seq < 1:
+            raise ValueError(f"before_seq must be >= 1, got {self.before_seq}")
+        object.__setattr__(self, "limit", min(self.limit or JOURNAL_PAGE, MAX_JOURNAL_PAGE))
+
+    def matches(self, record: AuditRecord) -> bool:
+        """The filters, for an adapter that can only scan (the SQL adapter filters in SQL)."""
+        return (
+            (self.since is None or record.at >= self.since)
+            and (self.until is None or record.at < self.until)
+            and (not self.actor or record.actor == self.actor)
+            and record.action.startswith(self.action_prefix)
+            and (not self.subject or record.subject == self.subject)
+            and (not self.camera_id or record.camera_id == self.camera_id)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JournalPage:
+    """Records matching a :class:`JournalQuery`, newest first, and where the next page starts
+    (``next_before_seq``; None: nothing older matches). An adapter that scans may stop after a
+    bounded number of records and return fewer than ``limit`` (even none) with a
+    ``next_before_seq``: a short page is then not the last one, the next one continues."""
+
+    records: list[ChainedRecord]
+    next_before_seq: int | None
+
+
 @runtime_checkable
 class ArchiveStore(Protocol):
     """Durable home of events, alerts, verdicts and ended tracks, searchable by camera and time.
@@ -170,6 +239,14 @@ class ArchiveStore(Protocol):
 
     def snapshot_for(self, alert_id: str) -> Snapshot | None: ...
 
+    def save_clip(self, clip: Clip) -> bool:
+        """Record the clip on its alert's snapshot row (saved first). Idempotent: an alert's
+        first clip is kept and a second replaces nothing. False when nothing was recorded now
+        (a clip was already, or the alert has no snapshot)."""
+        ...
+
+    def clip_for(self, alert_id: str) -> Clip | None: ...
+
     # -- the audit journal ------------------------------------------------------------------------
 
     def append_audit(self, records: Iterable[AuditRecord]) -> int:
@@ -179,6 +256,10 @@ class ArchiveStore(Protocol):
 
     def audit_records(self, after_seq: int = 0, limit: int = MAX_LIMIT) -> list[ChainedRecord]:
         """Records in journal order from ``after_seq + 1``."""
+        ...
+
+    def audit_page(self, query: JournalQuery) -> JournalPage:
+        """Records matching ``query``, newest first, one page (see :class:`JournalPage`)."""
         ...
 
     def audit_anchor(self) -> Anchor:
@@ -199,7 +280,8 @@ class ArchiveStore(Protocol):
     def expire(self, kind: DataKind, now: float, keep_s: float) -> list[str]:
         """Delete what of ``kind`` ended more than ``keep_s`` before ``now`` (an alert with its
         own ``retention_days`` from the alert policy is kept that long instead); returns the ids
-        deleted (snapshots: their blob keys, so the caller removes the files)."""
+        deleted (snapshots: their blob keys and those of their clips, so the caller removes
+        the files)."""
         ...
 
     def ping(self) -> bool:

@@ -6,6 +6,10 @@ service's own loop (between batches). Cassandra enforces the same limits by TTL 
 there this job only removes snapshot files. Deleting a snapshot's row and then its file can be
 interrupted between the two: the next run finds no row and the file stays, so files are also
 deleted when their row is already gone (the key is derived, not listed).
+
+An alert's clip is recorded on its snapshot's row, so it expires with the snapshot
+(``snapshots_days``): its file goes in the same pass, counted apart (``clips``) so the journal
+says how many of each went.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from prometheus_client import Counter
 
 from vigie_core.journal import entry
 from vigie_storage.blobs import BlobStore
+from vigie_storage.clips import is_clip_key
 from vigie_storage.ports import ArchiveStore, DataKind
 from vigie_storage.settings import RetentionSettings
 
@@ -48,16 +53,23 @@ class RetentionJob:
     def run(self, now: float) -> dict[DataKind, int]:
         """Delete everything expired at ``now``; returns how many of each kind."""
         deleted: dict[DataKind, int] = {}
+        clips = 0
         for kind in DataKind:
             ids = self.store.expire(kind, now, self.settings.keep_s(kind))
             if kind is DataKind.SNAPSHOTS:
                 for key in ids:
                     self.blobs.delete(key)
+                clips = sum(1 for key in ids if is_clip_key(key))
+                ids = [key for key in ids if not is_clip_key(key)]
             if ids:
                 deleted[kind] = len(ids)
                 DELETED.labels(kind.value).inc(len(ids))
-        if deleted:
+        if clips:
+            DELETED.labels("clips").inc(clips)
+        if deleted or clips:
             summary = {kind.value: str(n) for kind, n in deleted.items()}
+            if clips:
+                summary["clips"] = str(clips)
             log.info("retention deleted expired data", extra=summary)
             self.store.append_audit(
                 [

@@ -56,12 +56,15 @@ class StorageService(StageService):
             before_commit=between_batches,
             on_idle=when_idle,
         )
-        if settings.snapshots.enabled:
+        # One stage reads frames, tracks and alerts for snapshots, their clips and the stills.
+        if settings.snapshots.enabled or settings.stills.enabled:
             snapshots = SnapshotHandler(
                 self.store,
                 self.blobs,
                 FaceFinder(min_size_px=12, min_confidence=settings.snapshots.face_confidence),
                 settings.snapshots,
+                clips=settings.clips,
+                stills=settings.stills,
             )
             self.add_stage(
                 "storage-snapshots",
@@ -76,6 +79,8 @@ class StorageService(StageService):
             Authenticator.from_file(settings.tokens_file),
             self.blobs,
         )
+        servicer.journal_keyring = keyring  # VerifyJournal checks with every key given
+        servicer.still_max_age_s = settings.stills.max_age_s  # GetCameraStill: older is gone
         self.grpc = GrpcServer(
             settings.grpc,
             [

@@ -22,6 +22,18 @@ partition is assigned, it starts ``rewind_messages`` messages before the committ
 frames, tracks and alerts, and reads that recent window again; frames already buffered are not
 added twice and alerts already snapshotted are recognised by the archive.
 
+The same stage keeps, when given their settings, a **clip** of each alert (the frames from
+``clips.before_s`` before its frame to ``clips.after_s`` after it, see :mod:`vigie_storage.clips`)
+and a **still** of each camera. A clip starts once the snapshot is taken and waits for its
+"after" frames *and their tracks* (so the heads of persons are blurred in every frame), at most
+``clips.wait_s``; a camera that stops, or is forgotten by a bound, ends its clips with the
+frames buffered, and the log says how many. Clips waiting are capped by ``clips.max_pending``.
+Frames are taken from the buffer when the clip ends, so a clip costs no memory of its own, and
+the buffer must hold ``before_s + after_s`` of frames (``buffer_s``, checked in the settings).
+A still is taken from a camera's first frame whose tracks came, then every ``stills.every_s``,
+or from its newest frame when no tracks came ``stills.wait_s`` after it was due; its state
+lives with the camera's buffer, so the camera cap bounds it too.
+
 Redaction is deliberately redundant: every face the res10 detector finds at a low confidence is
 blurred with a margin, and so is the head of every person box (the top of the box), so a face
 the detector misses (profile, small, blurred by motion) is covered anyway. Nothing here tries to
@@ -46,11 +58,22 @@ from vigie_core.types import Alert, Box, FrameRef, FrameTracks, Track
 from vigie_runtime import codec
 from vigie_runtime.bus import Message, Output
 from vigie_runtime.faces import FaceFinder
-from vigie_runtime.images import decode_jpeg
+from vigie_runtime.images import InvalidImage, decode_jpeg
 from vigie_runtime.settings import StrictModel
 from vigie_runtime.topics import ALERTS, FRAMES, TRACKS
 from vigie_storage.blobs import BlobStore
-from vigie_storage.ports import ArchiveStore, Snapshot
+from vigie_storage.clips import (
+    ClipSettings,
+    Media,
+    MediaFrame,
+    StillSettings,
+    clip_key,
+    pack,
+    pick_frames,
+    still_key,
+    within_bytes,
+)
+from vigie_storage.ports import ArchiveStore, Clip, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +88,22 @@ BUFFER_EVICTED = Counter(
     " forgotten (idle, too_many_cameras)",
     ["reason"],
 )
+CLIPS = Counter(
+    "vigie_clips_total",
+    "Alert clips, by how they ended: complete (the window's frames and tracks came), timeout"
+    " (clips.wait_s passed), camera_gone (the buffer forgot the camera), overflow"
+    " (clips.max_pending), empty (no frame to keep), failed (the blob could not be written)",
+    ["outcome"],
+)
+CLIP_FRAMES = Counter("vigie_clip_frames_total", "Redacted frames stored in alert clips")
+CLIPS_PENDING = Gauge("vigie_clips_pending", "Clips waiting for the frames after their alert")
+STILLS = Counter(
+    "vigie_stills_total",
+    "Camera stills, by outcome: tracked (heads blurred too), untracked (no tracks came in"
+    " time: faces only), undecodable (the frame was not an image), failed (not written)",
+    ["outcome"],
+)
+STILL_CHECK_S = 1.0  # how often cameras are looked over for a still overdue without tracks
 DONE_IDS = 10_000  # alerts already snapshotted, remembered so a re-read alert costs no lookup
 TIME_MATCH_S = 0.0015  # captured_at survives protobuf and JSON to the microsecond
 # The top of a person box is blurred whatever the face detector says: detector boxes often
@@ -100,6 +139,7 @@ class _Frame:
     captured_at: float
     jpeg: bytes
     tracks: tuple[Track, ...] = ()
+    tracked: bool = False  # its tracks came (``tracks`` may still be empty: nobody there)
 
 
 @dataclass(slots=True)
@@ -112,6 +152,8 @@ class _Camera:
     # arriving (the pipeline catching up on a backlog) still needs the frames it buffered.
     last_active_at: float = float("-inf")
     bytes: int = 0  # JPEG bytes buffered
+    newest_at: float = float("-inf")  # capture time of the newest frame buffered
+    still_due_at: float = float("inf")  # the handler's clock when its next still is due
 
     def find(self, ref: FrameRef) -> _Frame | None:
         frame = self.by_sequence.get(ref.sequence)
@@ -126,6 +168,7 @@ class _Camera:
         self.frames.append(frame)
         self.by_sequence[frame.sequence] = frame
         self.bytes += len(frame.jpeg)
+        self.newest_at = max(self.newest_at, frame.captured_at)
         return True
 
     def drop_oldest(self) -> int:
@@ -193,6 +236,15 @@ def draw(image: np.ndarray, tracks: Sequence[Track], alert: Alert) -> None:
     )  # fmt: skip
 
 
+@dataclass(slots=True)
+class _PendingClip:
+    """A clip waiting for the frames after its alert (and their tracks)."""
+
+    alert: Alert
+    center: float  # capture time of the alert's frame
+    deadline: float  # the handler's clock when it ends with what came
+
+
 def blob_key(alert: Alert, captured_at: float) -> str:
     day = datetime.fromtimestamp(captured_at, UTC).strftime("%Y-%m-%d")
     safe_camera = "".join(c if c.isalnum() or c in "._-" else "_" for c in alert.camera_id)
@@ -212,9 +264,19 @@ class SnapshotHandler:
         faces: FaceFinder,
         settings: SnapshotSettings,
         clock: Callable[[], float] = time.time,
+        *,
+        clips: ClipSettings | None = None,
+        stills: StillSettings | None = None,
     ) -> None:
+        """``clips`` and ``stills``: None (or not enabled) keeps neither. Clips need snapshots
+        (a clip is recorded on its alert's snapshot row), so ``settings.enabled`` false keeps
+        no clip either; stills do not."""
         self.store, self.blobs, self.faces = store, blobs, faces
         self.settings, self.clock = settings, clock
+        self.clips = clips if clips is not None and clips.enabled and settings.enabled else None
+        self.stills = stills if stills is not None and stills.enabled else None
+        self._clips_pending: OrderedDict[str, _PendingClip] = OrderedDict()
+        self._stills_checked_at = float("-inf")
         # Ordered by the last frame or tracks of each camera (least recent first), so idle
         # cameras and the victims of the camera cap are found at the front.
         self._cameras: OrderedDict[str, _Camera] = OrderedDict()
@@ -247,6 +309,8 @@ class SnapshotHandler:
         else:
             self._want(value)  # type: ignore[arg-type]
         self._retry_pending()
+        self._retry_clips()
+        self._overdue_stills()
         return []
 
     # -- buffers ----------------------------------------------------------------------------------
@@ -272,7 +336,8 @@ class SnapshotHandler:
         self._forget_idle()
         while len(self._cameras) >= self.settings.max_cameras:
             self._forget(next(iter(self._cameras)), "too_many_cameras")
-        camera = self._cameras[camera_id] = _Camera(last_active_at=self.clock())
+        now = self.clock()
+        camera = self._cameras[camera_id] = _Camera(last_active_at=now, still_due_at=now)
         BUFFER_CAMERAS.set(len(self._cameras))
         return camera
 
@@ -285,6 +350,11 @@ class SnapshotHandler:
             self._forget(camera_id, "idle")
 
     def _forget(self, camera_id: str, reason: str) -> None:
+        # Its clips end now with the frames it holds: once forgotten, they are gone.
+        for alert_id, pending in list(self._clips_pending.items()):
+            if pending.alert.camera_id == camera_id:
+                del self._clips_pending[alert_id]
+                self._finish_clip(pending, "camera_gone")
         camera = self._cameras.pop(camera_id)
         self._bytes -= camera.bytes
         BUFFER_EVICTED.labels(reason).inc()
@@ -353,16 +423,26 @@ class SnapshotHandler:
         found = camera.find(frame_tracks.frame)
         if found is not None:
             found.tracks = frame_tracks.tracks
+            found.tracked = True
+            if self.stills is not None and self.clock() >= camera.still_due_at:
+                self._take_still(camera_id, camera, found)
         camera.tracked_until = max(camera.tracked_until, frame_tracks.frame.captured_at)
         self._prune(camera_id, camera)
 
     # -- alerts -----------------------------------------------------------------------------------
 
     def _want(self, alert: Alert) -> None:
-        if alert.frame is None or alert.alert_id in self._done or alert.alert_id in self._pending:
+        if not self.settings.enabled or alert.frame is None:
             return
-        if self.store.snapshot_for(alert.alert_id) is not None:
-            self._remember(alert.alert_id)
+        alert_id = alert.alert_id
+        if alert_id in self._done or alert_id in self._pending or alert_id in self._clips_pending:
+            return
+        if self.store.snapshot_for(alert_id) is not None:
+            # Read again (a rewind, a merged alert): its clip may be what a crash interrupted.
+            if self.clips is not None and self.store.clip_for(alert_id) is None:
+                self._wait_for_clip(alert, alert.frame.captured_at)
+            else:
+                self._remember(alert_id)
             return
         self._pending[alert.alert_id] = (alert, self.clock() + self.settings.wait_s)
         while len(self._pending) > self.settings.max_pending:
@@ -389,18 +469,27 @@ class SnapshotHandler:
                     extra={"alert_id": alert_id, "camera": alert.camera_id},
                 )
 
-    def _take(self, alert: Alert, frame: _Frame) -> None:
+    def _render(self, frame: _Frame, alert: Alert | None) -> tuple[bytes, int, int, int]:
+        """The frame redacted (every face found and the head of every person blurred), the
+        alert's boxes drawn when there is one, as JPEG: ``(jpeg, faces, width, height)``. The
+        snapshot, every frame of a clip and the stills all go through here, so they are all
+        redacted alike."""
         image = decode_jpeg(frame.jpeg)
         faces = redact(image, self.faces, frame.tracks)
-        draw(image, frame.tracks, alert)
+        if alert is not None:
+            draw(image, frame.tracks, alert)
         ok, encoded = cv2.imencode(
             ".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.settings.jpeg_quality]
         )
         if not ok:
-            raise RuntimeError(f"could not encode the snapshot of alert {alert.alert_id}")
-        key = blob_key(alert, frame.captured_at)
-        self.blobs.put(key, encoded.tobytes())
+            raise RuntimeError(f"could not encode frame {frame.sequence} as JPEG")
         height, width = image.shape[:2]
+        return encoded.tobytes(), faces, width, height
+
+    def _take(self, alert: Alert, frame: _Frame) -> None:
+        jpeg, faces, width, height = self._render(frame, alert)
+        key = blob_key(alert, frame.captured_at)
+        self.blobs.put(key, jpeg)
         self.store.save_snapshot(
             Snapshot(
                 alert.alert_id,
@@ -415,14 +504,162 @@ class SnapshotHandler:
             )
         )
         SNAPSHOTS.labels("stored").inc()
-        self._remember(alert.alert_id)
+        if self.clips is not None:
+            self._wait_for_clip(alert, frame.captured_at)
+        else:
+            self._remember(alert.alert_id)
 
     def _remember(self, alert_id: str) -> None:
         self._done[alert_id] = None
         while len(self._done) > DONE_IDS:
             self._done.popitem(last=False)
 
+    # -- clips ------------------------------------------------------------------------------------
+
+    def _wait_for_clip(self, alert: Alert, center: float) -> None:
+        """The alert's clip waits for its "after" frames; over ``max_pending`` the oldest
+        waiting ends at once with what is buffered."""
+        assert self.clips is not None
+        self._clips_pending[alert.alert_id] = _PendingClip(
+            alert, center, self.clock() + self.clips.wait_s
+        )
+        while len(self._clips_pending) > self.clips.max_pending:
+            _, oldest = self._clips_pending.popitem(last=False)
+            log.warning(
+                "too many clips waiting for their frames: the oldest ends now with what came",
+                extra={"alert_id": oldest.alert.alert_id, "max_pending": self.clips.max_pending},
+            )
+            self._finish_clip(oldest, "overflow")
+        CLIPS_PENDING.set(len(self._clips_pending))
+
+    def _retry_clips(self) -> None:
+        """A clip ends once its camera's frames and tracks are both past its window (every
+        frame in it has come, with its tracks), or at its deadline with what came."""
+        if not self._clips_pending:
+            return
+        assert self.clips is not None
+        now = self.clock()
+        for alert_id, pending in list(self._clips_pending.items()):
+            end = pending.center + self.clips.after_s - TIME_MATCH_S
+            camera = self._cameras.get(pending.alert.camera_id)
+            if camera is not None and camera.newest_at >= end and camera.tracked_until >= end:
+                del self._clips_pending[alert_id]
+                self._finish_clip(pending, "complete")
+            elif now >= pending.deadline:
+                del self._clips_pending[alert_id]
+                self._finish_clip(pending, "timeout")
+        CLIPS_PENDING.set(len(self._clips_pending))
+
+    def _finish_clip(self, pending: _PendingClip, why: str) -> None:
+        """Redact the frames of the window the buffer holds, store them as one blob and record
+        it on the snapshot's row. Whatever ``why``, what was buffered is kept and the log says
+        how many frames; a clip with no frame at all is counted and logged, never silent."""
+        assert self.clips is not None
+        clips, alert = self.clips, pending.alert
+        camera = self._cameras.get(alert.camera_id)
+        buffered = list(camera.frames) if camera is not None else []
+        picked = pick_frames(
+            [f.captured_at for f in buffered], pending.center, clips.before_s, clips.after_s,
+            clips.fps, clips.max_frames,
+        )  # fmt: skip
+        frames: list[MediaFrame] = []
+        width = height = 0
+        for index in picked:
+            frame = buffered[index]
+            try:
+                jpeg, faces, width, height = self._render(frame, alert)
+            except InvalidImage as exc:
+                log.warning(
+                    "a clip frame does not decode: left out",
+                    extra={"alert_id": alert.alert_id, "sequence": frame.sequence, "error": exc},
+                )
+                continue
+            at_alert = abs(frame.captured_at - pending.center) < TIME_MATCH_S
+            frames.append(MediaFrame(frame.sequence, frame.captured_at, jpeg, at_alert, faces))
+        kept = within_bytes(frames, pending.center, int(clips.max_mb * 1_000_000))
+        about = {
+            "alert_id": alert.alert_id,
+            "camera": alert.camera_id,
+            "why": why,
+            "frames": len(kept),
+            "dropped_for_size": len(frames) - len(kept),
+            "from_s": round(kept[0].captured_at - pending.center, 3) if kept else None,
+            "to_s": round(kept[-1].captured_at - pending.center, 3) if kept else None,
+        }
+        if not kept:
+            CLIPS.labels("empty").inc()
+            log.warning("no clip: none of the alert's frames is buffered", extra=about)
+            self._remember(alert.alert_id)
+            return
+        now = self.clock()
+        media = Media("clip", alert.camera_id, alert.alert_id, now, width, height, tuple(kept))
+        key = clip_key(alert.camera_id, alert.alert_id, pending.center)
+        try:
+            self.blobs.put(key, pack(media))
+        except OSError:
+            CLIPS.labels("failed").inc()
+            log.exception("clip not stored: the blob store refused it", extra=about)
+            return  # not remembered: a rewind reading the alert again retries it
+        clip = Clip(alert.alert_id, key, len(kept), now, media.faces_blurred, width, height)
+        recorded = self.store.save_clip(clip)
+        CLIPS.labels(why).inc()
+        CLIP_FRAMES.inc(len(kept))
+        if why == "complete" and not about["dropped_for_size"]:
+            log.info("clip stored", extra={**about, "recorded": recorded})
+        else:
+            log.warning(
+                "clip stored with the frames that came", extra={**about, "recorded": recorded}
+            )
+        self._remember(alert.alert_id)
+
+    # -- stills -----------------------------------------------------------------------------------
+
+    def _overdue_stills(self) -> None:
+        """Cameras whose still is overdue by ``stills.wait_s`` (no frame's tracks came: the
+        tracking stage is down or behind) get one from their newest frame anyway. Looked over
+        at most every :data:`STILL_CHECK_S`, so a busy stage does not walk every camera per
+        message."""
+        if self.stills is None:
+            return
+        now = self.clock()
+        if now < self._stills_checked_at + STILL_CHECK_S:
+            return
+        self._stills_checked_at = now
+        for camera_id, camera in list(self._cameras.items()):
+            if camera.frames and now >= camera.still_due_at + self.stills.wait_s:
+                tracked = [f for f in camera.frames if f.tracked]
+                newest = max(tracked or camera.frames, key=lambda f: f.captured_at)
+                self._take_still(camera_id, camera, newest)
+
+    def _take_still(self, camera_id: str, camera: _Camera, frame: _Frame) -> None:
+        """The camera's still, redacted, no boxes, over the last one. A still is renewed every
+        ``every_s`` whatever happens to this one, so a frame that does not decode or a write
+        that fails is counted and logged, and never holds up the frames and tracks."""
+        assert self.stills is not None
+        now = self.clock()
+        camera.still_due_at = now + self.stills.every_s
+        try:
+            jpeg, faces, width, height = self._render(frame, None)
+        except InvalidImage as exc:
+            STILLS.labels("undecodable").inc()
+            log.warning(
+                "no still: the frame does not decode",
+                extra={"camera": camera_id, "sequence": frame.sequence, "error": exc},
+            )
+            return
+        still = MediaFrame(frame.sequence, frame.captured_at, jpeg, False, faces)
+        media = Media("still", camera_id, "", now, width, height, (still,))
+        try:
+            self.blobs.put(still_key(camera_id), pack(media))
+        except OSError:
+            STILLS.labels("failed").inc()
+            log.exception("no still: the blob store refused it", extra={"camera": camera_id})
+            return
+        STILLS.labels("tracked" if frame.tracked else "untracked").inc()
+
     def on_idle(self) -> list[Output]:
         self._forget_idle()
         self._retry_pending()
+        self._retry_clips()
+        self._overdue_stills()
         return []

@@ -164,9 +164,10 @@ def test_migrations_applied_once_and_recorded(store: SqliteArchive, db_path: Pat
         (2, "track_measurements"),
         (3, "snapshots_journal_retention"),
         (4, "keyed_journal"),
+        (5, "clips"),
     ]
     assert all(applied_at for _, _, applied_at in rows)
-    assert store.schema_version == 4
+    assert store.schema_version == 5
     with sqlite3.connect(db_path) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {
@@ -203,7 +204,7 @@ def test_a_newer_database_is_refused_and_left_untouched(db_path: Path) -> None:
         conn.execute("INSERT INTO schema_migrations VALUES (9999, 'from_the_future', 'later')")
     with pytest.raises(SchemaVersionError, match="9999"):
         SqliteArchive(db_path)
-    assert [r[0] for r in migration_rows(db_path)] == [1, 2, 3, 4, 9999]
+    assert [r[0] for r in migration_rows(db_path)] == [1, 2, 3, 4, 5, 9999]
 
 
 def test_each_migration_is_one_transaction(tmp_path: Path) -> None:
@@ -638,7 +639,7 @@ def test_a_release_1_archive_is_migrated_and_keeps_its_tracks(db_path: Path) -> 
         conn.close()
 
     with SqliteArchive(db_path) as archive:
-        assert archive.schema_version == 4
+        assert archive.schema_version == 5
         (old,) = archive.search_tracks(ALL)
         assert (old.track_id, old.class_name, old.path) == ("cam-1/old", "car", ((T0, 0.1, 0.9),))
         # never measured: no speed, no colour, no time in any zone
@@ -733,7 +734,7 @@ def test_two_stores_on_one_file_open_together_and_see_each_other(db_path: Path) 
         thread.join()
     try:
         assert errors == []
-        assert [r[0] for r in migration_rows(db_path)] == [1, 2, 3, 4]
+        assert [r[0] for r in migration_rows(db_path)] == [1, 2, 3, 4, 5]
         writer, reader = opened[0], opened[1]
         writer.save_event(event())
         assert reader.search_events(ALL) == [event()]

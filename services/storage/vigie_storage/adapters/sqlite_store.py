@@ -51,7 +51,10 @@ from vigie_storage.ports import (
     CHECKPOINT_EVERY,
     MAX_LIMIT,
     Archivable,
+    Clip,
     DataKind,
+    JournalPage,
+    JournalQuery,
     SearchQuery,
     Snapshot,
 )
@@ -164,6 +167,24 @@ class SqliteArchive(SavesOneAsBatch, ClosedOnExit):
         rows = self._select("SELECT * FROM snapshots WHERE alert_id = ?", [alert_id])
         return Snapshot(**{c: rows[0][c] for c in _SNAPSHOT_COLUMNS}) if rows else None
 
+    def save_clip(self, clip: Clip) -> bool:
+        """Set on the snapshot's row only while it has no clip: the first clip stays."""
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                f"UPDATE snapshots SET {', '.join(f'{c} = :{c}' for c in _CLIP_COLUMNS)}"
+                " WHERE alert_id = :alert_id AND clip_key IS NULL",
+                {"alert_id": clip.alert_id, **_clip_params(clip)},
+            )
+            return cursor.rowcount == 1
+
+    def clip_for(self, alert_id: str) -> Clip | None:
+        rows = self._select(
+            f"SELECT {', '.join(_CLIP_COLUMNS)} FROM snapshots"
+            " WHERE alert_id = ? AND clip_key IS NOT NULL",
+            [alert_id],
+        )
+        return _clip_from(alert_id, rows[0]) if rows else None
+
     # -- the audit journal ----------------------------------------------------------------------
 
     def append_audit(self, records: Iterable[AuditRecord]) -> int:
@@ -219,6 +240,36 @@ class SqliteArchive(SavesOneAsBatch, ClosedOnExit):
             "SELECT * FROM audit_journal WHERE seq > ? ORDER BY seq LIMIT ?", [after_seq, limit]
         )
         return [_audit_from(row) for row in rows]
+
+    def audit_page(self, query: JournalQuery) -> JournalPage:
+        """Filtered in SQL, newest first by ``seq`` (the primary key: a page is read in order
+        and stops at its limit rather than sorting every match; a time filter may use the
+        ``at`` index instead). One row more than the page says whether another follows, so
+        the last page carries no token to an empty one."""
+        where = _Filter()
+        if query.before_seq is not None:
+            where.add("seq < ?", query.before_seq)
+        if query.since is not None:
+            where.add("at >= ?", query.since)
+        if query.until is not None:
+            where.add("at < ?", query.until)
+        for column, value in (
+            ("actor", query.actor),
+            ("subject", query.subject),
+            ("camera_id", query.camera_id),
+        ):
+            if value:
+                where.add(f"{column} = ?", value)
+        if query.action_prefix:
+            # Not LIKE: it is case-insensitive and would need its wildcards escaped.
+            where.add("substr(action, 1, ?) = ?", len(query.action_prefix), query.action_prefix)
+        rows = self._select(
+            f"SELECT * FROM audit_journal WHERE {where.sql} ORDER BY seq DESC LIMIT ?",
+            [*where.params, query.limit + 1],
+        )
+        records = [_audit_from(row) for row in rows[: query.limit]]
+        more = len(rows) > query.limit
+        return JournalPage(records, records[-1].seq if more and records else None)
 
     def audit_anchor(self) -> Anchor:
         with self._lock:
@@ -550,6 +601,25 @@ _WRITERS: dict[type, _Writer] = {
 # -- snapshots, journal, retention ----------------------------------------------------------------
 
 _SNAPSHOT_COLUMNS = tuple(f.name for f in fields(Snapshot))
+# A clip's columns on its snapshot's row (migration 0005), by field of Clip.
+_CLIP_FIELDS = {
+    "blob_key": "clip_key",
+    "frames": "clip_frames",
+    "taken_at": "clip_taken_at",
+    "faces_blurred": "clip_faces_blurred",
+    "width": "clip_width",
+    "height": "clip_height",
+}
+_CLIP_COLUMNS = tuple(_CLIP_FIELDS.values())
+
+
+def _clip_params(clip: Clip) -> Params:
+    return {column: getattr(clip, name) for name, column in _CLIP_FIELDS.items()}
+
+
+def _clip_from(alert_id: str, row: sqlite3.Row) -> Clip:
+    return Clip(alert_id, **{name: row[column] for name, column in _CLIP_FIELDS.items()})
+
 
 _AUDIT_COLUMNS = (
     "seq",
@@ -666,11 +736,14 @@ def _expire_tracks(conn: sqlite3.Connection, before: float) -> list[str]:
 
 
 def _expire_snapshots(conn: sqlite3.Connection, before: float) -> list[str]:
+    """The snapshots taken before ``before``, their clips with them: both files' keys."""
     keys = [
-        row[0]
+        key
         for row in conn.execute(
-            "SELECT blob_key FROM snapshots WHERE taken_at < ?", (before,)
+            "SELECT blob_key, clip_key FROM snapshots WHERE taken_at < ?", (before,)
         ).fetchall()
+        for key in row
+        if key
     ]
     conn.execute("DELETE FROM snapshots WHERE taken_at < ?", (before,))
     return keys

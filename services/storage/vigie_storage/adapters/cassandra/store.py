@@ -18,7 +18,9 @@
 Differences with SQLite, on purpose: searches filter zones, kinds, class and colour on the
 client after reading the camera-day partitions in range (bounded by ``limit``); a search with no
 camera reads the camera list first; alerts are found by the day they started, scanning from one
-day before ``since``, so an alert open for more than a day before the window is not found; and
+day before ``since``, so an alert open for more than a day before the window is not found; a
+listing of the journal walks its one partition newest first and filters on the client, at most
+``AUDIT_SCAN_MAX`` records per page asked for (``audit_page``); and
 the row of an alert is one whole copy, the furthest along, where SQLite combines the copies field
 by field (``most_advanced``). Both give the same alert for copies made one after another, as one
 alerting replica makes them; only copies from two diverging histories (two replicas briefly
@@ -67,7 +69,10 @@ from vigie_storage.ports import (
     CHECKPOINT_EVERY,
     MAX_LIMIT,
     Archivable,
+    Clip,
     DataKind,
+    JournalPage,
+    JournalQuery,
     SearchQuery,
     Snapshot,
 )
@@ -79,6 +84,11 @@ CHAIN = "main"
 CAMERA_BUCKET = 0
 ALERT_SCAN_BACK_DAYS = 1
 DAY_S = 86_400
+# Listing the journal walks its partition newest first, in chunks, filtering here: at most this
+# many records are read per page asked for (a page cut short says where to continue).
+AUDIT_SCAN_CHUNK = 500
+AUDIT_SCAN_MAX = 20_000
+NEWEST_SEQ = 2**63 - 1  # above every seq (a bigint): "before" the newest record
 CONSISTENCY_NAMES = ("ONE", "LOCAL_ONE", "QUORUM", "LOCAL_QUORUM", "EACH_QUORUM", "ALL")
 
 
@@ -190,7 +200,16 @@ _STATEMENTS = {
         " IF NOT EXISTS USING TTL ?"
     ),
     "snapshot_get": "SELECT * FROM snapshots_by_alert WHERE alert_id = ?",
-    "snapshots_all": "SELECT alert_id, blob_key, taken_s FROM snapshots_by_alert",
+    "snapshots_all": (
+        "SELECT alert_id, blob_key, taken_s, clip_key, clip_taken_s FROM snapshots_by_alert"
+    ),
+    # A clip's cells on its snapshot's row: a plain upsert of other columns than the snapshot's
+    # (no compare-and-set: save_clip reads the row first, and a second writer of one alert's
+    # clip writes the same key; the clip is found by its blob's own header anyway).
+    "clip": (
+        "INSERT INTO snapshots_by_alert (alert_id, clip_key, clip_frames, clip_taken_s,"
+        " clip_faces_blurred, clip_width, clip_height) VALUES (?, ?, ?, ?, ?, ?, ?) USING TTL ?"
+    ),
     "snapshot_delete": "DELETE FROM snapshots_by_alert WHERE alert_id = ?",
     "audit_known": "SELECT seq FROM audit_by_record WHERE record_id = ?",
     "audit_tip": "SELECT seq, hash FROM audit_journal WHERE chain = ? ORDER BY seq DESC LIMIT 1",
@@ -201,6 +220,9 @@ _STATEMENTS = {
     ),
     "audit_index": "INSERT INTO audit_by_record (record_id, seq) VALUES (?, ?)",
     "audit_read": "SELECT * FROM audit_journal WHERE chain = ? AND seq > ? LIMIT ?",
+    "audit_read_back": (
+        "SELECT * FROM audit_journal WHERE chain = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+    ),
     "audit_anchor": "SELECT after_seq, hash, key_id, mac FROM audit_anchor WHERE chain = ?",
     "audit_anchor_set": (
         "INSERT INTO audit_anchor (chain, after_seq, hash, key_id, mac) VALUES (?, ?, ?, ?, ?)"
@@ -503,6 +525,29 @@ class CassandraArchive(SavesOneAsBatch):
             r.faces_blurred, r.width or 0, r.height or 0,
         )  # fmt: skip
 
+    def save_clip(self, clip: Clip) -> bool:
+        """On the snapshot's row, with the snapshot's TTL, unless the row is missing or already
+        has a clip (read first: the snapshot stage writes one alert's clip from one place)."""
+        rows = self._run("snapshot_get", clip.alert_id)
+        if not rows or getattr(rows[0], "clip_key", None):
+            return False
+        self._run(
+            "clip", clip.alert_id, clip.blob_key, clip.frames, clip.taken_at, clip.faces_blurred,
+            clip.width, clip.height, self.ttl.snapshots + DAY_S,
+        )  # fmt: skip
+        return True
+
+    def clip_for(self, alert_id: str) -> Clip | None:
+        rows = self._run("snapshot_get", alert_id)
+        # Rows written before clips existed, or without one, have no clip cells at all.
+        if not rows or not getattr(rows[0], "clip_key", None):
+            return None
+        r = rows[0]
+        return Clip(
+            alert_id, r.clip_key, r.clip_frames or 0, r.clip_taken_s or 0.0,
+            r.clip_faces_blurred or 0, r.clip_width or 0, r.clip_height or 0,
+        )  # fmt: skip
+
     # -- the audit journal -------------------------------------------------------------------------
 
     def _tip(self) -> Anchor:
@@ -562,29 +607,32 @@ class CassandraArchive(SavesOneAsBatch):
 
     def audit_records(self, after_seq: int = 0, limit: int = MAX_LIMIT) -> list[ChainedRecord]:
         rows = self._run("audit_read", CHAIN, after_seq, limit)
-        return [
-            ChainedRecord(
-                r.seq,
-                record_from_data(
-                    {
-                        "record_id": r.record_id,
-                        "at": r.at,
-                        "actor": r.actor,
-                        "role": r.role,
-                        "action": r.action,
-                        "subject": r.subject,
-                        "reason": r.reason,
-                        "request_id": r.request_id,
-                        "camera_id": r.camera_id,
-                        "details": r.details or {},
-                    }
-                ),
-                r.prev_hash,
-                r.hash,
-                r.key_id or "",
-            )
-            for r in rows
-        ]
+        return [_chained_from(r) for r in rows]
+
+    def audit_page(self, query: JournalQuery) -> JournalPage:
+        """The journal is one partition clustered by seq, and its filters are on no key, so
+        Cassandra can only walk it: newest first, :data:`AUDIT_SCAN_CHUNK` records at a time,
+        filtered here, at most :data:`AUDIT_SCAN_MAX` records per call. A page the bound cuts
+        short (fewer records than ``limit``, even none) says where to continue, so a rare
+        filter over a long journal costs several calls rather than one unbounded read. Like
+        SQLite, a full page looks for one match more, so the last page names no next one."""
+        before = query.before_seq if query.before_seq is not None else NEWEST_SEQ
+        found: list[ChainedRecord] = []
+        scanned = 0
+        while scanned < AUDIT_SCAN_MAX:
+            asked = min(AUDIT_SCAN_CHUNK, AUDIT_SCAN_MAX - scanned)
+            rows = self._run("audit_read_back", CHAIN, before, asked)
+            for row in rows:
+                scanned += 1
+                before = row.seq
+                chained = _chained_from(row)
+                if query.matches(chained.record):
+                    found.append(chained)
+                    if len(found) > query.limit:  # one more than the page: another follows
+                        return JournalPage(found[:-1], found[-2].seq)
+            if len(rows) < asked:
+                return JournalPage(found, None)  # walked back to the chain's start
+        return JournalPage(found, before)
 
     def audit_anchor(self) -> Anchor:
         rows = self._run("audit_anchor", CHAIN)
@@ -600,9 +648,10 @@ class CassandraArchive(SavesOneAsBatch):
         if kind is DataKind.SNAPSHOTS:
             keys = []
             for row in self._run("snapshots_all"):
-                if row.taken_s < cutoff:
+                taken = row.taken_s if row.taken_s is not None else row.clip_taken_s
+                if taken is not None and taken < cutoff:
                     self._run("snapshot_delete", row.alert_id)
-                    keys.append(row.blob_key)
+                    keys.extend(key for key in (row.blob_key, row.clip_key) if key)
             return keys
         if kind is DataKind.AUDIT:
             return self._trim_audit(cutoff)
@@ -627,6 +676,30 @@ class CassandraArchive(SavesOneAsBatch):
         shutdown = getattr(getattr(self.session, "cluster", None), "shutdown", None)
         if shutdown is not None:
             shutdown()
+
+
+def _chained_from(r: Any) -> ChainedRecord:
+    """A journal row as the chain record it stores."""
+    return ChainedRecord(
+        r.seq,
+        record_from_data(
+            {
+                "record_id": r.record_id,
+                "at": r.at,
+                "actor": r.actor,
+                "role": r.role,
+                "action": r.action,
+                "subject": r.subject,
+                "reason": r.reason,
+                "request_id": r.request_id,
+                "camera_id": r.camera_id,
+                "details": r.details or {},
+            }
+        ),
+        r.prev_hash,
+        r.hash,
+        r.key_id or "",
+    )
 
 
 def _anchor_values(anchor: Anchor) -> tuple[int, str, str, str]:
