@@ -18,8 +18,9 @@ from vigie_runtime import topology
 from vigie_runtime.admin import LagProbe
 from vigie_runtime.broker import free_port
 
-# The services that consume, upstream first (capture is started on its own, with a clip).
-CONSUMERS = tuple(s.name for s in topology.consumers())
+# The services of the data path that consume, upstream first (capture is started on its own,
+# with a clip; so is the console, which serves people and is not needed for alerts to flow).
+CONSUMERS = tuple(s.name for s in topology.consumers() if s.web_port is None)
 
 
 def default_http_ports() -> dict[str, int]:
@@ -30,6 +31,10 @@ def default_grpc_ports() -> dict[str, int]:
     return {s.name: s.grpc_port for s in topology.SERVICES if s.grpc_port is not None}
 
 
+def default_web_ports() -> dict[str, int]:
+    return {s.name: s.web_port for s in topology.SERVICES if s.web_port is not None}
+
+
 @dataclass
 class PipelinePlan:
     bootstrap: str
@@ -37,6 +42,7 @@ class PipelinePlan:
     scenes: Path | None
     http_ports: dict[str, int] = field(default_factory=default_http_ports)
     grpc_ports: dict[str, int] = field(default_factory=default_grpc_ports)
+    web_ports: dict[str, int] = field(default_factory=default_web_ports)
     # Short sessions let a restarted replica take its partitions back quickly on one machine.
     session_timeout_ms: int = 6000
     log_level: str = "INFO"
@@ -80,8 +86,15 @@ class PipelinePlan:
                 env["VIGIE_GRPC__PLAINTEXT"] = "true"
             if name == "alerting":  # where the other replicas forward desk calls
                 env["VIGIE_DESK_ADVERTISED_ADDRESS"] = f"127.0.0.1:{grpc_port}"
-        if name in ("analytics", "tracking") and self.scenes is not None:
+        if name in ("analytics", "tracking", "console") and self.scenes is not None:
             env["VIGIE_SCENES"] = str(self.scenes)
+        if name == "console":  # it calls the desk and the archive, and serves browsers
+            env["VIGIE_DESK_ADDRESS"] = f"127.0.0.1:{self.grpc_ports['alerting']}"
+            env["VIGIE_ARCHIVE_ADDRESS"] = f"127.0.0.1:{self.grpc_ports['storage']}"
+            env["VIGIE_WEB__PORT"] = str(self.web_ports["console"])
+            env["VIGIE_WEB__HOST"] = "127.0.0.1"
+            if self.grpc_plaintext:
+                env["VIGIE_GRPC__PLAINTEXT"] = "true"
         if name == "storage":
             env["VIGIE_DATABASE"] = str(self.database)
             env["VIGIE_SNAPSHOTS_DIR"] = str(self.work_dir / "snapshots")

@@ -16,11 +16,12 @@ import socket
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from vigie_cli.console import alert_line, summary, summary_data
+from vigie_cli.dev_tokens import console_note, development_tokens
 from vigie_cli.output import (
     FAILED,
     INTERRUPTED,
@@ -32,7 +33,14 @@ from vigie_cli.output import (
     notes_stream,
     print_json,
 )
-from vigie_cli.pipeline import LocalPipeline, PipelinePlan, default_grpc_ports, default_http_ports
+from vigie_cli.pipeline import (
+    CONSUMERS,
+    LocalPipeline,
+    PipelinePlan,
+    default_grpc_ports,
+    default_http_ports,
+    default_web_ports,
+)
 from vigie_cli.samples import NoSource, add_clip_arguments, resolve_clip
 from vigie_core.types import Alert
 from vigie_runtime import codec, topology
@@ -98,6 +106,17 @@ def add_parser(sub: Any) -> None:
         help="a gRPC service's port: detection, alerting, storage (repeatable)",
     )
     p.add_argument("--fast", action="store_true", help="replay as fast as possible")
+    p.add_argument(
+        "--console",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="start the operator console with development tokens (default: yes)",
+    )
+    p.add_argument(
+        "--stay",
+        action="store_true",
+        help="keep the console and the services up after the clip, until Ctrl-C",
+    )
     p.add_argument("--work-dir", type=Path, default=Path("var/run"))
     p.add_argument(
         "--config-dir",
@@ -116,15 +135,23 @@ class PortPlan:
     broker: int
     http: dict[str, int]
     grpc: dict[str, int]
+    web: dict[str, int] = field(default_factory=dict)
 
     def listeners(self) -> list[tuple[str, int]]:
         """(what, port) for every listener the services open (the broker apart)."""
-        return [(f"{name} http", port) for name, port in self.http.items()] + [
-            (f"{name} grpc", port) for name, port in self.grpc.items()
-        ]
+        return (
+            [(f"{name} http", port) for name, port in self.http.items()]
+            + [(f"{name} grpc", port) for name, port in self.grpc.items()]
+            + [(f"{name} web", port) for name, port in self.web.items()]
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"broker": self.broker, "http": dict(self.http), "grpc": dict(self.grpc)}
+        return {
+            "broker": self.broker,
+            "http": dict(self.http),
+            "grpc": dict(self.grpc),
+            "web": dict(self.web),
+        }
 
 
 def port_plan(
@@ -147,7 +174,8 @@ def port_plan(
             serving = ", ".join(grpc_ports)
             raise PortError(f"--grpc-port {name}={port}: {name} serves no gRPC (only {serving})")
         grpc_ports[name] = port
-    plan = PortPlan(broker_port, http_ports, grpc_ports)
+    web_ports = {name: port + offset for name, port in default_web_ports().items()}
+    plan = PortPlan(broker_port, http_ports, grpc_ports, web_ports)
     owners: dict[int, str] = {}
     for what, port in [("broker", broker_port), *plan.listeners()]:
         if not 1 <= port <= 65535:
@@ -227,14 +255,24 @@ def main(args: argparse.Namespace) -> int:
             broker.stop()
         return fail(f"{bootstrap}: {exc}", FAILED)
     config_dir = args.config_dir or clip.config_dir
+    # The console edits the scene file: it works on a copy in the work folder, never on the
+    # example shipped with the package.
+    scenes = clip.scenes
+    if scenes is not None and args.console:
+        scenes = args.work_dir / "scenes.yaml"
+        scenes.parent.mkdir(parents=True, exist_ok=True)
+        scenes.write_bytes(clip.scenes.read_bytes())
+    tokens = development_tokens(args.work_dir) if args.console else None
     pipeline = LocalPipeline(
         PipelinePlan(
             bootstrap,
             args.work_dir,
-            clip.scenes,
+            scenes,
             http_ports=ports.http,
             grpc_ports=ports.grpc,
+            web_ports=ports.web,
             config_dir=config_dir,
+            extra_env={"VIGIE_TOKENS_FILE": str(tokens.path)} if tokens else {},
         )
     )
     if config_dir is not None:
@@ -247,7 +285,11 @@ def main(args: argparse.Namespace) -> int:
     try:
         print("starting detection, tracking, analytics, alerting, storage ...", file=notes)
         pipeline.start_consumers()
-        pipeline.wait_ready()
+        if tokens is not None:
+            pipeline.start("console")
+        pipeline.wait_ready((*CONSUMERS, "console") if tokens else CONSUMERS)
+        if tokens is not None:
+            print(console_note(ports.web["console"], tokens), file=notes)
         watcher = _alert_watcher(bootstrap)
         pace = "as fast as possible" if args.fast else "in real time"
         print(
@@ -259,6 +301,15 @@ def main(args: argparse.Namespace) -> int:
         )
         pipeline.start_capture(clip.source, clip.camera_id, fast=args.fast)
         _follow(pipeline, watcher, seen, progress, notes)
+        if args.stay and tokens is not None:
+            progress.clear()
+            print(
+                f"the clip is done; the console stays at http://127.0.0.1:{ports.web['console']}"
+                " (Ctrl-C to stop)",
+                file=notes,
+            )
+            while pipeline.processes["console"].poll() is None:
+                time.sleep(0.5)
     except KeyboardInterrupt:
         progress.clear()
         print("\nstopping ...", file=notes)

@@ -19,6 +19,7 @@ joined before the servers stop, so nothing they hold is released under them.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from typing import Any, TypeVar
@@ -74,10 +75,13 @@ class StageService:
         decoded input, bounded by the service's ``time`` setting.
         """
         group = self.topology.group(name)
+        group_id = group.id(self.settings.group_id)
+        if group.per_replica:  # a group of this replica's own start: it reads every partition
+            group_id += uuid.uuid4().hex[:12]
         stage = Stage(
             name=group.stage,
             topics=group.topics,
-            group_id=group.id(self.settings.group_id),
+            group_id=group_id,
             decode=decode,
             handle=handle,
             before_commit=before_commit,

@@ -123,6 +123,8 @@ class ServiceTopology:
     group_id: str
     http_port: int
     grpc_port: int | None = None
+    # The port people's browsers reach (the console), apart from probes and metrics on http.
+    web_port: int | None = None
     groups: tuple[ConsumerGroup, ...] = ()
     writes: tuple[str, ...] = ()
     state: tuple[StateTopic, ...] = ()
@@ -153,6 +155,8 @@ class ServiceTopology:
         ports = {"http": self.http_port}
         if self.grpc_port is not None:
             ports["grpc"] = self.grpc_port
+        if self.web_port is not None:
+            ports["web"] = self.web_port
         return ports
 
     def reads(self) -> frozenset[str]:
@@ -274,8 +278,31 @@ STORAGE = ServiceTopology(
     scales_on=None,
 )
 
-# In pipeline order: upstream first, which is also the order to stop them in.
-SERVICES: tuple[ServiceTopology, ...] = (CAPTURE, DETECTION, TRACKING, ANALYTICS, ALERTING, STORAGE)
+CONSOLE = ServiceTopology(
+    name="console",
+    group_id="vigie-console",
+    http_port=9407,
+    web_port=8080,
+    # Every replica shows every camera's status, so each reads the whole compacted topic.
+    groups=(
+        ConsumerGroup("console-cameras", "-cameras-", (Read(CAMERA_STATUS),), per_replica=True),
+    ),
+    # A scene saved from the editor is journaled.
+    writes=(AUDIT,),
+    scales_on=None,
+)
+
+# In pipeline order: upstream first, which is also the order to stop them in. The console
+# comes last: it only reads what the others made.
+SERVICES: tuple[ServiceTopology, ...] = (
+    CAPTURE,
+    DETECTION,
+    TRACKING,
+    ANALYTICS,
+    ALERTING,
+    STORAGE,
+    CONSOLE,
+)
 BY_SERVICE: dict[str, ServiceTopology] = {s.name: s for s in SERVICES}
 
 # Topics fed from outside Vigie rather than by one of its services (none: cameras come in
@@ -284,7 +311,8 @@ EXTERNAL_INPUTS: frozenset[str] = frozenset()
 
 
 def service(name: str) -> ServiceTopology:
-    """The service called ``name`` (capture, detection, tracking, analytics, alerting, storage)."""
+    """The service called ``name`` (capture, detection, tracking, analytics, alerting, storage,
+    console)."""
     try:
         return BY_SERVICE[name]
     except KeyError:

@@ -37,7 +37,7 @@ from vigie_alerting.watch import TooManyStreams, WatchHub
 from vigie_core.alerting import UnknownAlert, VerdictError
 from vigie_core.types import Alert, VerdictAction
 from vigie_runtime import codec
-from vigie_runtime.auth import Authenticator, Caller, Permission
+from vigie_runtime.auth import GRANTS, Authenticator, Caller, Permission
 from vigie_runtime.grpc_auth import WatchedContext, caller_of, request_id_of
 from vigie_runtime.grpc_journal import BackgroundJournal, refusal_record
 
@@ -242,6 +242,17 @@ class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
                     return
                 if camera is None or alert.camera_id == camera:
                     yield codec.alert_to_proto(alert)
+
+    @journaled("desk.who_am_i", lambda _: "caller")
+    def WhoAmI(
+        self, request: services_pb2.WhoAmIRequest, context: DeskContext
+    ) -> services_pb2.WhoAmIResponse:
+        caller = self._caller(context, Permission.WATCH)
+        return services_pb2.WhoAmIResponse(
+            operator=caller.operator,
+            role=str(caller.role),
+            permissions=sorted(str(p) for p in GRANTS[caller.role]),
+        )
 
     # -- verdicts -------------------------------------------------------------------------------
 

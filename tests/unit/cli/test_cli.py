@@ -126,13 +126,18 @@ def test_the_local_pipeline_serves_on_the_topology_ports(tmp_path: Path) -> None
     from vigie_runtime import topology
 
     plan = PipelinePlan("127.0.0.1:19092", tmp_path, None)
-    assert tuple(s.name for s in topology.consumers()) == CONSUMERS
+    # The data path's consumers; the console (people's screens) is started on its own.
+    assert CONSUMERS == tuple(s.name for s in topology.consumers() if s.name != "console")
     for service in topology.SERVICES:
         env = plan.env(service.name)
         assert env["VIGIE_HTTP__PORT"] == str(service.http_port)
         assert plan.grpc_ports.get(service.name) == service.grpc_port
         if service.grpc_port is not None:
             assert env["VIGIE_GRPC__PORT"] == str(service.grpc_port)
+    console = plan.env("console")
+    assert console["VIGIE_WEB__PORT"] == str(topology.CONSOLE.web_port)
+    assert console["VIGIE_DESK_ADDRESS"].endswith(f":{topology.ALERTING.grpc_port}")
+    assert console["VIGIE_ARCHIVE_ADDRESS"].endswith(f":{topology.STORAGE.grpc_port}")
 
 
 def test_the_local_pipeline_waits_on_every_group_running_by_default() -> None:

@@ -50,7 +50,13 @@ def test_an_offset_moves_every_service_port_and_named_ports_win() -> None:
     assert plan.http["capture"] == topology.CAPTURE.http_port + 100
     assert plan.grpc["alerting"] == 60052
     assert plan.grpc["detection"] == topology.DETECTION.grpc() + 100
-    assert plan.as_dict() == {"broker": 29092, "http": plan.http, "grpc": plan.grpc}
+    assert plan.web["console"] == topology.CONSOLE.web_port + 100
+    assert plan.as_dict() == {
+        "broker": 29092,
+        "http": plan.http,
+        "grpc": plan.grpc,
+        "web": plan.web,
+    }
 
 
 def test_the_offset_moves_the_broker_unless_its_port_is_given() -> None:

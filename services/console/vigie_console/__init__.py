@@ -1,0 +1,1 @@
+"""The operator console: the browser screens of the supervision centre."""
