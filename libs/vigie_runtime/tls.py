@@ -121,12 +121,31 @@ def channel_credentials(tls: TlsSettings) -> grpc.ChannelCredentials:
     return grpc.ssl_channel_credentials(ca)
 
 
-def channel(address: str, settings: GrpcSettings) -> grpc.Channel:
-    """A channel to another Vigie gRPC server with this service's transport settings."""
+def _transport(
+    settings: GrpcSettings,
+) -> tuple[grpc.ChannelCredentials | None, list[tuple[str, str]]]:
+    """(credentials, options) of a client channel; no credentials: plaintext, allowed only
+    when chosen on purpose."""
     if settings.tls is None:
         settings.require_transport()
-        return grpc.insecure_channel(address)
+        return None, []
     options = []
     if settings.tls.server_name:
         options.append(("grpc.ssl_target_name_override", settings.tls.server_name))
-    return grpc.secure_channel(address, channel_credentials(settings.tls), options=options)
+    return channel_credentials(settings.tls), options
+
+
+def channel(address: str, settings: GrpcSettings) -> grpc.Channel:
+    """A channel to another Vigie gRPC server with this service's transport settings."""
+    credentials, options = _transport(settings)
+    if credentials is None:
+        return grpc.insecure_channel(address)
+    return grpc.secure_channel(address, credentials, options=options)
+
+
+def aio_channel(address: str, settings: GrpcSettings) -> grpc.aio.Channel:
+    """The same as :func:`channel`, for asyncio code (the console's web server)."""
+    credentials, options = _transport(settings)
+    if credentials is None:
+        return grpc.aio.insecure_channel(address)
+    return grpc.aio.secure_channel(address, credentials, options=options)

@@ -16,7 +16,7 @@ from grpc import aio
 
 from vigie.v1 import alerts_pb2, services_pb2, services_pb2_grpc
 from vigie_console.settings import ConsoleSettings
-from vigie_runtime.tls import channel_credentials
+from vigie_runtime.tls import aio_channel
 
 
 class CallFailed(Exception):
@@ -38,18 +38,6 @@ class CallFailed(Exception):
         }.get(self.code, 502)
 
 
-def aio_channel(address: str, settings: ConsoleSettings) -> aio.Channel:
-    """An asyncio channel with the same transport rules as every Vigie client (tls.channel)."""
-    grpc_settings = settings.grpc
-    if grpc_settings.tls is None:
-        grpc_settings.require_transport()
-        return aio.insecure_channel(address)
-    options = []
-    if grpc_settings.tls.server_name:
-        options.append(("grpc.ssl_target_name_override", grpc_settings.tls.server_name))
-    return aio.secure_channel(address, channel_credentials(grpc_settings.tls), options=options)
-
-
 def metadata(token: str) -> tuple[tuple[str, str], ...]:
     # A request id per call, journaled by the server with the action: a page's calls can be
     # found in the journal and in the logs by it.
@@ -61,8 +49,8 @@ class Backend:
 
     def __init__(self, settings: ConsoleSettings) -> None:
         self.settings = settings
-        self._desk_channel = aio_channel(settings.desk_address, settings)
-        self._archive_channel = aio_channel(settings.archive_address, settings)
+        self._desk_channel = aio_channel(settings.desk_address, settings.grpc)
+        self._archive_channel = aio_channel(settings.archive_address, settings.grpc)
         self.desk = services_pb2_grpc.AlertDeskStub(self._desk_channel)
         self.archive = services_pb2_grpc.ArchiveStub(self._archive_channel)
 

@@ -12,6 +12,7 @@ import grpc
 import numpy as np
 import pytest
 
+from tests.integration.storage.archive_server import archive_stub, callers, code_of
 from vigie.v1 import events_pb2, services_pb2, services_pb2_grpc
 from vigie_core.journal import verify
 from vigie_core.types import (
@@ -24,9 +25,6 @@ from vigie_core.types import (
     TrackSummary,
 )
 from vigie_runtime import codec
-from vigie_runtime.auth import Authenticator, Role, TokenEntry, digest
-from vigie_runtime.grpc_server import GrpcServer, Registration
-from vigie_runtime.settings import GrpcSettings
 from vigie_storage.adapters.sqlite_store import SqliteArchive
 from vigie_storage.blobs import FileBlobStore
 from vigie_storage.grpc_api import ArchiveServicer
@@ -65,28 +63,9 @@ def stub(
     archive: tuple[SqliteArchive, FileBlobStore],
 ) -> Iterator[services_pb2_grpc.ArchiveStub]:
     store, blobs = archive
-    tokens = [
-        TokenEntry(sha256=digest("ana-token"), operator="ana", role=Role.OPERATOR),
-        TokenEntry(sha256=digest("dpo-token"), operator="dpo", role=Role.AUDITOR),
-    ]
-    servicer = ArchiveServicer(store, Authenticator(tokens), blobs, clock=lambda: 5000.0)
-    server = GrpcServer(
-        GrpcSettings(host="127.0.0.1", port=0, grace_s=0, plaintext=True),
-        [
-            Registration(
-                services_pb2_grpc.add_ArchiveServicer_to_server, servicer, "vigie.v1.Archive"
-            )
-        ],
-    ).start()
-    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-        yield services_pb2_grpc.ArchiveStub(channel)
-    server.stop()
-
-
-def code_of(call: object, request: object, metadata: object = OPERATOR) -> grpc.StatusCode:
-    with pytest.raises(grpc.RpcError) as error:
-        call(request, metadata=metadata)  # type: ignore[operator]
-    return error.value.code()
+    servicer = ArchiveServicer(store, callers(), blobs, clock=lambda: 5000.0)
+    with archive_stub(servicer) as stub:
+        yield stub
 
 
 def test_every_search_needs_a_known_caller_and_a_purpose(

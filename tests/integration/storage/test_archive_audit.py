@@ -13,6 +13,7 @@ import grpc
 import pytest
 
 from tests.contract.recording_session import RecordingSession
+from tests.integration.storage.archive_server import archive_stub, callers, code_of
 from vigie.v1 import events_pb2, services_pb2, services_pb2_grpc
 from vigie_core.journal import ChainedRecord, Keyring
 from vigie_core.reporting import TooManyRows, every_row
@@ -64,34 +65,15 @@ def archive(db_path: Path) -> Iterator[SqliteArchive]:
 
 @pytest.fixture
 def servicer(archive: SqliteArchive) -> ArchiveServicer:
-    tokens = [
-        TokenEntry(sha256=digest("ana-token"), operator="ana", role=Role.OPERATOR),
-        TokenEntry(sha256=digest("dpo-token"), operator="dpo", role=Role.AUDITOR),
-    ]
-    servicer = ArchiveServicer(archive, Authenticator(tokens), clock=lambda: NOW)
+    servicer = ArchiveServicer(archive, callers(), clock=lambda: NOW)
     servicer.journal_keyring = KEYS
     return servicer
 
 
 @pytest.fixture
 def stub(servicer: ArchiveServicer) -> Iterator[services_pb2_grpc.ArchiveStub]:
-    server = GrpcServer(
-        GrpcSettings(host="127.0.0.1", port=0, grace_s=0, plaintext=True),
-        [
-            Registration(
-                services_pb2_grpc.add_ArchiveServicer_to_server, servicer, "vigie.v1.Archive"
-            )
-        ],
-    ).start()
-    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-        yield services_pb2_grpc.ArchiveStub(channel)
-    server.stop()
-
-
-def code_of(call: object, request: object, metadata: object = OPERATOR) -> grpc.StatusCode:
-    with pytest.raises(grpc.RpcError) as error:
-        call(request, metadata=metadata)  # type: ignore[operator]
-    return error.value.code()
+    with archive_stub(servicer) as stub:
+        yield stub
 
 
 def record(n: int, actor: str, action: str, subject: str = "", camera: str = "") -> AuditRecord:

@@ -24,6 +24,7 @@ import grpc
 import numpy as np
 import pytest
 
+from tests.integration.storage.archive_server import archive_stub, callers, code_of
 from vigie.v1 import frames_pb2, services_pb2, services_pb2_grpc
 from vigie_core.types import (
     Alert,
@@ -37,11 +38,8 @@ from vigie_core.types import (
     TrackState,
 )
 from vigie_runtime import codec
-from vigie_runtime.auth import Authenticator, Role, TokenEntry, digest
 from vigie_runtime.bus import Message
 from vigie_runtime.faces import FaceFinder
-from vigie_runtime.grpc_server import GrpcServer, Registration
-from vigie_runtime.settings import GrpcSettings
 from vigie_runtime.topics import ALERTS, FRAMES, TRACKS
 from vigie_storage.adapters.sqlite_store import SqliteArchive
 from vigie_storage.blobs import FileBlobStore
@@ -154,22 +152,9 @@ def stub(
     archive: tuple[SqliteArchive, FileBlobStore], clock: list[float]
 ) -> Iterator[services_pb2_grpc.ArchiveStub]:
     store, blobs = archive
-    tokens = [
-        TokenEntry(sha256=digest("ana-token"), operator="ana", role=Role.OPERATOR),
-        TokenEntry(sha256=digest("dpo-token"), operator="dpo", role=Role.AUDITOR),
-    ]
-    servicer = ArchiveServicer(store, Authenticator(tokens), blobs, clock=lambda: clock[0])
-    server = GrpcServer(
-        GrpcSettings(host="127.0.0.1", port=0, grace_s=0, plaintext=True),
-        [
-            Registration(
-                services_pb2_grpc.add_ArchiveServicer_to_server, servicer, "vigie.v1.Archive"
-            )
-        ],
-    ).start()
-    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-        yield services_pb2_grpc.ArchiveStub(channel)
-    server.stop()
+    servicer = ArchiveServicer(store, callers(), blobs, clock=lambda: clock[0])
+    with archive_stub(servicer) as stub:
+        yield stub
 
 
 def feed(handler: SnapshotHandler, *messages: Message) -> None:
@@ -204,12 +189,6 @@ def assert_redacted(image: np.ndarray, photo: np.ndarray) -> None:
 def red_pixels(image: np.ndarray) -> int:
     b, g, r = (image[..., i].astype(int) for i in range(3))
     return int(((r > 180) & (g < 80) & (b < 80)).sum())
-
-
-def code_of(call: object, request: object, metadata: object) -> grpc.StatusCode:
-    with pytest.raises(grpc.RpcError) as error:
-        call(request, metadata=metadata)  # type: ignore[operator]
-    return error.value.code()
 
 
 def test_a_clip_is_served_redacted_in_order_and_journaled(
