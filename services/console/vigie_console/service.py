@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
+from vigie.v1 import cameras_pb2
 from vigie_console.app import create_app
 from vigie_console.cameras import CameraBoard
 from vigie_console.journal import ConsoleJournal
@@ -17,20 +19,34 @@ from vigie_runtime import codec
 from vigie_runtime.bus import Bus, Message, Output
 from vigie_runtime.health import Health
 from vigie_runtime.service import StageService
+from vigie_runtime.timebounds import TimeGuard, TimeRefused
 from vigie_runtime.topology import CONSOLE
+
+log = logging.getLogger(__name__)
 
 
 class CameraStatusHandler:
-    """Stage handler: each camera's newest status onto the board the cameras page shows."""
+    """Stage handler: each camera's newest status onto the board the cameras page shows.
 
-    def __init__(self, board: CameraBoard) -> None:
-        self.board = board
+    A status that does not decode is logged and left out, not dead-lettered: every console
+    replica reads every record, and the topic's own reader (alerting's camera watch)
+    dead-letters it once."""
 
-    def decode(self, message: Message) -> object:
-        return codec.decode_camera_status(message.value, key=message.key)
+    def __init__(self, board: CameraBoard, guard: TimeGuard) -> None:
+        self.board, self.guard = board, guard
 
-    def handle(self, status: object, message: Message) -> Sequence[Output]:
-        self.board.update(status)  # type: ignore[arg-type]
+    def decode(self, message: Message) -> cameras_pb2.CameraStatus | None:
+        try:
+            status = codec.decode_camera_status(message.value, key=message.key)
+            self.guard.check(codec.time_from_proto(status.reported_at), message.timestamp_ms)
+        except (codec.DecodeError, TimeRefused) as exc:
+            log.warning("camera status not shown", extra={"error": str(exc)})
+            return None
+        return status
+
+    def handle(self, status: cameras_pb2.CameraStatus | None, message: Message) -> Sequence[Output]:
+        if status is not None:
+            self.board.update(status)
         return []
 
 
@@ -39,8 +55,10 @@ class ConsoleService(StageService):
         super().__init__(CONSOLE, settings, bus, health)
         settings.grpc.require_transport()
         self.board = CameraBoard(settings.max_cameras, settings.camera_status_stale_s)
-        handler = CameraStatusHandler(self.board)
-        self.add_stage("console-cameras", handler.decode, handler.handle)
+        handler = CameraStatusHandler(self.board, TimeGuard(settings.time))
+        # Times are checked in decode (a status from the future is not shown), not by the stage,
+        # which would dead-letter it once per replica.
+        self.add_stage("console-cameras", handler.decode, handler.handle, time_of=None)
         publisher = bus.publisher(f"{settings.group_id}-journal")
         self.close_on_stop(publisher.close)
         self.console = Console(
