@@ -220,7 +220,7 @@ class LocalPipeline:
 
     def stop_all(self) -> dict[str, int | None]:
         # Upstream first, so downstream stages can finish what is already in flight.
-        order = ("capture", *CONSUMERS)
+        order = ("capture", *CONSUMERS, "console")
         keys = sorted(self.processes, key=lambda k: order.index(service_of(k)))
         return {key: self.stop(key) for key in keys}
 
