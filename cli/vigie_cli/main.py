@@ -21,7 +21,7 @@ from vigie_cli.output import (
     version_text,
 )
 
-SERVICES = ("capture", "detection", "tracking", "analytics", "alerting", "storage")
+SERVICES = ("capture", "detection", "tracking", "analytics", "alerting", "storage", "console")
 
 
 def _broker(args: argparse.Namespace) -> int:

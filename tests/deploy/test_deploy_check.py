@@ -12,7 +12,11 @@ that may not join groups of their own, and container, Service, scrape and Networ
 the service's ports; a ScaledObject on the SCRAM listener without credentials, or with a
 TriggerAuthentication that misses a parameter, a secret or the right user; an object without a
 recommended label; an alert without a firing case, a new alert without tests, a rule its tests no
-longer match; a dashboard on a metric no service exports, or not JSON."""
+longer match; a dashboard on a metric no service exports, or not JSON; and for the console: a
+writable scene file on a read-only mount, its web port off the topology, a gRPC port it does not
+serve, calls without a transport, a service missing from an overlay or without its policy or
+Service port, replicas that may not join groups of their own, and a compose scene file that saves
+would not reach analytics and tracking through."""
 
 from __future__ import annotations
 
@@ -759,3 +763,165 @@ def test_the_exported_series_follow_prometheus_client() -> None:
         "vigie_dead_letters_total",
         "vigie_processing_seconds_sum",
     } <= exported
+
+
+# -- the console: a web port, a gRPC client, the shared scene file ------------------------------
+
+CONSOLE = "deploy/k8s/base/console.yaml"
+POLICIES = "deploy/k8s/components/network-policies/policies.yaml"
+
+
+def test_a_writable_scene_file_on_a_read_only_mount_fails(pristine: Path, tmp_path: Path) -> None:
+    """The base mounts the scenes ConfigMap read-only: the console must say so, or its editor
+    would offer saves that fail."""
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(
+            r / CONSOLE,
+            "name: VIGIE_SCENES_WRITABLE\n          value: 'false'",
+            "name: VIGIE_SCENES_WRITABLE\n          value: 'true'",
+        ),
+        ["dev"],
+    )
+    assert any(
+        "Deployment vigie-console" in p
+        and "scenes_writable is true but /etc/vigie/scenes is not on a writable volume" in p
+        for p in problems
+    ), problems
+
+
+def test_the_console_web_port_off_the_topology_fails(pristine: Path, tmp_path: Path) -> None:
+    def move(root: Path) -> None:
+        edit(root / CONSOLE, "containerPort: 8080", "containerPort: 8081")
+        edit(root / CONSOLE, "  - name: web\n    port: 8080", "  - name: web\n    port: 8081")
+        edit(root / POLICIES, "port: 8080", "port: 8088")
+
+    problems = broken(pristine, tmp_path, move, ["dev"])
+    for wanted in (
+        "Deployment vigie-console: its port named web is 8081 but console serves web on 8080",
+        "Deployment vigie-console: serves web on 8080 but its port named web is 8081",
+        "Service vigie-console: port web is 8081 but console serves web on 8080",
+        "NetworkPolicy vigie-console: admits traffic to port 8088, which console does not serve",
+    ):
+        assert any(wanted in p for p in problems), (wanted, problems)
+
+
+def test_a_grpc_port_on_a_service_that_only_calls_grpc_fails(
+    pristine: Path, tmp_path: Path
+) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(
+            r / CONSOLE,
+            "        - name: web\n          containerPort: 8080",
+            "        - name: grpc\n          containerPort: 50051\n"
+            "        - name: web\n          containerPort: 8080",
+        ),
+        ["dev"],
+    )
+    assert any(
+        "Deployment vigie-console: has a port named grpc but console serves no gRPC" in p
+        for p in problems
+    ), problems
+
+
+def test_a_grpc_client_without_tls_or_plaintext_fails(pristine: Path, tmp_path: Path) -> None:
+    def no_transport(root: Path) -> None:
+        for variable in ("CERT_FILE", "KEY_FILE", "CA_FILE"):
+            edit(root / CONSOLE, f"name: VIGIE_GRPC__TLS__{variable}", f"name: VIGIE_X_{variable}")
+
+    problems = broken(pristine, tmp_path, no_transport, ["dev"])
+    assert any(
+        "Deployment vigie-console" in p and "grpc: no transport configured" in p for p in problems
+    ), problems
+
+
+def test_a_service_missing_from_an_overlay_fails(pristine: Path, tmp_path: Path) -> None:
+    def remove(root: Path) -> None:
+        edit(root / "deploy/k8s/base/kustomization.yaml", "  - console.yaml\n", "")
+        # The console's policy is the last of the file: cut it off.
+        policies = root / POLICIES
+        text = policies.read_text()
+        policies.write_text(text[: text.rindex("---\n")])
+
+    problems = broken(pristine, tmp_path, remove, ["dev"])
+    assert "overlay dev: no Deployment runs console (image vigie-console)" in problems, problems
+
+
+def test_a_service_without_its_network_policy_or_service_port_fails(
+    pristine: Path, tmp_path: Path
+) -> None:
+    def remove(root: Path) -> None:
+        edit(root / POLICIES, "  name: vigie-console\n", "  name: vigie-console-other\n")
+        edit(
+            root / POLICIES,
+            "      app.kubernetes.io/name: vigie-console\n  policyTypes",
+            "      app.kubernetes.io/name: vigie-nothing\n  policyTypes",
+        )
+        edit(
+            root / CONSOLE,
+            "  - name: http\n    port: 9407\n    targetPort: http\n",
+            "",
+        )
+
+    problems = broken(pristine, tmp_path, remove, ["dev"])
+    assert "overlay dev: no NetworkPolicy admits traffic to the pods of console" in problems, (
+        problems
+    )
+    assert "overlay dev: no Service of console has its port http (9407)" in problems, problems
+
+
+def test_console_replicas_without_their_own_groups_acl_fail(pristine: Path, tmp_path: Path) -> None:
+    problems = broken(
+        pristine,
+        tmp_path,
+        lambda r: edit(
+            r / STRIMZI / "users.yaml",
+            "name: vigie-console-cameras-\n        patternType: prefix",
+            "name: vigie-console-cameras\n        patternType: literal",
+        ),
+        ["prod"],
+    )
+    assert any(
+        "KafkaUser vigie-console: may not join the groups vigie-console-cameras-* of its replicas"
+        in p
+        for p in problems
+    ), problems
+    assert any(
+        "KafkaUser vigie-console: grants consumer group vigie-console-cameras, which console does"
+        " not run" in p
+        for p in problems
+    ), problems
+
+
+def test_a_compose_scene_file_the_console_cannot_share_fails(
+    pristine: Path, tmp_path: Path
+) -> None:
+    """In compose the editor saves the scene file in a volume analytics and tracking read: a
+    read-only mount, or a reader with a file of its own, would keep saves from them."""
+
+    def unshare(root: Path) -> None:
+        compose = root / "docker-compose.yml"
+        edit(
+            compose,
+            "      - scenes:/etc/vigie/scenes\n    ports:",
+            "      - scenes:/etc/vigie/scenes:ro\n    ports:",
+        )
+        edit(
+            compose,
+            "analytics.yaml:ro\n      - scenes:/etc/vigie/scenes:ro",
+            "analytics.yaml:ro\n"
+            "      - ./deploy/compose/scenes.yaml:/etc/vigie/scenes/scenes.yaml:ro",
+        )
+
+    problems = broken(pristine, tmp_path, unshare, ["dev"])
+    assert (
+        "docker-compose.yml: console: scenes_writable is true but /etc/vigie/scenes is mounted"
+        " read-only (scenes)" in problems
+    ), problems
+    assert any(
+        p.startswith("docker-compose.yml: analytics: reads the scene file") and "would not" in p
+        for p in problems
+    ), problems

@@ -100,3 +100,38 @@ def test_a_service_prometheus_does_not_scrape_fails(tmp_path: Path) -> None:
         lambda r: edit(r / "deploy/compose/prometheus.yml", "          - capture:9401\n", ""),
     )
     assert problems == ["deploy/compose/prometheus.yml: does not scrape capture"]
+
+
+def test_the_console_publishing_a_port_it_does_not_serve_fails(tmp_path: Path) -> None:
+    problems = problems_after(
+        tmp_path,
+        lambda r: edit(
+            r / "docker-compose.yml",
+            'ports: ["127.0.0.1:8080:8080"]',
+            'ports: ["127.0.0.1:8080:8000"]',
+        ),
+    )
+    assert problems == [
+        "docker-compose.yml: console: publishes container port 8000, which console does not serve"
+    ]
+
+
+def test_an_image_not_exposing_the_web_port_fails(tmp_path: Path) -> None:
+    problems = problems_after(
+        tmp_path, lambda r: edit(r / "Dockerfile", "EXPOSE 9407 8080", "EXPOSE 9407")
+    )
+    assert problems == [
+        "Dockerfile: target console: exposes [9407] but console serves [8080, 9407]"
+    ]
+
+
+def test_a_service_the_compose_file_does_not_run_fails(tmp_path: Path) -> None:
+    problems = problems_after(
+        tmp_path,
+        lambda r: edit(
+            r / "docker-compose.yml",
+            "build: {context: ., target: console}",
+            "build: {context: ., target: tools}",
+        ),
+    )
+    assert problems == ["docker-compose.yml: no service runs console"]

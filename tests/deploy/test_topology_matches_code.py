@@ -73,6 +73,10 @@ def recipe(name: str, tmp_path: Path) -> tuple[Any, Any, dict[str, Any]]:
             snapshots={"enabled": True},
         )
         return settings_module.StorageSettings, service_module.StorageService, overrides
+    if name == "console":
+        # A gRPC client only (the desk, the archive): its transport must be chosen to start.
+        overrides.update(grpc=EPHEMERAL, web={"host": "127.0.0.1", "port": 0})
+        return settings_module.ConsoleSettings, service_module.ConsoleService, overrides
     raise AssertionError(f"no recipe for {name}")
 
 
@@ -159,4 +163,9 @@ def test_settings_take_their_defaults_from_the_topology(topo: ServiceTopology) -
     assert fields["group_id"].default == topo.group_id
     assert fields["http"].default_factory().port == topo.http_port
     grpc = fields.get("grpc")
-    assert (grpc.default_factory().port if grpc else None) == topo.grpc_port
+    if topo.grpc_port is not None:
+        assert grpc is not None and grpc.default_factory().port == topo.grpc_port
+    # Otherwise its gRPC settings, if any, are the transport of the calls it makes (the
+    # console's): they serve nothing.
+    web = fields.get("web")
+    assert (web.default_factory().port if web else None) == topo.web_port

