@@ -155,8 +155,9 @@ def sign_in(page: Any, role: str) -> None:
     assert "/signin" in page.url
     page.keyboard.type(TOKENS[role])
     page.keyboard.press("Enter")
-    page.wait_for_url("**/")
+    page.wait_for_selector("[data-testid=who]")  # signed in: the page names the person
     assert PEOPLE[role] in page.get_by_test_id("who").inner_text()
+    assert "/signin" not in page.url
 
 
 def shoot(page: Any, name: str) -> None:
@@ -360,12 +361,6 @@ def test_an_auditor_cannot_dismiss_searches_with_a_purpose_and_exports(
     page.wait_for_selector("[data-testid=journal]")
     assert "verdict.dismiss" in page.get_by_test_id("journal").inner_text()
     shoot(page, "05-audit")
-    page.goto("/reports")
-    page.locator("input[name=purpose]").fill("quarterly review")
-    page.get_by_role("button", name="Show").click()
-    page.wait_for_selector("[data-testid=precision]")
-    assert CAMERA in page.get_by_test_id("precision").inner_text()
-    shoot(page, "06-reports")
     page.context.close()
 
 
@@ -438,9 +433,30 @@ def test_the_console_speaks_french(console: Console, browser: Any) -> None:
     assert page.get_by_role("heading", name="Connexion").count() == 1
     page.keyboard.type(TOKENS["operator"])
     page.keyboard.press("Enter")
-    page.wait_for_url("**/")
+    page.wait_for_selector("[data-testid=who]")
+    assert "opérateur" in page.get_by_test_id("who").inner_text()
     assert page.get_by_role("heading", name="Alertes ouvertes").count() == 1
     shoot(page, "09-wall-fr")
-    page.get_by_role("link", name="EN").click()
+    page.get_by_role("link", name="EN", exact=True).click()
     assert page.get_by_role("heading", name="Open alerts").count() == 1
+    page.context.close()
+
+
+def test_reports_show_occupancy_where_people_stood_and_precision(
+    console: Console, browser: Any
+) -> None:
+    """Last, so that the clip has closed occupancy periods (60 s each) by now."""
+    page = new_page(browser, console)
+    sign_in(page, "auditor")
+
+    def occupancy_shown() -> bool:
+        page.goto("/reports?run=1&purpose=quarterly+review")
+        return page.locator("figure.curve").count() > 0
+
+    eventually(occupancy_shown, 240, "an occupancy period of the table zone in the report")
+    assert "table" in page.locator("figure.curve").first.inner_text()
+    assert page.locator("figure.heat rect").count() > 0  # where people stood
+    precision = page.get_by_test_id("precision").inner_text()
+    assert CAMERA in precision and "zone intrusion" in precision
+    shoot(page, "06-reports")
     page.context.close()
