@@ -106,7 +106,8 @@ def occupancy_svg(periods: list[Any], width: int = 560, height: int = 140) -> di
     start = codec.time_from_proto(periods[0].start)
     end = codec.time_from_proto(periods[-1].start) + periods[-1].period_s
     span = max(end - start, 1e-6)
-    top = max(max(p.peak for p in periods), 1)
+    peak = max(p.peak for p in periods)
+    top = max(peak, 1)  # the scale; an empty zone's curve lies on the axis
     points = []
     for p in periods:
         x0 = (codec.time_from_proto(p.start) - start) / span * width
@@ -115,7 +116,7 @@ def occupancy_svg(periods: list[Any], width: int = 560, height: int = 140) -> di
         points += [f"{x0:.1f},{y:.1f}", f"{x1:.1f},{y:.1f}"]
     return {
         "path": "M" + " L".join(points),
-        "peak": top,
+        "peak": peak,
         "width": width,
         "height": height,
         "start": start,
