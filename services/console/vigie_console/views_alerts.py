@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 
 from vigie.v1 import services_pb2
 from vigie_console.backend import CallFailed
+from vigie_console.i18n import translator
 from vigie_console.present import (
     KINDS,
     SEVERITY_RANK,
@@ -24,7 +25,7 @@ from vigie_console.present import (
     kind_number,
     verdict_view,
 )
-from vigie_console.web import check_csrf, console_of, language_of, render, require, translator
+from vigie_console.web import check_csrf, console_of, language_of, render, require
 from vigie_runtime import codec
 
 log = logging.getLogger(__name__)
