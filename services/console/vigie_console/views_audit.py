@@ -125,6 +125,16 @@ def occupancy_svg(periods: list[Any], width: int = 560, height: int = 140) -> di
     }
 
 
+def _zones(console: Any, camera_id: str) -> list[dict[str, Any]]:
+    """The camera's zones, drawn over its heat map (none when the scene file cannot say)."""
+    try:
+        return list(console.scenes.geometry(camera_id)["zones"]) if console.scenes.path else []
+    except (
+        Exception
+    ):  # a broken scene file must not take the report down; the cameras page says why
+        return []
+
+
 async def reports(request: Request) -> Response:
     session = require(request, "search")
     console = console_of(request)
@@ -159,7 +169,10 @@ async def reports(request: Request) -> Response:
                     }
                     for z in report.occupancy
                 ],
-                "heat_maps": [report_heat(h) for h in report.heat_maps],
+                "heat_maps": [
+                    {**report_heat(h), "zones": _zones(console, h.camera_id)}
+                    for h in report.heat_maps
+                ],
                 "precision": [
                     {
                         "camera_id": p.camera_id,
