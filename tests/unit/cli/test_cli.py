@@ -127,7 +127,7 @@ def test_the_local_pipeline_serves_on_the_topology_ports(tmp_path: Path) -> None
 
     plan = PipelinePlan("127.0.0.1:19092", tmp_path, None)
     # The data path's consumers; the console (people's screens) is started on its own.
-    assert CONSUMERS == tuple(s.name for s in topology.consumers() if s.name != "console")
+    assert tuple(s.name for s in topology.consumers() if s.name != "console") == CONSUMERS
     for service in topology.SERVICES:
         env = plan.env(service.name)
         assert env["VIGIE_HTTP__PORT"] == str(service.http_port)
