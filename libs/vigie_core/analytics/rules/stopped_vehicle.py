@@ -18,7 +18,10 @@ class StoppedVehicleSpec:
     """A vehicle standing still in a no-stopping zone for more than ``max_stop_s``.
 
     Still means its anchor stays within ``still_radius`` of where it stopped: detector jitter
-    moves a parked car's box by a fraction of that.
+    moves a parked car's box by a fraction of that. A vehicle already standing when it is first
+    seen is stopped from that frame: a no-stopping zone is about the car standing there, and
+    a car that was parked before the camera started, or that the detector only finds once it
+    has stopped (small, distant, half hidden), is standing there all the same.
     """
 
     max_stop_s: float = 30.0

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from vigie_core.analytics import SceneAnalyzer
 from vigie_core.analytics.rules import pixel_ratio
 from vigie_core.analytics.rules.person_down import PersonDownSpec
+from vigie_core.geometry import Polygon
 from vigie_core.types import Box, EventKind, FrameRef, Track, TrackState
 
 from .scenes import (
@@ -179,3 +180,63 @@ def test_pixel_ratio_uses_the_frame_size_or_16_9() -> None:
     assert math.isclose(pixel_ratio(box, FrameRef(CAMERA, 0, 0.0, 768, 432)), 16 / 9)
     assert math.isclose(pixel_ratio(box, FrameRef(CAMERA, 0, 0.0)), 16 / 9)
     assert pixel_ratio(Box(0.1, 0.5, 0.2, 0.5), FrameRef(CAMERA, 0, 0.0, 768, 432)) == math.inf
+
+
+# --- what real cameras do: feet cut off by the frame, detector misses ---------------------------
+# As on the fall clip (tests/e2e): the camera cuts the person's feet off, so every box, standing
+# or lying, ends at the bottom edge; the floor zone reaches that edge. Sizes are of that clip's
+# boxes on a 640x480 frame, here on 768x432: standing 0.28 x 0.93, lying 0.33 x 0.27.
+
+BOTTOM = Polygon.of([(0.0, 0.7), (1.0, 0.7), (1.0, 1.0), (0.0, 1.0)])
+CUT_STANDING = (0.28, 0.93)  # 215 x 402 px: 0.535 wide for its height
+CUT_LYING = (0.33, 0.27)  # 253 x 117 px: 2.173
+
+
+def cut_at_the_bottom(size: tuple[float, float]) -> Callable[[float], list[Track]]:
+    return still("p1", (0.52, 1.0), size=size)
+
+
+def test_feet_cut_off_by_the_frame_still_make_a_fall() -> None:
+    # The anchor sits on the frame's bottom edge, on the zone's outline: it is inside.
+    clip = (
+        Clip().span(0, 2, cut_at_the_bottom(CUT_STANDING)).span(2, 10, cut_at_the_bottom(CUT_LYING))
+    )
+    analyzer = analyser(zone(polygon=BOTTOM, person_down=PersonDownSpec(min_down_s=2.5)))
+    events = run(analyzer, clip)
+    assert [(offset(e), e.details["down_s"]) for e in events] == [(4.5, "2.500")]
+    assert events[0].details["box_ratio"] == "2.173"
+
+
+def missing(
+    every: int, gap: int, make: Callable[[float], list[Track]]
+) -> Callable[[float], list[Track]]:
+    """``make``'s tracks, except on the last ``gap`` frames of every ``every`` (at 10 fps): frames
+    on which the detector found nobody and the tracker published nothing for the person."""
+
+    def tracks(t: float) -> list[Track]:
+        return [] if round(t * 10) % every >= every - gap else make(t)
+
+    return tracks
+
+
+def test_the_detector_missing_two_or_three_frames_while_lying_keeps_the_time_down() -> None:
+    for gap in (2, 3):
+        # The last two or three frames of every second unseen, from the first lying frame on
+        # (3.7-3.9, 4.7-4.9, ...): the time down still counts from 3.0.
+        clip = Clip().span(0, 3, still("p1")).span(3, 20, missing(10, gap, lying()))
+        events = run(watched(min_down_s=5.0), clip)
+        assert [(offset(e), e.details["down_s"]) for e in events] == [(8.0, "5.000")], gap
+
+
+def test_lost_for_a_few_frames_while_lying_keeps_the_time_down() -> None:
+    # The tracker keeps the track through the misses as LOST, its box a prediction that
+    # drifts; the rule ignores predicted boxes and counts the time down across them.
+    drifting = along((5.0, INSIDE), (5.3, (0.6, 0.7)))
+    clip = (
+        Clip()
+        .span(0, 3, still("p1"))
+        .span(3, 5, lying())
+        .span(5, 5.3, lambda t: [track("p1", drifting(t), size=STANDING, state=LOST)])
+        .span(5.3, 20, lying())
+    )
+    assert [(offset(e), e.details["down_s"]) for e in run(watched(), clip)] == [(8.0, "5.000")]

@@ -165,3 +165,13 @@ def test_stillness_counts_from_where_it_stopped() -> None:
     assert still_.update(3.0, (0.53, 0.5), 0.02) == 0.0  # 0.03 away: moved, stops afresh
     assert (still_.since, still_.at) == (3.0, (0.53, 0.5))
     assert still_.update(4.5, (0.53, 0.5), 0.02) == 1.5
+
+
+def test_a_car_already_standing_when_it_is_first_seen_is_stopped_from_that_frame() -> None:
+    # A no-stopping zone is about the car standing there, not about having watched it arrive:
+    # a car found standing when the camera starts (or that the detector first sees once
+    # stopped, as the small distant car of the junction clip in tests/e2e) is stopped from its
+    # first observed frame on.
+    clip = Clip().span(0, 60, car(along((0.0, PARKED))))
+    events = run(watched(30.0), clip)
+    assert [(offset(e), e.details["stopped_s"]) for e in events] == [(30.0, "30.000")]
