@@ -22,7 +22,8 @@ does not count; other work on the machine still slows the run down (shared cache
 sibling hyperthread), so each size is run several times and both the best run (the least
 disturbed, the usual estimate for a benchmark) and the median are printed.
 
-    .venv/bin/python -m bench.bench_track [--sizes 10,50,200] [--frames 300] [--repeat 3]
+    .venv/bin/python -m bench.bench_track [--sizes 10,50,200] [--frames 300] [--repeat 7]
+                                          [--params KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from dataclasses import dataclass  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.optimize import linear_sum_assignment  # noqa: E402
 
+from bench.eval_mot import parse_params  # noqa: E402
 from vigie_core.tracking import CameraTracker, TrackerParams  # noqa: E402
 from vigie_core.tracking.association import boxes_to_array, iou_matrix  # noqa: E402
 from vigie_core.types import Box, Detection, FrameDetections, FrameRef  # noqa: E402
@@ -149,14 +151,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10,50,200", help="objects per frame, comma-separated")
     parser.add_argument("--frames", type=int, default=300, help="frames per run (at 10 fps)")
     parser.add_argument("--repeat", type=int, default=7, help="runs per size")
+    parser.add_argument(
+        "--params",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="TrackerParams fields (default: the defaults, which the services ship), e.g. to "
+        "compare two versions of the tracker at the same thresholds",
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        params = parse_params(args.params)
+    except ValueError as exc:
+        parser.error(str(exc))
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
     print(f"one core: BLAS/OpenMP threads = 1, {pin_to_one_cpu()}")
     print(
         f"scene: {args.frames} frames at {FPS:g} fps, {MISS_RATE:.0%} misses, box jitter; "
-        f"CPU time, best and median of {args.repeat} runs; TrackerParams defaults"
+        f"CPU time, best and median of {args.repeat} runs"
     )
+    print(f"tracker: {params}{' (defaults)' if params == TrackerParams() else ''}")
     print()
     print(
         f"{'objects':>7s} {'tracks':>6s} | {'tracker updates/s':>17s} {'us/update':>9s} | "
@@ -164,7 +179,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub = f"{'best':>8s} {'median':>8s} {'best':>9s} | {'best /s':>16s} {'':5s} |"
     print(f"{'':7s} {'':6s} | {sub}")
-    params = TrackerParams()
     best_at_50 = None
     for n in sizes:
         frames = scene(n, args.frames, seed=n)

@@ -46,7 +46,8 @@ _ASPECT_MEASURE_STD = 0.10  # x aspect
 # per second squared; size and shape hardly accelerate at all, and a height velocity learnt
 # from jitter shrinks or swells a coasting box until nothing overlaps it. On the MOT15
 # evaluation, halving the centre value from 1.0 and cutting size and shape from 0.5 to 0.1
-# took IDF1 from 48.1 to 51.7 (MOTA 41.8 to 42.1); going down to 0.25 for the centre helps
+# took IDF1 from 48.1 to 51.7 (MOTA 41.8 to 42.1; in-sample, chosen on those same sequences,
+# with the former 0.9 confidence thresholds); going down to 0.25 for the centre helps
 # static cameras further but loses objects whose apparent motion changes fast, as seen from a
 # moving vehicle.
 _POSITION_ACCEL_STD = 0.5  # heights / s^2

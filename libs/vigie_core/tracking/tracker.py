@@ -109,25 +109,29 @@ class TrackerParams:
     object that appears where the prediction went. In seconds so it means the same at any
     frame rate."""
 
-    high_confidence: float = 0.9
+    high_confidence: float = 0.6
     """Detections at least this confident are matched first, against every confirmed track
-    (tracked or lost), and only they can revive a lost track or start a new one. Lower lets
-    doubtful detections revive lost tracks and compete with real ones in the first round;
-    higher leaves more real ones to the stricter second round, where they can only continue
-    a track. The default sits where a detector's boxes become mostly right: on the MOT15
-    evaluation, detections under 0.9 match a person less than half the time."""
+    (tracked or lost), and only they can revive a lost track. Lower lets doubtful detections
+    revive lost tracks and compete with real ones in the first round; higher leaves more real
+    ones to the stricter second round, where they can only continue a track. Depends on how
+    the detector's scores are calibrated, so the default is set for the detector the services
+    run by default (yolov4-tiny at its 0.4 threshold scores a person walking towards the camera
+    0.7-0.85 and one in full view 0.9-0.99), not tuned on MOT15, whose Faster R-CNN scores
+    would call for 0.9 (``make eval-mot`` shows both). Set it again with another model."""
 
-    low_confidence: float = 0.5
+    low_confidence: float = 0.4
     """Detections below this are ignored. Between this and ``high_confidence`` a detection can
     only continue a track that matched on the previous frame (second round). Lower keeps
     tracks alive through partial occlusion, which scores low, at the risk of a track latching
-    onto a nearby false detection and publishing it. (The evaluation's detections start at
-    0.5, so lower values are untested.)"""
+    onto a nearby false detection and publishing it. The default is the services' detector
+    threshold: everything it reports may continue a track. (MOT15's detections start at 0.5,
+    so 0.4 and 0.5 behave the same there.)"""
 
-    birth_confidence: float = 0.9
+    birth_confidence: float = 0.6
     """Confidence an unclaimed detection needs to start a track (at least
     ``high_confidence``). Higher keeps false positives from becoming tracks; lower catches
-    objects that are hard to detect from their first frame."""
+    objects that are hard to detect from their first frame. Set for the services' detector,
+    as ``high_confidence``."""
 
     match_iou: float = 0.3
     """Minimum IoU between a predicted box and a confident detection to associate them (first

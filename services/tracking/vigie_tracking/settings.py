@@ -1,11 +1,10 @@
 """Tracking settings: the tracker's parameters, named by what they mean.
 
-The core's defaults are tuned on MOT15 with its Faster R-CNN detections (`make eval-mot`), whose
-scores are calibrated differently from the detector this service runs by default: yolov4-tiny
-gives a person walking towards the camera 0.7-0.85 and one standing in full view 0.9-0.99, so
-with the MOT15 birth threshold of 0.9 people would be tracked only once fully visible. The
-confidence thresholds here are therefore set for yolov4-tiny at the detector's 0.4 threshold;
-set them again when you change the model.
+Every default is the core's (``TrackerParams()``): one source of truth, so the figures
+``make eval-mot`` prints for the defaults are those of what the service runs. The confidence
+thresholds among them are set for the detector the services run by default (yolov4-tiny at
+its 0.4 threshold), not for the Faster R-CNN detections of the MOT15 evaluation, whose scores
+are calibrated differently: set them again when you change the model.
 """
 
 from __future__ import annotations
@@ -25,9 +24,9 @@ _DEFAULT = TrackerParams()
 class TrackerSettings(StrictModel):
     min_hits: int = Field(_DEFAULT.min_hits, ge=1, description="matches before publishing")
     lost_buffer_s: float = Field(_DEFAULT.lost_buffer_s, gt=0, description="unseen track kept")
-    high_confidence: float = Field(0.6, gt=0, le=1)
-    low_confidence: float = Field(0.4, ge=0, le=1)
-    birth_confidence: float = Field(0.6, gt=0, le=1)
+    high_confidence: float = Field(_DEFAULT.high_confidence, gt=0, le=1)
+    low_confidence: float = Field(_DEFAULT.low_confidence, ge=0, le=1)
+    birth_confidence: float = Field(_DEFAULT.birth_confidence, gt=0, le=1)
     match_iou: float = Field(_DEFAULT.match_iou, gt=0, lt=1)
     second_match_iou: float = Field(_DEFAULT.second_match_iou, gt=0, lt=1)
     lost_margin_per_s: float = Field(_DEFAULT.lost_margin_per_s, ge=0)

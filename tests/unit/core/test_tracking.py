@@ -236,7 +236,9 @@ def test_tracks_leaving_the_frame_report_clipped_predictions() -> None:
 
 # --- confidence rounds and births ---------------------------------------------------------------
 
-WEAK = 0.6  # between the default low_confidence and high_confidence
+DEFAULTS = TrackerParams()
+# Between the default low_confidence and high_confidence, whatever they are.
+WEAK = round((DEFAULTS.low_confidence + DEFAULTS.high_confidence) / 2, 3)
 
 
 def _confident_then(conf: float, n_confident: int = 5, n_after: int = 5) -> list[FrameDetections]:
@@ -257,7 +259,8 @@ def test_weak_detections_continue_a_tracked_track() -> None:
 
 
 def test_detections_below_low_confidence_do_not_continue_a_track() -> None:
-    outs = run(CameraTracker(CAMERA, TrackerParams(low_confidence=0.7)), _confident_then(WEAK))
+    above_weak = TrackerParams(low_confidence=(WEAK + DEFAULTS.high_confidence) / 2)
+    outs = run(CameraTracker(CAMERA, above_weak), _confident_then(WEAK))
     assert [t.state for out in outs[5:] for t in out.tracks] == [TrackState.LOST] * 5
 
 

@@ -21,6 +21,11 @@ def test_every_tracker_parameter_is_a_setting() -> None:
     assert set(TrackerSettings.model_fields) == {f.name for f in fields(TrackerParams)}
 
 
+def test_the_defaults_are_the_core_defaults() -> None:
+    # One source of truth: `make eval-mot` measures TrackerParams(), the service must run it.
+    assert TrackerSettings().params() == TrackerParams()
+
+
 def test_settings_become_the_core_parameters() -> None:
     params = TrackerSettings(speed_window_s=1.0, min_hits=2).params()
     assert (params.speed_window_s, params.min_hits) == (1.0, 2)
