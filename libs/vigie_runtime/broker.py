@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 import os
+import random
 import signal
 import socket
 import stat
@@ -36,10 +37,38 @@ def tansu_binary() -> Path:
     return path
 
 
+_HANDED_OUT: set[int] = set()
+_LOCAL_PORTS = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _ephemeral_low() -> int:
+    """Where the kernel starts picking ports for outgoing connections (and for port 0)."""
+    with contextlib.suppress(OSError, ValueError):
+        return int(_LOCAL_PORTS.read_text().split()[0])
+    return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nobody listens on, never the same twice in this process.
+
+    Taken below the kernel's ephemeral range: a port from that range, released and bound
+    later, can meanwhile become the local end of any process's outgoing connection, or be
+    handed out again by the kernel to the next caller (two services on one port).
+    """
+    low = max(1024, _ephemeral_low() - 12000)
+    high = _ephemeral_low() - 1
+    for _ in range(200):
+        port = random.randint(low, high)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise OSError(f"no free port between {low} and {high}")
 
 
 def port_open(host: str, port: int) -> bool:

@@ -124,6 +124,9 @@ class GrpcServer:
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
+                # gRPC shares a port with any process that asks by default: a second replica
+                # given the same port would take half the calls silently. Refuse instead.
+                ("grpc.so_reuseport", 0),
             ],
         )
         self.health = grpc_health.HealthServicer()
