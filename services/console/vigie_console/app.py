@@ -42,24 +42,31 @@ def _wants_json(request: Request) -> bool:
     )
 
 
+def _refuse(
+    request: Request, status: int, error: str, message: str, details: str = "", json: bool = False
+) -> Response:
+    """One shape for every refusal: JSON for scripts and the pages' own fetches, the error page
+    (``message`` is its catalogue key) for a person's browser."""
+    if json or _wants_json(request):
+        return JSONResponse({"ok": False, "error": error}, status_code=status)
+    return render(request, "error.html", {"message": message, "details": details}, status)
+
+
 async def _sign_in_needed(request: Request, exc: Exception) -> Response:
     if _wants_json(request) or request.method != "GET":
-        return JSONResponse({"error": "sign in"}, status_code=401)
+        return JSONResponse({"ok": False, "error": "sign in"}, status_code=401)
     return signin_redirect(request)
 
 
 async def _forbidden(request: Request, exc: Exception) -> Response:
-    if _wants_json(request):
-        return JSONResponse({"error": "not allowed for your role"}, status_code=403)
-    return render(request, "error.html", {"message": "error.forbidden"}, 403)
+    return _refuse(request, 403, "not allowed for your role", "error.forbidden")
 
 
 async def _csrf(request: Request, exc: Exception) -> Response:
     log.warning("request refused: no valid CSRF token or a foreign origin",
                 extra={"path": request.url.path})  # fmt: skip
-    if _wants_json(request) or request.headers.get("x-csrf-token") is not None:
-        return JSONResponse({"ok": False, "error": "CSRF check failed"}, status_code=403)
-    return render(request, "error.html", {"message": "error.csrf"}, 403)
+    fetched = request.headers.get("x-csrf-token") is not None  # the editor's own request
+    return _refuse(request, 403, "CSRF check failed", "error.csrf", json=fetched)
 
 
 async def _call_failed(request: Request, exc: Exception) -> Response:
@@ -67,18 +74,12 @@ async def _call_failed(request: Request, exc: Exception) -> Response:
     if exc.http_status == 401:  # the token was revoked meanwhile: the sign-in is over
         console_of(request).sessions.close(request.cookies.get(SESSION_COOKIE))
         return await _sign_in_needed(request, exc)
-    if _wants_json(request):
-        return JSONResponse({"error": exc.details}, status_code=exc.http_status)
-    return render(request, "error.html", {"message": "error.backend", "details": exc.details},
-                  exc.http_status)  # fmt: skip
+    return _refuse(request, exc.http_status, exc.details, "error.backend", exc.details)
 
 
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if _wants_json(request):
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
-    return render(request, "error.html", {"message": "error.http", "details": exc.detail},
-                  exc.status_code)  # fmt: skip
+    return _refuse(request, exc.status_code, exc.detail, "error.http", exc.detail)
 
 
 async def _home(request: Request) -> Response:

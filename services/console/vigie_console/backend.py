@@ -80,11 +80,3 @@ class Backend:
                 raise CallFailed(exc.code(), exc.details() or str(exc.code())) from exc
         finally:
             call.cancel()
-
-    async def ready(self) -> bool:
-        """Whether both servers' channels can connect (for the readiness probe)."""
-        for channel in (self._desk_channel, self._archive_channel):
-            state = channel.get_state(try_to_connect=True)
-            if state == grpc.ChannelConnectivity.SHUTDOWN:
-                return False
-        return True

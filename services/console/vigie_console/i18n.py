@@ -369,6 +369,8 @@ SEVERITIES = {
     "high": ("high", "haute"),
     "critical": ("critical", "critique"),
     "unknown": ("unknown", "inconnue"),
+    # A producer that left the field unset: shown as such, never as a raw key.
+    "unspecified": ("unspecified", "non précisée"),
 }
 STATUSES = {
     "raised": ("raised", "levée"),
@@ -376,6 +378,7 @@ STATUSES = {
     "confirmed": ("confirmed", "confirmée"),
     "dismissed": ("dismissed", "écartée"),
     "unknown": ("unknown", "inconnu"),
+    "unspecified": ("unspecified", "non précisé"),
 }
 KINDS_FR = {
     "zone_intrusion": "intrusion",
@@ -417,6 +420,7 @@ for _kind in EventKind:
     EN[f"kind.{_kind.value}"] = _kind.value.replace("_", " ")
     FR[f"kind.{_kind.value}"] = KINDS_FR.get(_kind.value, _kind.value)
 EN["kind.unknown"], FR["kind.unknown"] = "unknown", "inconnu"
+EN["kind.unspecified"], FR["kind.unspecified"] = "unspecified", "non précisé"
 for _colour in COLOUR_NAMES:
     EN[f"colour.{_colour}"], FR[f"colour.{_colour}"] = _colour, COLOURS_FR.get(_colour, _colour)
 

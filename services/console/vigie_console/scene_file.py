@@ -65,6 +65,38 @@ def _names(value: Any, where: str) -> list[str]:
     return [v.strip() for v in value if v.strip()]
 
 
+def _geometry(spec: SceneSpec, raw_scene: Any) -> dict[str, Any]:
+    """The checked spec's shapes, with the editor's simple rules as the file spells them."""
+    raw_zones = {
+        z.get("name"): z
+        for z in (raw_scene if isinstance(raw_scene, dict) else {}).get("zones") or []
+        if isinstance(z, dict)
+    }
+    zones = []
+    for zone in spec.zones:
+        raw = raw_zones.get(zone.name, {})
+        loitering = raw.get("loitering") or {}
+        zones.append(
+            {
+                "name": zone.name,
+                "polygon": [list(p) for p in zone.polygon.points],
+                "intrusion": zone.intrusion,
+                "classes": sorted(zone.classes),
+                "loitering_s": loitering.get("max_dwell_s"),
+            }
+        )
+    lines = [
+        {
+            "name": line.name,
+            "a": list(line.line.a),
+            "b": list(line.line.b),
+            "count_direction": str(line.count_direction),
+        }
+        for line in spec.lines
+    ]
+    return {"zones": zones, "lines": lines}
+
+
 class SceneFile:
     def __init__(self, path: Path | None, writable: bool, backups: int) -> None:
         self.path, self.writable, self.backups = path, writable, backups
@@ -88,40 +120,20 @@ class SceneFile:
         return document, data
 
     def geometry(self, camera_id: str) -> dict[str, Any]:
-        """What the overlay and the editor draw: each zone's polygon and simple rules, each
-        line's ends, as the file has them now."""
-        spec = self.specs().get(camera_id)
-        if spec is None:
-            return {"zones": [], "lines": []}
+        """What the overlay and the editor draw for one camera (nothing when it has no scene)."""
+        return self.geometries().get(camera_id, {"zones": [], "lines": []})
+
+    def geometries(self) -> dict[str, dict[str, Any]]:
+        """Camera id -> each zone's polygon and simple rules, each line's ends, as the file has
+        them now; one read of the file for every camera a page draws."""
+        specs = self.specs()
+        if not specs:
+            return {}
         document, _ = self._raw()
-        raw_zones = {
-            z.get("name"): z
-            for z in (document["cameras"].get(camera_id) or {}).get("zones") or []
-            if isinstance(z, dict)
+        return {
+            camera_id: _geometry(spec, document["cameras"].get(camera_id))
+            for camera_id, spec in specs.items()
         }
-        zones = []
-        for zone in spec.zones:
-            raw = raw_zones.get(zone.name, {})
-            loitering = raw.get("loitering") or {}
-            zones.append(
-                {
-                    "name": zone.name,
-                    "polygon": [list(p) for p in zone.polygon.points],
-                    "intrusion": zone.intrusion,
-                    "classes": sorted(zone.classes),
-                    "loitering_s": loitering.get("max_dwell_s"),
-                }
-            )
-        lines = [
-            {
-                "name": line.name,
-                "a": list(line.line.a),
-                "b": list(line.line.b),
-                "count_direction": str(line.count_direction),
-            }
-            for line in spec.lines
-        ]
-        return {"zones": zones, "lines": lines}
 
     # -- writing ----------------------------------------------------------------------------------
 

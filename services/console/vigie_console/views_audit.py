@@ -12,8 +12,10 @@ from starlette.responses import Response
 from vigie.v1 import services_pb2
 from vigie_console.backend import CallFailed
 from vigie_console.present import kind_name, precision_text, report_heat, when
+from vigie_console.scene_file import SceneRefused
 from vigie_console.web import console_of, local_input, parse_local_time, render, require
 from vigie_runtime import codec
+from vigie_runtime.yamlconf import ConfigError
 
 DAY_S = 86_400.0
 
@@ -125,14 +127,14 @@ def occupancy_svg(periods: list[Any], width: int = 560, height: int = 140) -> di
     }
 
 
-def _zones(console: Any, camera_id: str) -> list[dict[str, Any]]:
-    """The camera's zones, drawn over its heat map (none when the scene file cannot say)."""
+def _zones_by_camera(console: Any) -> dict[str, list[dict[str, Any]]]:
+    """Each camera's zones, drawn over its heat map (none when the scene file cannot say)."""
+    if not console.scenes.path:
+        return {}
     try:
-        return list(console.scenes.geometry(camera_id)["zones"]) if console.scenes.path else []
-    except (
-        Exception
-    ):  # a broken scene file must not take the report down; the cameras page says why
-        return []
+        return {c: list(g["zones"]) for c, g in console.scenes.geometries().items()}
+    except (ConfigError, SceneRefused, OSError):
+        return {}  # a broken scene file must not take the report down; the cameras page says why
 
 
 async def reports(request: Request) -> Response:
@@ -160,6 +162,7 @@ async def reports(request: Request) -> Response:
             )
             api = console.api
             report = await api.call(api.archive.GetReport, message, session.token)
+            zones = _zones_by_camera(console)
             context["report"] = {
                 "occupancy": [
                     {
@@ -170,7 +173,7 @@ async def reports(request: Request) -> Response:
                     for z in report.occupancy
                 ],
                 "heat_maps": [
-                    {**report_heat(h), "zones": _zones(console, h.camera_id)}
+                    {**report_heat(h), "zones": zones.get(h.camera_id, [])}
                     for h in report.heat_maps
                 ],
                 "precision": [

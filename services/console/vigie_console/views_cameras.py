@@ -26,8 +26,7 @@ def _scene_cameras(request: Request) -> tuple[dict[str, dict[str, object]], str]
     """Camera id -> its zones and lines; and the scene file's error, when it does not load."""
     scenes = console_of(request).scenes
     try:
-        ids = list(scenes.specs())
-        return {camera: scenes.geometry(camera) for camera in ids}, ""
+        return scenes.geometries(), ""
     except (ConfigError, SceneRefused, OSError) as exc:
         return {}, str(exc)
 

@@ -43,6 +43,7 @@ from vigie_storage.grpc_common import (
     encode_cursor,
     journaled,
     new_record_id,
+    stored_blob,
 )
 from vigie_storage.grpc_media import MediaCalls
 from vigie_storage.ports import ArchiveStore, Cursor, SearchQuery, Snapshot
@@ -337,9 +338,8 @@ class ArchiveServicer(MediaCalls, AuditCalls, services_pb2_grpc.ArchiveServicer)
         snapshot = self.store.snapshot_for(request.alert_id) if request.alert_id else None
         if snapshot is None or self.blobs is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no snapshot of alert {request.alert_id!r}")
-        try:
-            jpeg = self.blobs.get(snapshot.blob_key)
-        except KeyError:
+        jpeg = stored_blob(self.blobs, snapshot.blob_key)
+        if jpeg is None:
             context.abort(
                 grpc.StatusCode.NOT_FOUND,
                 f"the snapshot of alert {request.alert_id!r} is gone (retention)",

@@ -17,6 +17,7 @@ import grpc
 
 from vigie_runtime.grpc_auth import WatchedContext
 from vigie_runtime.grpc_journal import call_record_id
+from vigie_storage.blobs import BlobStore
 from vigie_storage.ports import Cursor
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,17 @@ def journaled(action: str, subject: Callable[[Any], str]) -> Callable[[Method], 
         return call
 
     return wrap
+
+
+def stored_blob(blobs: BlobStore | None, key: str) -> bytes | None:
+    """The bytes under ``key``; None when this archive keeps no blobs or the blob is gone
+    (never written, or removed by retention), which every media call answers with NOT_FOUND."""
+    if blobs is None:
+        return None
+    try:
+        return blobs.get(key)
+    except KeyError:
+        return None
 
 
 class BadRequest(ValueError):

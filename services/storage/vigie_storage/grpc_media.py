@@ -20,7 +20,7 @@ from vigie_runtime import codec
 from vigie_runtime.auth import Caller, Permission
 from vigie_storage.blobs import BlobStore
 from vigie_storage.clips import Media, still_key, unpack
-from vigie_storage.grpc_common import journaled
+from vigie_storage.grpc_common import journaled, stored_blob
 from vigie_storage.ports import ArchiveStore
 
 MAX_CAMERA_ID = 200  # a camera id longer than this names no camera
@@ -58,12 +58,8 @@ class MediaCalls:
     def _media(self, key: str) -> Media | None:
         """The media stored under ``key``; None when there is none (never written, or removed
         by retention)."""
-        if self.blobs is None:
-            return None
-        try:
-            return unpack(self.blobs.get(key))
-        except KeyError:
-            return None
+        raw = stored_blob(self.blobs, key)
+        return unpack(raw) if raw is not None else None
 
     @journaled("export.clip", lambda request: str(request.alert_id)[:200])
     def GetClip(self, request, context):  # type: ignore[no-untyped-def]

@@ -53,6 +53,22 @@ def test_geometry_is_what_the_overlay_draws(scenes: SceneFile) -> None:
     assert scenes.geometry("unknown") == {"zones": [], "lines": []}
 
 
+def test_every_camera_drawn_from_one_read_of_the_file(
+    scenes: SceneFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+    read_bytes, read_text = Path.read_bytes, Path.read_text
+    monkeypatch.setattr(Path, "read_bytes", lambda p: reads.append("raw") or read_bytes(p))
+    monkeypatch.setattr(
+        Path, "read_text", lambda p, **kw: reads.append("checked") or read_text(p, **kw)
+    )
+    drawn = scenes.geometries()
+    assert set(drawn) == {"gate", "other"}
+    assert drawn["other"]["zones"][0]["name"] == "yard"
+    assert sorted(reads) == ["checked", "raw"]  # not once per camera
+    assert drawn["gate"] == scenes.geometry("gate")
+
+
 def test_an_edit_keeps_every_other_key_and_camera(scenes: SceneFile) -> None:
     before = scenes.geometry("gate")
     table = {**before["zones"][0], "polygon": [[0.3, 0.6], [0.7, 0.6], [0.7, 1.0], [0.3, 1.0]]}
