@@ -149,6 +149,8 @@ def migration_rows(path: Path) -> list[tuple[int, str, str]]:
 
 # --- migrations ---------------------------------------------------------------------------------
 
+SHIPPED = [m.version for m in load_migrations()]
+
 
 def test_shipped_migrations_are_found_in_order() -> None:
     migrations = load_migrations()
@@ -165,9 +167,10 @@ def test_migrations_applied_once_and_recorded(store: SqliteArchive, db_path: Pat
         (3, "snapshots_journal_retention"),
         (4, "keyed_journal"),
         (5, "clips"),
+        (6, "journal_indexes"),
     ]
     assert all(applied_at for _, _, applied_at in rows)
-    assert store.schema_version == 5
+    assert store.schema_version == 6
     with sqlite3.connect(db_path) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {
@@ -178,6 +181,18 @@ def test_migrations_applied_once_and_recorded(store: SqliteArchive, db_path: Pat
         "track_zone_times",
         "schema_migrations",
     } <= tables
+
+
+@pytest.mark.parametrize("column", ["actor", "subject", "camera_id"])
+def test_a_filtered_journal_page_reads_an_index_in_order(
+    store: SqliteArchive, db_path: Path, column: str
+) -> None:
+    """Not a scan of the whole journal, nor a sort of every match: the page's own query."""
+    sql = f"SELECT * FROM audit_journal WHERE {column} = ? ORDER BY seq DESC LIMIT ?"
+    with sqlite3.connect(db_path) as conn:
+        plan = " | ".join(r[-1] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", ["x", 51]))
+    assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
 
 
 def test_reopening_does_not_reapply(db_path: Path) -> None:
@@ -204,7 +219,7 @@ def test_a_newer_database_is_refused_and_left_untouched(db_path: Path) -> None:
         conn.execute("INSERT INTO schema_migrations VALUES (9999, 'from_the_future', 'later')")
     with pytest.raises(SchemaVersionError, match="9999"):
         SqliteArchive(db_path)
-    assert [r[0] for r in migration_rows(db_path)] == [1, 2, 3, 4, 5, 9999]
+    assert [r[0] for r in migration_rows(db_path)] == [*SHIPPED, 9999]
 
 
 def test_each_migration_is_one_transaction(tmp_path: Path) -> None:
@@ -639,7 +654,7 @@ def test_a_release_1_archive_is_migrated_and_keeps_its_tracks(db_path: Path) -> 
         conn.close()
 
     with SqliteArchive(db_path) as archive:
-        assert archive.schema_version == 5
+        assert archive.schema_version == SHIPPED[-1]
         (old,) = archive.search_tracks(ALL)
         assert (old.track_id, old.class_name, old.path) == ("cam-1/old", "car", ((T0, 0.1, 0.9),))
         # never measured: no speed, no colour, no time in any zone
@@ -734,7 +749,7 @@ def test_two_stores_on_one_file_open_together_and_see_each_other(db_path: Path) 
         thread.join()
     try:
         assert errors == []
-        assert [r[0] for r in migration_rows(db_path)] == [1, 2, 3, 4, 5]
+        assert [r[0] for r in migration_rows(db_path)] == SHIPPED
         writer, reader = opened[0], opened[1]
         writer.save_event(event())
         assert reader.search_events(ALL) == [event()]
