@@ -91,6 +91,7 @@ class StageService:
             rewind=rewind,
             time_of=time_of,
             time_bounds=self.settings.time,
+            dead_letters=not group.per_replica,
         )
         runner = StageRunner(
             stage,

@@ -74,6 +74,10 @@ class Stage(Generic[T]):
     # Told of partitions assigned and revoked, for a stage that keeps per-partition memory
     # without declaring a state (a stage with a state has the state's keeper instead).
     listener: RebalanceListener | None = None
+    # False for a group every replica runs on its own (it reads every partition): a bad
+    # message is logged and left out there, since dead-lettering it would put one letter per
+    # replica on the topic; the topic's own reader dead-letters it once.
+    dead_letters: bool = True
 
 
 def dead_letter(
@@ -164,7 +168,7 @@ class MessageContract(Generic[T]):
                 decoded = self.stage.decode(message)
             except Exception as exc:
                 tracing.record_failure(span, f"decode: {exc}")
-                return [self.reject(message, "decode", exc)]
+                return self.reject(message, "decode", exc)
             stamp = None
             if self.stage.time_of is not None:
                 try:
@@ -173,7 +177,7 @@ class MessageContract(Generic[T]):
                         self.time_guard.check(stamp, message.timestamp_ms)
                 except TimeRefused as exc:
                     tracing.record_failure(span, f"time: {exc}")
-                    return [self.reject(message, "time", exc)]
+                    return self.reject(message, "time", exc)
             tracing.set_attribute(span, "vigie.frame_time", stamp)
             if stamp is not None:
                 self.message_age.observe(max(time.time() - stamp, 0.0))
@@ -181,23 +185,24 @@ class MessageContract(Generic[T]):
                 outputs = tracing.stamp(list(self.stage.handle(decoded, message)))
             except Exception as exc:
                 tracing.record_failure(span, f"processing: {exc}")
-                return [self.reject(message, "processing", exc)]
+                return self.reject(message, "processing", exc)
         if self.stage.counts_frames and camera:
             self.frame_rate.tick(camera)
         return outputs
 
-    def reject(self, message: Message, kind: str, exc: Exception) -> Output:
+    def reject(self, message: Message, kind: str, exc: Exception) -> list[Output]:
+        """The message's dead letter; none for a stage that does not dead-letter (see
+        ``Stage.dead_letters``), where the message is logged and left out."""
         reason = f"{kind}: {type(exc).__name__}: {exc}"
         metrics.ERRORS.labels(self.stage.name, kind).inc()
-        metrics.DEAD_LETTERS.labels(self.stage.name, message.topic).inc()
         level = logging.WARNING if isinstance(exc, ValueError) else logging.ERROR
-        log.log(
-            level,
-            "message dead-lettered",
-            extra={"reason": reason, "topic": message.topic, "offset": message.offset},
-            exc_info=level == logging.ERROR,
-        )
-        return dead_letter(message, self.dead_letter_topic, self.stage.name, reason)
+        extra = {"reason": reason, "topic": message.topic, "offset": message.offset}
+        if not self.stage.dead_letters:
+            log.log(level, "message left out", extra=extra, exc_info=level == logging.ERROR)
+            return []
+        metrics.DEAD_LETTERS.labels(self.stage.name, message.topic).inc()
+        log.log(level, "message dead-lettered", extra=extra, exc_info=level == logging.ERROR)
+        return [dead_letter(message, self.dead_letter_topic, self.stage.name, reason)]
 
 
 class StageRunner(Generic[T]):

@@ -36,7 +36,6 @@ from vigie_runtime.bus import Bus
 from vigie_runtime.grpc_server import GrpcServer, Registration
 from vigie_runtime.health import Health
 from vigie_runtime.stage import Stage, StageRunner
-from vigie_runtime.timebounds import TimeGuard
 from vigie_runtime.topology import ALERTING
 
 log = logging.getLogger(__name__)
@@ -97,9 +96,7 @@ class AlertingReplica:
         )
         self.hub = WatchHub(settings.watch_streams_per_caller)
         dead = settings.dead_letter_topic
-        feed = watch_stage(
-            self.hub, watch_group(settings.group_id), time.time(), TimeGuard(settings.time)
-        )
+        feed = watch_stage(self.hub, watch_group(settings.group_id), time.time(), settings.time)
         self.watch_feed = StageRunner(feed, bus, Health(), dead)
         self._sides = [self._side(self.watch_feed, self.watch_feed.run)]
         self.camera_silence = CameraSilence(settings.camera_silence_s)

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from vigie_core.types import Alert
 from vigie_runtime import codec
 from vigie_runtime.bus import Message, Output
+from vigie_runtime.settings import TimeBounds
 from vigie_runtime.stage import Stage
-from vigie_runtime.timebounds import TimeGuard, TimeRefused
 from vigie_runtime.topics import ALERTS
 
 log = logging.getLogger(__name__)
@@ -118,26 +118,19 @@ def watch_group(base: str) -> str:
 
 
 def watch_stage(
-    hub: WatchHub, group_id: str, started_s: float, guard: TimeGuard | None = None
-) -> Stage[Alert | None]:
-    """The feed as a stage: alerts published from ``started_s`` on go to ``hub``; one whose
-    time is out of ``guard``'s bounds is not shown (the topic's other readers dead-letter it)."""
+    hub: WatchHub, group_id: str, started_s: float, bounds: TimeBounds | None = None
+) -> Stage[Alert]:
+    """The feed as a stage: alerts published from ``started_s`` on go to ``hub``. One that does
+    not decode, or whose time is out of ``bounds``, is logged and not shown; it is not
+    dead-lettered here: every replica reads every record, and the consumers that own the
+    alerts topic (webhooks, the archive) dead-letter a bad one once."""
     started_ms = int(started_s * 1000)
-    guard = guard or TimeGuard()
 
-    def decode(message: Message) -> Alert | None:
-        # Not dead-lettered here: every replica reads every record, and the consumers that own
-        # the alerts topic (webhooks, the archive) dead-letter a bad one once.
-        try:
-            alert = codec.decode_alert(message.value)
-            guard.check(alert.last_seen, message.timestamp_ms)
-        except (codec.DecodeError, TimeRefused) as exc:
-            log.warning("unreadable alert not watched", extra={"error": str(exc)})
-            return None
-        return alert
+    def decode(message: Message) -> Alert:
+        return codec.decode_alert(message.value)
 
-    def handle(alert: Alert | None, message: Message) -> Sequence[Output]:
-        if alert is not None and message.timestamp_ms >= started_ms:
+    def handle(alert: Alert, message: Message) -> Sequence[Output]:
+        if message.timestamp_ms >= started_ms:
             hub.publish(alert)
         return ()
 
@@ -150,5 +143,6 @@ def watch_stage(
         decode=decode,
         handle=handle,
         from_end=True,
-        time_of=None,  # checked in decode: a refused alert is not dead-lettered here
+        time_bounds=bounds or TimeBounds(),
+        dead_letters=False,
     )

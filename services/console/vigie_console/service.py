@@ -19,7 +19,6 @@ from vigie_runtime import codec
 from vigie_runtime.bus import Bus, Message, Output
 from vigie_runtime.health import Health
 from vigie_runtime.service import StageService
-from vigie_runtime.timebounds import TimeGuard, TimeRefused
 from vigie_runtime.topology import CONSOLE
 
 log = logging.getLogger(__name__)
@@ -28,25 +27,18 @@ log = logging.getLogger(__name__)
 class CameraStatusHandler:
     """Stage handler: each camera's newest status onto the board the cameras page shows.
 
-    A status that does not decode is logged and left out, not dead-lettered: every console
-    replica reads every record, and the topic's own reader (alerting's camera watch)
-    dead-letters it once."""
+    A status that does not decode, or whose time is out of bounds, is logged and left out by
+    the stage (a group per replica does not dead-letter: the topic's own reader, alerting's
+    camera watch, does it once)."""
 
-    def __init__(self, board: CameraBoard, guard: TimeGuard) -> None:
-        self.board, self.guard = board, guard
+    def __init__(self, board: CameraBoard) -> None:
+        self.board = board
 
-    def decode(self, message: Message) -> cameras_pb2.CameraStatus | None:
-        try:
-            status = codec.decode_camera_status(message.value, key=message.key)
-            self.guard.check(codec.time_from_proto(status.reported_at), message.timestamp_ms)
-        except (codec.DecodeError, TimeRefused) as exc:
-            log.warning("camera status not shown", extra={"error": str(exc)})
-            return None
-        return status
+    def decode(self, message: Message) -> cameras_pb2.CameraStatus:
+        return codec.decode_camera_status(message.value, key=message.key)
 
-    def handle(self, status: cameras_pb2.CameraStatus | None, message: Message) -> Sequence[Output]:
-        if status is not None:
-            self.board.update(status)
+    def handle(self, status: cameras_pb2.CameraStatus, message: Message) -> Sequence[Output]:
+        self.board.update(status)
         return []
 
 
@@ -55,10 +47,8 @@ class ConsoleService(StageService):
         super().__init__(CONSOLE, settings, bus, health)
         settings.grpc.require_transport()
         self.board = CameraBoard(settings.max_cameras, settings.camera_status_stale_s)
-        handler = CameraStatusHandler(self.board, TimeGuard(settings.time))
-        # Times are checked in decode (a status from the future is not shown), not by the stage,
-        # which would dead-letter it once per replica.
-        self.add_stage("console-cameras", handler.decode, handler.handle, time_of=None)
+        handler = CameraStatusHandler(self.board)
+        self.add_stage("console-cameras", handler.decode, handler.handle)
         publisher = bus.publisher(f"{settings.group_id}-journal")
         self.close_on_stop(publisher.close)
         self.console = Console(

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
+from vigie_runtime import metrics
 from vigie_runtime.bus import DeliveryError, Message, Output
 from vigie_runtime.health import Health
 from vigie_runtime.inmemory import InMemoryBus
@@ -302,6 +303,32 @@ def test_decode_and_handler_failures_in_one_batch_each_get_their_dead_letter() -
     assert [d.headers["vigie.source.offset"] for d in dead] == [b"1", b"3"]
     assert dead[0].headers["vigie.reason"].startswith(b"decode: ValueError")
     assert dead[1].headers["vigie.reason"].startswith(b"processing: ZeroDivisionError")
+
+
+def test_a_stage_that_does_not_dead_letter_leaves_bad_messages_out_and_goes_on() -> None:
+    """A group per replica: every replica would write its own letter for one bad message."""
+    bus = InMemoryBus()
+    publish(bus, "cam-1", b"ok-1", b"undecodable", b"ok-2", b"explodes", b"ok-3")
+
+    def decode(message: Message) -> bytes:
+        if message.value == b"undecodable":
+            raise ValueError("truncated protobuf")
+        return message.value
+
+    def handle(value: bytes, message: Message) -> list[Output]:
+        if value == b"explodes":
+            raise ZeroDivisionError("division by zero")
+        return upper(value, message)
+
+    stage = make_stage("per-replica", decode=decode, handle=handle, dead_letters=False)
+    with running(make_runner(stage, bus)):
+        wait_until(lambda: lag(bus) == 0)
+
+    assert values(bus, OUT) == [b"OK-1", b"OK-2", b"OK-3"]
+    assert bus.messages(DLQ) == []
+    assert metrics.ERRORS.labels("per-replica", "decode")._value.get() == 1
+    assert metrics.ERRORS.labels("per-replica", "processing")._value.get() == 1
+    assert metrics.DEAD_LETTERS.labels("per-replica", IN)._value.get() == 0
 
 
 # -- ordering of the batch steps ------------------------------------------------------------------
