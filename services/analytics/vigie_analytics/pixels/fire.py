@@ -6,7 +6,10 @@ of its pixels varies from frame to frame over the last second (flames flutter at
 wall, a parked red car or a photo does not). Smoke is greyish, differs from the slowly learnt
 background and blurs the texture behind it (off by default: see ``FireSettings.smoke``). Each
 condition goes through the persistence rule
-(``vigie_core.persistence``) before an event is raised.
+(``vigie_core.persistence``) before an event is raised, so nothing shorter than
+``FireSettings.min_evidence_s`` (2.4 s by default) can be signalled: a shorter sighting is logged
+as too short to decide, and ``FireAnalyser.undecided`` tells what is still under way
+(``vigie_analytics.pixels.evidence``).
 
 A trained detector can take the colour rule's place: give ``FireSettings.model`` as
 ``package.module:factory``; the factory returns a :class:`FireModel`, whose boxes then decide
@@ -17,6 +20,7 @@ ships with Vigie.
 from __future__ import annotations
 
 import importlib
+import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +31,7 @@ import numpy as np
 from pydantic import Field
 
 from vigie_analytics.pixels.base import CameraImage, PixelAnalyser, PixelAnalyserFactory
+from vigie_analytics.pixels.evidence import Sighting, SightingWatch
 from vigie_analytics.pixels.fire_colour import (
     bounding_box,
     flame_mask,
@@ -39,6 +44,8 @@ from vigie_core.persistence import Persistence, PersistenceSpec
 from vigie_core.scene import SceneSpec
 from vigie_core.types import Event, EventKind
 from vigie_runtime.settings import StrictModel
+
+log = logging.getLogger(__name__)
 
 Label = Literal["fire", "smoke"]
 
@@ -84,6 +91,17 @@ class FireSettings(StrictModel):
     def persistence(self) -> PersistenceSpec:
         return PersistenceSpec(self.persist_s, self.min_share, self.clear_s)
 
+    @property
+    def min_evidence_s(self) -> float:
+        """The shortest sighting that can be signalled at a steady frame rate: the condition
+        on ``min_share`` of the frames of ``persist_s``. Fire or smoke seen for less (a short
+        clip, a camera that stops) is reported as too short to decide, never raised."""
+        return self.persist_s * self.min_share
+
+    def sighting_watch(self, kind: EventKind) -> SightingWatch:
+        """A sighting survives the gaps one persistence window forgives, and no longer."""
+        return SightingWatch(kind, self.min_evidence_s, self.persist_s * (1 - self.min_share))
+
 
 @dataclass(frozen=True, slots=True)
 class Reading:
@@ -106,6 +124,9 @@ class FireAnalyser:
         self.camera_id, self.scene, self.settings, self.model = camera_id, scene, settings, model
         self._fire = Persistence(settings.persistence())
         self._smoke = Persistence(settings.persistence())
+        self._sightings = {
+            kind: settings.sighting_watch(kind) for kind in (EventKind.FIRE, EventKind.SMOKE)
+        }
         self._brightness: deque[tuple[float, np.ndarray]] = deque()
         self._background: np.ndarray | None = None
         self._background_texture: np.ndarray | None = None
@@ -131,8 +152,44 @@ class FireAnalyser:
                 events.append(
                     self._event(kind, image, reading, persisted.share, persisted.duration_s)
                 )
+            self._follow_sighting(kind, t, reading.on, persistence.raised)
         self._last_t = t
         return events
+
+    def undecided(self) -> tuple[Sighting, ...]:
+        """Sightings under way and not signalled: what a replay that ends now leaves
+        undecided, each with how long it was seen and how long it needed."""
+        return tuple(w.current for w in self._sightings.values() if w.current is not None)
+
+    def _follow_sighting(self, kind: EventKind, t: float, on: bool, raised: bool) -> None:
+        """Log where a sighting starts (debug) and where one lapses unsignalled (info)."""
+        watch = self._sightings[kind]
+        new = watch.current is None
+        lapsed = watch.update(t, on, raised)
+        if lapsed is not None:
+            self._report_undecided(lapsed)
+        elif new and watch.current is not None:
+            log.debug(
+                "%s seen: signalled only if it lasts %.1f s",
+                kind.value,
+                watch.needed_s,
+                extra={"camera": self.camera_id, "kind": kind.value, "first_seen": t},
+            )
+
+    def _report_undecided(self, sighting: Sighting) -> None:
+        log.info(
+            "%s seen too briefly to decide",
+            sighting.kind.value,
+            extra={
+                "camera": self.camera_id,
+                "kind": sighting.kind.value,
+                "first_seen": round(sighting.first_seen, 3),
+                "seen_s": round(sighting.seen_s, 3),
+                "needed_s": round(sighting.needed_s, 3),
+                "frames_on": sighting.frames_on,
+                "frames": sighting.frames,
+            },
+        )
 
     # -- readings ----------------------------------------------------------------------------
 
