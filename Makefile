@@ -10,8 +10,8 @@ PROTOS := $(wildcard protos/vigie/v1/*.proto)
 BROKER_PORT ?= 19092
 
 .PHONY: install protos broker broker-stop topics run demo test test-unit test-integration test-e2e \
-        lint fmt bench-e2e eval-mot bench-track bench-detect bench-storage deploy-check clean \
-        protos-check protos-release protos-package service-envs
+        lint fmt bench-e2e bench-cameras eval-mot bench-track bench-detect bench-storage bench-input-size \
+        deploy-check clean protos-check protos-release protos-package service-envs
 
 install: $(STAMP) $(PROTO_STAMP)
 
@@ -139,6 +139,11 @@ fmt: install
 bench-e2e: install
 	$(PY) -m bench.bench_e2e
 
+# 10 fps cameras the whole pipeline carries on this machine at detection interval 1, 2 and 3,
+# and the sample clip's alerts at each (about 25 minutes).
+bench-cameras: install
+	$(PY) -m bench.bench_cameras
+
 eval-mot: install
 	$(PY) -m bench.eval_mot
 
@@ -151,6 +156,11 @@ bench-detect: install
 # Archive ingest rows/s and search p50/p99 over a million events, beside bare sqlite3.
 bench-storage: install
 	$(PY) -m bench.bench_storage
+
+# Detection at 416 and 608 px input on the junction clip: small vehicles found, ms per frame.
+bench-input-size: install
+	$(PY) -m vigie_detection.models.export --out var/models --size 416 --size 608
+	$(PY) -m bench.bench_input_size
 
 clean:
 	rm -rf gen $(VENV) var .pytest_cache .ruff_cache

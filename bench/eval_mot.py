@@ -18,8 +18,21 @@ What our tracker reports on a frame: its confirmed tracks in state NEW or TRACKE
 matched to a detection on that frame. LOST tracks (Kalman predictions of unmatched tracks) are
 left out unless ``--report-lost`` is given. The baseline reports every live track.
 
+Detection interval. ``--interval K`` feeds both trackers what the detection service publishes
+when it runs its model on every K-th frame only: frames 1, 1 + K, 1 + 2K, ... keep their
+detections, the others arrive *carried*, with none (``bench.mot.with_interval``). Every frame is
+still scored, so what a tracker reports on a carried frame counts, for better or worse. Ours
+reports there its TRACKED tracks, the predictions of those matched on the last detected frame
+(LOST ones only with ``--report-lost``), as on detected frames. The baseline has no motion
+model to predict with: on a carried frame it keeps its tracks as they are and reports them at
+their last boxes. Feeding it the empty frame instead would end every track (it dies on its
+first miss) and renumber everyone on every detected frame, which would measure that rule
+rather than the cost of the interval. After the other figures, a table gives both trackers at
+intervals 1, 2 and 3 (``--no-intervals`` skips it; it runs on ``--workers`` processes).
+
     .venv/bin/python -m bench.eval_mot [--sequences A,B] [--params key=value ...]
-                                       [--report-lost] [--no-cv] [--workers N] [--data DIR]
+                                       [--report-lost] [--interval K] [--no-cv]
+                                       [--no-intervals] [--workers N] [--data DIR]
 """
 
 from __future__ import annotations
@@ -52,6 +65,7 @@ from bench.mot import (
     read_seqinfo,
     scores,
     summarise,
+    with_interval,
 )
 from vigie_cli.samples import default_samples_dir
 from vigie_core.tracking import TrackerParams
@@ -74,6 +88,9 @@ REFERENCE: dict[str, tuple[float, float]] = {
     "OC-SORT": (36.1, 46.7),
     "ByteTrack": (36.3, 47.5),
 }
+INTERVALS = (1, 2, 3)
+"""Detection intervals of the table printed after the other figures."""
+
 REFERENCE_SEQUENCES = (
     "ADL-Rundle-6",
     "ETH-Bahnhof",
@@ -128,14 +145,20 @@ def run_ours(
 def run_baseline(
     frames: Sequence[FrameDetections], info: SequenceInfo, params: IouTrackerParams
 ) -> dict[int, FrameBoxes]:
+    """The baseline over a sequence; per frame its live tracks, in pixels. A carried frame is
+    not shown to it (it would end every track): it reports its tracks as the last detected
+    frame left them (see the module docstring)."""
     tracker = IouTracker(params)
-    return {
-        frame.frame.sequence: FrameBoxes.of(
-            (track.track_id, box_to_pixels(track.box, info.width, info.height))
-            for track in tracker.update(frame)
-        )
-        for frame in frames
-    }
+    out: dict[int, FrameBoxes] = {}
+    live: FrameBoxes = FrameBoxes.empty()
+    for frame in frames:
+        if not frame.carried:
+            live = FrameBoxes.of(
+                (track.track_id, box_to_pixels(track.box, info.width, info.height))
+                for track in tracker.update(frame)
+            )
+        out[frame.frame.sequence] = live
+    return out
 
 
 def command_line(argv: Sequence[str]) -> str:
@@ -154,19 +177,23 @@ def _cells(s: Scores) -> str:
     return f"{_pct(s.mota)} {_pct(s.idf1)} {s.id_switches:5d} {s.false_positives:6d} {s.misses:6d}"
 
 
+def _count_cells(c: mot_cv.Counts) -> str:
+    return f"{_pct(c.mota)} {_pct(c.idf1)} {c.switches:5d} {c.false_positives:6d} {c.misses:6d}"
+
+
 def _figures(c: mot_cv.Counts) -> str:
     return f"MOTA {_pct(c.mota)}  IDF1 {_pct(c.idf1)}"
 
 
 def print_cross_validation(
-    root: Path, params: TrackerParams, report_lost: bool, workers: int | None
+    root: Path, params: TrackerParams, report_lost: bool, workers: int | None, interval: int = 1
 ) -> mot_cv.Counts:
     """Runs the grid on every sequence, prints both procedures of ``bench.mot_cv`` and returns
     the cross-validated counts of the shipped one (confidences held at ``params``')."""
     settings = mot_cv.grid(params)
     names = mot_cv.FOLDS[0] + mot_cv.FOLDS[1]
     started = time.perf_counter()
-    counts = mot_cv.run_grid(root, settings, names, report_lost, workers)
+    counts = mot_cv.run_grid(root, settings, names, report_lost, workers, interval)
     pinned = [
         i
         for i, p in enumerate(settings)
@@ -219,6 +246,60 @@ def print_cross_validation(
     return procedures[0].held_out
 
 
+def baseline_counts(
+    root: Path, names: Sequence[str], params: IouTrackerParams, interval: int
+) -> dict[str, mot_cv.Counts]:
+    """The baseline's counts per sequence at a detection interval (cheap: run in process)."""
+    out = {}
+    for name in names:
+        info = read_seqinfo(root / name)
+        frames = with_interval(load_detections(root / name / DETECTIONS_FILE, info), interval)
+        gt = load_ground_truth(root / name / GROUND_TRUTH_FILE)
+        hypotheses = run_baseline(frames, info, params)
+        out[name] = mot_cv.counts_of(accumulate(gt, hypotheses, range(1, info.length + 1)))
+    return out
+
+
+def print_intervals(
+    root: Path,
+    names: Sequence[str],
+    params: TrackerParams,
+    baseline_params: IouTrackerParams,
+    report_lost: bool,
+    workers: int | None,
+) -> None:
+    """Both trackers at each of ``INTERVALS``, overall (events of ``names`` pooled)."""
+    started = time.perf_counter()
+    ours = mot_cv.run_intervals(root, params, names, report_lost, INTERVALS, workers)
+    shipped = params == TrackerParams()
+    setting = "TrackerParams() (shipped), in-sample" if shipped else "the given parameters"
+    reported = "NEW/TRACKED/LOST" if report_lost else "NEW/TRACKED"
+    print()
+    print(
+        f"detection interval k: the model looks at frames 1, 1+k, 1+2k, ... only; the others "
+        f"arrive carried (no detections) and every frame is scored ({len(names)} sequences "
+        "pooled)"
+    )
+    print(
+        f"ours: {setting}; reports {reported} on detected frames, on carried frames the "
+        "predictions of the tracks matched on the last detected frame"
+    )
+    print("baseline: no motion model; on a carried frame it reports its tracks at their last boxes")
+    head = f"{'MOTA':>6s} {'IDF1':>6s} {'IDSW':>5s} {'FP':>6s} {'FN':>6s}"
+    width = len(head)
+    print(f"{'':20s} {'ours':^{width}s} | {'iou baseline':^{width}s}".rstrip())
+    print(f"{'k':>3s} {'detected frames':>16s} {head} | {head}")
+    for k, per_sequence in zip(INTERVALS, ours, strict=True):
+        base = mot_cv.pooled(baseline_counts(root, names, baseline_params, k), names)
+        detected = 0
+        for name in names:
+            length = read_seqinfo(root / name).length
+            detected += len(range(1, length + 1, k))
+        mine = mot_cv.pooled(per_sequence, names)
+        print(f"{k:3d} {detected:16d} {_count_cells(mine)} | {_count_cells(base)}")
+    print(f"({time.perf_counter() - started:.0f} s)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m bench.eval_mot", description=__doc__)
@@ -240,6 +321,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also report our confirmed tracks in state LOST (predictions), not only NEW/TRACKED",
     )
     parser.add_argument(
+        "--interval",
+        type=int,
+        default=1,
+        metavar="K",
+        help="detection interval of the main table: only frames 1, 1+K, 1+2K, ... keep their "
+        "detections, the others arrive carried (default 1: every frame)",
+    )
+    parser.add_argument(
+        "--no-intervals",
+        action="store_true",
+        help=f"skip the table of detection intervals {', '.join(map(str, INTERVALS))}",
+    )
+    parser.add_argument(
         "--no-cv",
         action="store_true",
         help="skip the cross-validated tuning (a grid of settings on every sequence, a few "
@@ -249,7 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--workers",
         type=int,
         default=None,
-        help="processes for the cross-validation grid (default: the CPUs available)",
+        help="processes for the cross-validation grid and the interval table (default: the "
+        "CPUs available)",
     )
     parser.add_argument(
         "--data",
@@ -263,6 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         params = parse_params(args.params)
     except ValueError as exc:
         parser.error(str(exc))
+    if args.interval < 1:
+        parser.error(f"--interval must be at least 1, got {args.interval}")
     baseline_params = IouTrackerParams()
     root = mot15_dir(args.data if args.data is not None else default_samples_dir())
     available = list_sequences(root)
@@ -290,6 +387,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "model, dies after 1 missed frame, min_hits 1"
     )
     print("same parameters for every sequence; ground truth is read only to score")
+    if args.interval > 1:
+        print(
+            f"detection interval {args.interval}: frames 1, {1 + args.interval}, "
+            f"{1 + 2 * args.interval}, ... keep their detections, the others arrive carried "
+            "(none); every frame is scored; the baseline holds its tracks over carried frames"
+        )
 
     ours_acc = {}
     base_acc = {}
@@ -297,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in wanted:
         seq_dir = root / name
         info = read_seqinfo(seq_dir)
-        frames = load_detections(seq_dir / DETECTIONS_FILE, info)
+        frames = with_interval(load_detections(seq_dir / DETECTIONS_FILE, info), args.interval)
         ours = run_ours(frames, info, params, args.report_lost)
         base = run_baseline(frames, info, baseline_params)
         gt = load_ground_truth(seq_dir / GROUND_TRUTH_FILE)
@@ -323,7 +426,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ours_all, base_all = scores(ours_summary, OVERALL), scores(base_summary, OVERALL)
     comparable = sorted(wanted) == sorted(REFERENCE_SEQUENCES)
     shipped = params == TrackerParams()
-    if shipped and comparable and not args.report_lost:
+    every_frame = args.interval == 1
+    if shipped and comparable and not args.report_lost and every_frame:
         print(
             "(ours: in-sample, the shipped parameters' association and lifetime settings were "
             "chosen on these six sequences; the cross-validated figure is below)"
@@ -333,7 +437,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not comparable:
             print("\ncross-validation skipped: it needs all six sequences (--no-cv to silence)")
         else:
-            held_out = print_cross_validation(root, params, args.report_lost, args.workers)
+            held_out = print_cross_validation(
+                root, params, args.report_lost, args.workers, args.interval
+            )
 
     print()
     print("overall MOTA / IDF1 (%) against the reference trackers (data README; default")
@@ -357,8 +463,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if not comparable:
         print("  (not comparable: the reference figures are over all six sequences)")
+    elif not every_frame:
+        print(f"  (detection interval {args.interval}: the reference figures look at every frame)")
     elif not shipped or args.report_lost:
         print("  (non-default settings: not what the services ship)")
+    if not args.no_intervals:
+        print_intervals(root, wanted, params, baseline_params, args.report_lost, args.workers)
     print(f"\nelapsed: {time.perf_counter() - started:.1f} s")
     return 0
 

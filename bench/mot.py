@@ -22,7 +22,8 @@ fed to ``MOTAccumulator.update`` directly; files are parsed here too.
 from __future__ import annotations
 
 import configparser
-from collections.abc import Iterable, Mapping
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,6 +199,21 @@ def load_detections(
             model=DETECTIONS_FILE.name,
         )
         for frame in range(1, info.length + 1)
+    ]
+
+
+def with_interval(frames: Sequence[FrameDetections], interval: int) -> list[FrameDetections]:
+    """``frames`` as a detection service running its model on every ``interval``-th frame of
+    the camera publishes them: frames 1, 1 + k, 1 + 2k, ... (``FrameRef.sequence`` is the frame
+    number) keep their detections; every other frame becomes *carried*, with no detections,
+    since the model never looked at it. Interval 1 returns the frames as they are."""
+    if interval < 1:
+        raise ValueError(f"the detection interval is at least 1, got {interval}")
+    return [
+        f
+        if (f.frame.sequence - 1) % interval == 0
+        else dataclasses.replace(f, detections=(), carried=True)
+        for f in frames
     ]
 
 

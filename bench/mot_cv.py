@@ -53,6 +53,7 @@ from bench.mot import (
     load_detections,
     load_ground_truth,
     read_seqinfo,
+    with_interval,
 )
 from vigie_core.tracking import CameraTracker, TrackerParams
 from vigie_core.types import FrameDetections, TrackState
@@ -178,7 +179,9 @@ def track(
     frames: Sequence[FrameDetections], info: SequenceInfo, params: TrackerParams, report_lost: bool
 ) -> dict[int, FrameBoxes]:
     """The tracker over a sequence; per frame its reported tracks (NEW or TRACKED, LOST too on
-    request), in pixels, ids numbered in order of first appearance."""
+    request), in pixels, ids numbered in order of first appearance. On a carried frame the
+    tracker's TRACKED tracks are the predictions of those matched on the last detected frame,
+    so they are reported the same way."""
     shown = {TrackState.NEW, TrackState.TRACKED}
     if report_lost:
         shown.add(TrackState.LOST)
@@ -203,13 +206,10 @@ def track(
     return out
 
 
-def _score(job: tuple[int, TrackerParams, str, bool]) -> tuple[int, str, Counts]:
-    index, params, name, report_lost = job
-    seq = _DATA[name]
-    hypotheses = track(seq.frames, seq.info, params, report_lost)
-    acc = accumulate(seq.ground_truth, hypotheses, range(1, seq.info.length + 1))
+def counts_of(acc: mm.MOTAccumulator) -> Counts:
+    """The counts of one accumulator (one sequence)."""
     row = _METRICS.compute(acc, metrics=list(_NEEDED), return_dataframe=False)
-    counts = Counts(
+    return Counts(
         objects=int(row["num_objects"]),
         predictions=int(row["num_predictions"]),
         idtp=int(row["idtp"]),
@@ -217,7 +217,18 @@ def _score(job: tuple[int, TrackerParams, str, bool]) -> tuple[int, str, Counts]
         false_positives=int(row["num_false_positives"]),
         switches=int(row["num_switches"]),
     )
-    return index, name, counts
+
+
+# (index of the result, parameters, sequence, report LOST too, detection interval)
+_Job = tuple[int, TrackerParams, str, bool, int]
+
+
+def _score(job: _Job) -> tuple[int, str, Counts]:
+    index, params, name, report_lost, interval = job
+    seq = _DATA[name]
+    hypotheses = track(with_interval(seq.frames, interval), seq.info, params, report_lost)
+    acc = accumulate(seq.ground_truth, hypotheses, range(1, seq.info.length + 1))
+    return index, name, counts_of(acc)
 
 
 def _init_worker(root: Path, names: Sequence[str]) -> None:
@@ -230,22 +241,50 @@ def run_grid(
     names: Sequence[str],
     report_lost: bool,
     workers: int | None = None,
+    interval: int = 1,
 ) -> list[dict[str, Counts]]:
-    """Counts of every setting on every sequence, ``[setting][sequence]``. Runs in a pool of
+    """Counts of every setting on every sequence, ``[setting][sequence]``, at a detection
+    interval (``bench.mot.with_interval``; 1 looks at every frame). Runs in a pool of
     ``workers`` processes (default: the CPUs this process may use); the results do not depend
     on how many."""
+    jobs = [(i, p, n, report_lost, interval) for i, p in enumerate(settings) for n in names]
+    return _run(root, names, jobs, len(settings), workers, chunksize=4)
+
+
+def run_intervals(
+    root: Path,
+    params: TrackerParams,
+    names: Sequence[str],
+    report_lost: bool,
+    intervals: Sequence[int],
+    workers: int | None = None,
+) -> list[dict[str, Counts]]:
+    """Counts of ``params`` on every sequence at each detection interval (``bench.mot.
+    with_interval``), ``[interval's position][sequence]``, in a pool as ``run_grid``."""
+    jobs = [(i, params, n, report_lost, k) for i, k in enumerate(intervals) for n in names]
+    # Few jobs of very different sizes: one at a time keeps the workers evenly busy.
+    return _run(root, names, jobs, len(intervals), workers, chunksize=1)
+
+
+def _run(
+    root: Path,
+    names: Sequence[str],
+    jobs: Sequence[_Job],
+    results: int,
+    workers: int | None,
+    chunksize: int,
+) -> list[dict[str, Counts]]:
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    jobs = [(i, p, n, report_lost) for i, p in enumerate(settings) for n in names]
-    out: list[dict[str, Counts]] = [{} for _ in settings]
+    out: list[dict[str, Counts]] = [{} for _ in range(results)]
     if workers <= 1:
         _load(root, names)
-        results: Iterable[tuple[int, str, Counts]] = map(_score, jobs)
-        for i, name, counts in results:
+        done: Iterable[tuple[int, str, Counts]] = map(_score, jobs)
+        for i, name, counts in done:
             out[i][name] = counts
         return out
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(root, names)) as pool:
-        for i, name, counts in pool.map(_score, jobs, chunksize=4):
+        for i, name, counts in pool.map(_score, jobs, chunksize=chunksize):
             out[i][name] = counts
     return out
 

@@ -10,6 +10,12 @@ from pathlib import Path
 
 SAMPLE_CLIP = "intel-sample-videos/one-by-one-person-detection.mp4"
 SAMPLE_CAMERA = "one-by-one"
+# The sample clip's ground truth, labelled by eye (frame numbers at 10 fps): six people, one at
+# a time, walk to the table, stand at it and leave; each visit is one zone intrusion in the
+# example scene's `table` zone, and nothing else happens.
+SAMPLE_VISITS = [(70, 185), (240, 435), (520, 690), (760, 855), (940, 1180), (1255, 1340)]
+# An alert comes a little after the person arrives (confirmation and dwell) but within the visit.
+SAMPLE_SLACK_FRAMES = 15
 # Published by the Intel IoT DevKit under CC BY 4.0; see README "Sample clips" for checksums.
 SAMPLE_URL = (
     "https://github.com/intel-iot-devkit/sample-videos/raw/master/one-by-one-person-detection.mp4"

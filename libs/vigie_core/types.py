@@ -77,11 +77,20 @@ class Detection:
 @dataclass(frozen=True, slots=True)
 class FrameDetections:
     """Everything the detector found on one frame (possibly nothing: an empty frame still counts,
-    it is what tells the tracker that time has passed)."""
+    it is what tells the tracker that time has passed).
+
+    ``carried``: the model did not look at the frame (detection interval), so its empty list
+    means "not looked", not "nobody there"; the tracker moves its tracks by prediction.
+    """
 
     frame: FrameRef
     detections: tuple[Detection, ...] = ()
     model: str = ""
+    carried: bool = False
+
+    def __post_init__(self) -> None:
+        if self.carried and self.detections:
+            raise ValueError("a carried frame has no detections: the model did not look at it")
 
 
 class TrackState(StrEnum):

@@ -553,6 +553,7 @@ def detections_to_proto(value: FrameDetections) -> detections_pb2.Detections:
             for d in value.detections
         ],
         model=value.model,
+        carried=value.carried,
     )
 
 
@@ -562,6 +563,8 @@ def detections_from_proto(msg: detections_pb2.Detections) -> FrameDetections:
     _require_field(msg, "frame", "frame")
     frame = _frame_ref(msg.frame, "frame")
     _bounded_list(msg.detections, "detections", MAX_DETECTIONS)
+    if msg.carried and msg.detections:
+        raise DecodeError("a carried frame has no detections: the model did not look at it")
     detections = []
     for i, d in enumerate(msg.detections):
         path = f"detections[{i}]"
@@ -575,7 +578,10 @@ def detections_from_proto(msg: detections_pb2.Detections) -> FrameDetections:
             )
         )
     return FrameDetections(
-        frame=frame, detections=tuple(detections), model=_name(msg.model, "model")
+        frame=frame,
+        detections=tuple(detections),
+        model=_name(msg.model, "model"),
+        carried=msg.carried,
     )
 
 

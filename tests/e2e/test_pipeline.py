@@ -28,7 +28,12 @@ from tests.e2e.hostile import burst
 from tests.e2e.otlp_receiver import OtlpReceiver
 from vigie.v1 import services_pb2, services_pb2_grpc
 from vigie_cli.pipeline import LocalPipeline, PipelinePlan
-from vigie_cli.samples import example_scenes, sample_config_dir
+from vigie_cli.samples import (
+    SAMPLE_SLACK_FRAMES,
+    SAMPLE_VISITS,
+    example_scenes,
+    sample_config_dir,
+)
 from vigie_core.types import Alert, AlertStatus, EventKind
 from vigie_runtime import codec
 from vigie_runtime.auth import digest
@@ -48,10 +53,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 FPS = 10.0
 CAMERA = "one-by-one"
-VISITS = [(70, 185), (240, 435), (520, 690), (760, 855), (940, 1180), (1255, 1340)]
-# An alert may be raised a little after the person arrives (confirmation + dwell) but must
-# fall inside the visit.
-SLACK_FRAMES = 15
+VISITS = SAMPLE_VISITS
+SLACK_FRAMES = SAMPLE_SLACK_FRAMES
 # Published on every topic before the clip: each must end on the dead-letter topic.
 HOSTILE = burst(CAMERA)
 INJECTED = {h.value for h in HOSTILE}

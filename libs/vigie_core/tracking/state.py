@@ -44,4 +44,10 @@ A key that only feeds a track's summary (speed, time in zones, colour votes) is 
 bump, and read as empty when absent: a snapshot without it still resumes every identity exactly,
 and only the summary's measurement restarts. Keeping the version lets releases before and after
 the key read each other's snapshots during a rolling upgrade instead of refusing them and
-starting the cameras afresh under new track ids."""
+starting the cameras afresh under new track ids.
+
+``last_detected`` (the time of the last frame the model looked at, written only when the last
+frame was carried) is added the same way: absent, it reads as ``last_time``, which is right for
+every snapshot taken on a detected frame. A reader that ignores it resumes every identity and
+differs only on the next detected frame, where tracks matched before the carried frames count
+as lost; refusing the snapshot instead would cost the camera all its ids."""

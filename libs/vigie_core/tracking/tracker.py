@@ -27,6 +27,17 @@ Lifecycle of a track:
   on frames where it did not, until it has gone unmatched for more than ``lost_buffer_s``;
   then it *ends* and a ``TrackSummary`` is emitted once.
 
+Detection interval. When the detection service runs its model on every k-th frame only, the
+frames in between arrive *carried* (``FrameDetections.carried``: not looked at, as opposed to
+looked at and empty). A carried frame moves every filter to its time and publishes the
+confirmed tracks at their predicted boxes, and that is all: no association, no birth, nothing
+counted as a match or a miss (an object the model did not look for was not missed). So a
+tentative track waits for the next detected frame to be confirmed or dropped, and "tracked"
+versus "lost" in the rounds above means matched or not on the previous *detected* frame; only
+the lost buffer, which is time, runs on. Predictions place nobody: paths, speeds and times in
+zones are made of observed positions only, so they span carried frames as they span a missed
+detection.
+
 The whole state can be taken as a JSON-ready ``snapshot`` and rebuilt with ``restore``: a
 restarted service, or the replica a camera's partition moved to, resumes the camera's tracks
 under the same ids, and the resumed tracker answers every later frame exactly as the original
@@ -353,6 +364,9 @@ class CameraTracker:
         self._zones = ZoneMap(zones)
         self._tracks: list[_LiveTrack] = []  # in birth order, which is the output order
         self._last_time: float | None = None
+        # Time of the last frame the model looked at (not carried): the frame whose matches make
+        # a track *tracked* rather than lost. Equal to ``_last_time`` when no frame is carried.
+        self._last_detected: float | None = None
         # Row i is the filter of track i: its estimate and its covariance in block form.
         self._mean = np.zeros((0, STATE_DIM))
         self._blocks = np.zeros((0, 3, kalman.MEASURE_DIM))
@@ -392,16 +406,28 @@ class CameraTracker:
         the keys and loses only the measurements, where a new version would make it refuse the
         snapshot and lose the camera's track ids.
         Whether a track is tracked or lost (which decides the rounds it takes part in and the
-        widening of its gate) is ``last_seen == last_time``, so it needs no key of its own.
+        widening of its gate) is ``last_seen`` equal to the time of the last detected frame, so
+        it needs no key of its own. That time is ``last_time`` unless the last frame was carried
+        (detection interval); only then is it written, as ``last_detected`` (null if no frame
+        was detected yet). So a snapshot of a tracker that never saw a carried frame is the
+        same as before carried frames existed, and one without the key means "the last frame was
+        detected" to every release. A release that predates the key ignores it and, on the
+        next detected frame only, treats the tracks matched before the interval as lost (looser
+        first round, no second round): identities survive, so this is no reason to bump the
+        version and have that release refuse every camera's snapshot during an upgrade.
         Floats go out at full precision (JSON writes the shortest exact repr), which is what
         makes the resumed tracker identical rather than merely close.
         """
-        return {
+        snapshot: dict[str, Any] = {
             "version": SNAPSHOT_VERSION,
             "camera_id": self._camera_id,
             "last_time": None if self._last_time is None else float(self._last_time),
             "tracks": [self._track_state(row) for row in range(len(self._tracks))],
         }
+        if self._last_detected != self._last_time:
+            last = self._last_detected
+            snapshot["last_detected"] = None if last is None else float(last)
+        return snapshot
 
     def _track_state(self, row: int) -> dict[str, Any]:
         track = self._tracks[row]
@@ -456,8 +482,12 @@ class CameraTracker:
             return tracker
         last_time = as_float(raw_time, "last_time")
         tracker._last_time = last_time
+        last_detected = _read_last_detected(root, last_time, bool(raw_tracks))
+        tracker._last_detected = last_detected
+        # A track was last matched on a detected frame, so never after the last one.
+        seen_by = last_time if last_detected is None else last_detected
         rows = [
-            _read_track(as_mapping(raw, f"tracks[{i}]"), f"tracks[{i}]", last_time, params)
+            _read_track(as_mapping(raw, f"tracks[{i}]"), f"tracks[{i}]", seen_by, params)
             for i, raw in enumerate(raw_tracks)
         ]
         if rows:
@@ -485,6 +515,9 @@ class CameraTracker:
             self._last_time = now
         summaries = tuple(tr.summary(self._camera_id) for tr in self._tracks if tr.confirmed)
         self._keep(np.zeros(len(self._tracks), dtype=bool))
+        # No track is left to be called tracked or lost, so the last detected frame no longer
+        # matters; aligned with the clock, the snapshot keeps the layout it has always had.
+        self._last_detected = self._last_time
         return summaries
 
     def reset(self) -> None:
@@ -492,11 +525,13 @@ class CameraTracker:
         without a summary."""
         self._keep(np.zeros(len(self._tracks), dtype=bool))
         self._last_time = None
+        self._last_detected = None
 
     # --- one frame -----------------------------------------------------------------------------
 
     def update(self, frame: FrameDetections) -> FrameTracks:
-        """Advances every track to this frame's capture time and matches its detections.
+        """Advances every track to this frame's capture time and matches its detections, or,
+        for a carried frame, only advances them (see the module docstring).
 
         Raises ``ValueError`` for a frame of another camera, or one not strictly later than the
         previous frame: the service drops duplicates and reordering before this point, and a
@@ -504,18 +539,35 @@ class CameraTracker:
         """
         t = frame.frame.captured_at
         self._check_frame(frame)
-        previous = self._last_time
-        dt = 0.0 if previous is None else t - previous
+        dt = 0.0 if self._last_time is None else t - self._last_time
         self._last_time = t
 
         self._mean, self._blocks = kalman.predict(self._mean, self._blocks, dt)
         ended = self._end_expired(t)
+        if frame.carried:
+            return FrameTracks(frame=frame.frame, tracks=self._carry(t), ended=ended)
 
+        previous = self._last_detected
+        self._last_detected = t
         usable = _Usable.of(frame.detections, self._params.low_confidence)
         pairs, unclaimed = self._associate(usable, previous, t)
         states = self._apply(pairs, usable, t)
         states += self._start_tracks(usable, unclaimed, t)
         return FrameTracks(frame=frame.frame, tracks=self._finish(states, t), ended=ended)
+
+    def _carry(self, t: float) -> tuple[Track, ...]:
+        """The confirmed tracks at their predicted boxes on a frame the model did not look at:
+        ``TRACKED`` if matched on the last detected frame, else ``LOST``, as that frame left
+        them. Nothing is recorded: no match, no miss, no observation (``_finish`` observes only
+        tracks matched at ``t``, and none is)."""
+        last = self._last_detected
+        states = [
+            (TrackState.TRACKED if tr.last_seen == last else TrackState.LOST)
+            if tr.confirmed
+            else None
+            for tr in self._tracks
+        ]
+        return self._finish(states, t)
 
     def _check_frame(self, frame: FrameDetections) -> None:
         ref = frame.frame
@@ -540,8 +592,10 @@ class CameraTracker:
 
     def _end_expired(self, t: float) -> tuple[TrackSummary, ...]:
         """Removes tracks unmatched for longer than the lost buffer, before matching: an object
-        back after a longer absence starts a new track rather than reviving the old one.
-        (Tentative tracks are never stale here: they are dropped on their first miss.)"""
+        back after a longer absence starts a new track rather than reviving the old one. Time,
+        not frames, so it runs on carried frames too. (Tentative tracks are dropped on their
+        first miss, so only a gap longer than the buffer, between frames or across carried
+        ones, makes one stale here; it ends silently.)"""
         buffer_s = self._params.lost_buffer_s
         alive = np.array([t - tr.last_seen <= buffer_s for tr in self._tracks], dtype=bool)
         if alive.all():
@@ -561,7 +615,8 @@ class CameraTracker:
     ) -> tuple[list[Pair], list[int]]:
         """The (track row, detection row) pairs of this frame, round by round (see the module
         docstring), and the confident detections left unclaimed. ``previous`` is the time of
-        the previous frame: a track last seen then is *tracked*, an older one *lost*."""
+        the previous detected frame (carried ones in between do not count: nobody looked for
+        the tracks there): a track last seen then is *tracked*, an older one *lost*."""
         params = self._params
         tracks = self._tracks
         confident = usable.confidence >= params.high_confidence - _SCORE_SLACK
@@ -720,6 +775,24 @@ class _TrackRow:
     blocks: np.ndarray
 
 
+def _read_last_detected(
+    root: Mapping[str, Any], last_time: float, has_tracks: bool
+) -> float | None:
+    """The time of the last detected frame (see ``CameraTracker.snapshot``): absent means the
+    last frame was detected, as in every snapshot written before carried frames existed."""
+    if "last_detected" not in root:
+        return last_time
+    raw = root["last_detected"]
+    if raw is None:
+        if has_tracks:
+            raise invalid("last_detected", "live tracks but no detected frame")
+        return None
+    value = as_float(raw, "last_detected")
+    if value > last_time:
+        raise invalid("last_detected", f"{value!r} is after last_time {last_time!r}")
+    return value
+
+
 def _read_filter(state: Mapping[str, Any], where: str) -> tuple[np.ndarray, np.ndarray]:
     mean = as_floats(field(state, "mean", where), f"{where}.mean", STATE_DIM)
     cov = as_matrix(field(state, "covariance", where), f"{where}.covariance", STATE_DIM, STATE_DIM)
@@ -730,20 +803,21 @@ def _read_filter(state: Mapping[str, Any], where: str) -> tuple[np.ndarray, np.n
 
 
 def _read_track(
-    state: Mapping[str, Any], where: str, last_time: float, params: TrackerParams
+    state: Mapping[str, Any], where: str, seen_by: float, params: TrackerParams
 ) -> _TrackRow:
     """Rebuilds a track from ``CameraTracker._track_state``'s output, checking every field (see
-    ``CameraTracker.restore``)."""
+    ``CameraTracker.restore``). ``seen_by`` is the time of the last detected frame, the
+    latest a track can have been matched."""
     track = _LiveTrack.__new__(_LiveTrack)
     track.track_id = as_str(field(state, "track_id", where), f"{where}.track_id")
     track.confirmed = as_bool(field(state, "confirmed", where), f"{where}.confirmed")
     track.first_seen = as_float(field(state, "first_seen", where), f"{where}.first_seen")
     track.last_seen = as_float(field(state, "last_seen", where), f"{where}.last_seen")
-    if not track.first_seen <= track.last_seen <= last_time:
+    if not track.first_seen <= track.last_seen <= seen_by:
         raise invalid(
             where,
             f"times out of order: first_seen {track.first_seen!r}, last_seen "
-            f"{track.last_seen!r}, tracker last_time {last_time!r}",
+            f"{track.last_seen!r}, last detected frame {seen_by!r}",
         )
     track.hits = as_int(field(state, "hits", where), f"{where}.hits", minimum=1)
     track.votes = _read_votes(field(state, "votes", where), f"{where}.votes")

@@ -14,6 +14,10 @@ batch is retried frame by frame so only the frames that fail again are dead-lett
 ``FillingBus`` gives the batch time to fill: the bus's poll returns as soon as one message is
 there, so with ``max_wait_ms`` it keeps polling until a model batch is full or the wait is over.
 
+Detection interval (:mod:`vigie_detection.interval`): a frame the camera's interval skips is
+not decoded and not detected; it gets a ``carried`` Detections message, in its place in the
+arrival order, over which the tracker moves its tracks by prediction.
+
 Freshness: a live frame (``replay`` false) whose ``captured_at`` is older than its camera's
 limit when it is about to be detected is skipped, counted in ``vigie_frames_skipped_total`` and
 logged at debug. It produces *no* Detections message: an empty one would tell the tracker the
@@ -35,7 +39,8 @@ from prometheus_client import Histogram
 
 from vigie.v1 import frames_pb2
 from vigie_detection.handler import DetectionHandler
-from vigie_runtime import metrics, tracing
+from vigie_detection.interval import DetectionInterval, IntervalSettings
+from vigie_runtime import codec, metrics, tracing
 from vigie_runtime.bus import Bus, Message, Output, Publisher, RebalanceListener, Subscriber
 from vigie_runtime.freshness import FreshnessSettings, is_stale
 from vigie_runtime.stage import dead_letter
@@ -60,7 +65,7 @@ BATCH_SECONDS = Histogram(
 class _Pending:
     frame: frames_pb2.Frame
     message: Message
-    image: np.ndarray
+    image: np.ndarray | None  # None for a carried frame: never decoded
     # The frame's span in this stage, so the detections flushed later continue its trace.
     trace: Any = None
 
@@ -75,12 +80,14 @@ class BatchingDetection:
         max_batch: int,
         freshness: FreshnessSettings,
         dead_letter_topic: str,
+        interval: IntervalSettings | None = None,
         stage: str = "detection",
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.handler = handler
         self.max_batch = max_batch
         self.freshness = freshness
+        self.interval = DetectionInterval(interval or IntervalSettings(), stage)
         self.dead_letter_topic = dead_letter_topic
         self.stage = stage
         self.clock = clock
@@ -92,26 +99,48 @@ class BatchingDetection:
     def _stale(self, frame: frames_pb2.Frame) -> bool:
         return is_stale(frame, self.freshness, self.stage, self.clock())
 
+    def _looked_at(self, frame: frames_pb2.Frame) -> bool:
+        now = self.clock()
+        if frame.replay:
+            return self.interval.look(frame.camera_id, frame.sequence, now=now)
+        return self.interval.look(
+            frame.camera_id,
+            frame.sequence,
+            now=now,
+            age_s=now - codec.time_from_proto(frame.captured_at),
+            limit_s=self.freshness.limit_for(frame.camera_id),
+        )
+
     def collect(self, frame: frames_pb2.Frame, message: Message) -> Sequence[Output]:
         """Decode the image now (a bad one is this message's fault alone); detect at flush."""
         if self._stale(frame):
             return []  # already too old: not even worth decoding
-        image = self.handler.decode_image(frame.jpeg)
+        image = self.handler.decode_image(frame.jpeg) if self._looked_at(frame) else None
         self._pending.append(_Pending(frame, message, image, tracing.current()))
         return []
 
     def flush(self) -> list[Output]:
         """Detections for every frame collected since the last flush, in arrival order."""
         pending, self._pending = self._pending, []
-        outputs: list[Output] = []
-        for start in range(0, len(pending), self.max_batch):
+        slots: list[Output | None] = [
+            None if p.image is not None else self._traced(p, self.handler.carried_output(p.frame))
+            for p in pending
+        ]
+        looked = [row for row, p in enumerate(pending) if p.image is not None]
+        for start in range(0, len(looked), self.max_batch):
             # Judged per model call: under overload, later chunks wait behind earlier ones.
-            chunk = [p for p in pending[start : start + self.max_batch] if not self._stale(p.frame)]
-            if chunk:
-                outputs.extend(self._detect(chunk))
-        return outputs
+            rows = [
+                r
+                for r in looked[start : start + self.max_batch]
+                if not self._stale(pending[r].frame)
+            ]
+            for row, output in zip(rows, self._detect([pending[r] for r in rows]), strict=True):
+                slots[row] = output
+        return [output for output in slots if output is not None]
 
     def _detect(self, chunk: list[_Pending]) -> list[Output]:
+        if not chunk:
+            return []
         detector = self.handler.detector
         started = time.perf_counter()
         try:

@@ -69,6 +69,14 @@ class DetectionHandler:
         )
         return Output(DETECTIONS, frame.camera_id, codec.encode(codec.detections_to_proto(result)))
 
+    def carried_output(self, frame: frames_pb2.Frame) -> Output:
+        """The Detections message of a frame the model does not look at (detection interval):
+        no detections, ``carried`` so the tracker predicts over it instead of missing."""
+        result = FrameDetections(
+            frame=codec.frame_ref_of(frame), model=self.detector.name, carried=True
+        )
+        return Output(DETECTIONS, frame.camera_id, codec.encode(codec.detections_to_proto(result)))
+
     def handle(self, frame: frames_pb2.Frame, message: Message) -> Sequence[Output]:
         image = self.decode_image(frame.jpeg)
         return [self.output_for(frame, image, self.detector.detect(image))]

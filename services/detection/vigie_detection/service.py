@@ -39,6 +39,7 @@ class DetectionService(StageService):
                     device=m.device,
                     cache_dir=m.cache_dir,
                     manifests=(m.manifest,) if m.manifest else (),
+                    precision=m.precision,
                 )
             )
         except ModelError as exc:
@@ -63,6 +64,7 @@ class DetectionService(StageService):
             max_batch=b.max_batch,
             freshness=settings.freshness,
             dead_letter_topic=settings.dead_letter_topic,
+            interval=settings.interval,
         )
         self.add_stage(
             "detection",

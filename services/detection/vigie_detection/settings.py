@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from vigie_core.colours import NEVER_COLOURED
+from vigie_detection.interval import IntervalSettings
 from vigie_detection.vehicle_colour import VEHICLE_CLASSES
 from vigie_runtime.freshness import CameraFreshness, FreshnessSettings
 from vigie_runtime.image_header import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageLimits
@@ -90,5 +91,7 @@ class DetectionSettings(ServiceSettings):
     max_batch: int = Field(8, ge=1, le=256)
     batching: BatchingSettings = Field(default_factory=BatchingSettings)
     freshness: FreshnessSettings = Field(default_factory=FreshnessSettings)
+    # The model looks at one frame in k per camera; the tracker carries the others.
+    interval: IntervalSettings = Field(default_factory=IntervalSettings)
     vehicle_colour: VehicleColourSettings = Field(default_factory=VehicleColourSettings)
     images: ImageSettings = Field(default_factory=ImageSettings)

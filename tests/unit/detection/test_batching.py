@@ -14,6 +14,7 @@ from vigie.v1 import frames_pb2
 from vigie_core.types import Box, Detection
 from vigie_detection.batching import BatchingDetection, FillingBus
 from vigie_detection.handler import DetectionHandler
+from vigie_detection.interval import CameraInterval, IntervalSettings
 from vigie_detection.settings import CameraFreshness, DetectionSettings, FreshnessSettings
 from vigie_runtime import codec
 from vigie_runtime.bus import Message, Output
@@ -225,3 +226,27 @@ def test_each_frame_s_detections_are_annotated_from_that_frame_s_own_pixels() ->
     assert seen == [((48, 64, 3), 1), ((7, 7, 3), 1)]
     colours = [codec.decode_detections(o.value).detections[0].colour for o in outputs]
     assert colours == ["48px", "7px"]
+
+
+def test_frames_the_interval_skips_are_carried_in_their_place_undecoded() -> None:
+    detector = BatchDetector()
+    b = BatchingDetection(
+        DetectionHandler(detector, decode_image),
+        max_batch=2,
+        freshness=FreshnessSettings(),
+        dead_letter_topic=DEAD_LETTERS,
+        interval=IntervalSettings(frames=2, cameras={"cam-b": CameraInterval(frames=3)}),
+        clock=lambda: NOW,
+    )
+    # A carried frame is never decoded: this one's image would not decode.
+    frames = [frame("cam-a", 0), frame("cam-b", 0), frame("cam-a", 1, jpeg=b"bad")]
+    frames += [frame("cam-b", s) for s in (1, 2, 3)] + [frame("cam-a", 2)]
+    outputs = feed(b, frames)
+    found = [codec.decode_detections(o.value) for o in outputs]
+    assert [(d.frame.camera_id, d.frame.sequence) for d in found] == [
+        (f.camera_id, f.sequence) for f in frames
+    ]
+    assert [d.carried for d in found] == [False, False, True, True, True, False, False]
+    assert all(d.detections == () for d in found if d.carried)
+    assert all(d.detections for d in found if not d.carried)
+    assert detector.calls == [2, 2]  # only the frames looked at went through the model

@@ -235,8 +235,12 @@ def test_frame_ref_without_size_round_trips() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [detections(), FrameDetections(frame=frame_ref())],
-    ids=["populated", "empty"],
+    [
+        detections(),
+        FrameDetections(frame=frame_ref()),
+        FrameDetections(frame=frame_ref(), model="m", carried=True),
+    ],
+    ids=["populated", "empty", "carried"],
 )
 def test_detections_round_trip(value: FrameDetections) -> None:
     assert codec.decode_detections(codec.encode(value)) == wire_detections(value)
@@ -728,6 +732,14 @@ def test_detection_field_checks() -> None:
     msg = codec.detections_to_proto(detections())
     msg.detections[0].confidence = math.nan
     assert _reason(codec.decode_detections, msg) == "detections[0].confidence is not finite (nan)"
+
+    msg = codec.detections_to_proto(detections())
+    msg.carried = True  # "not looked at" with things found: one of the two is a lie
+    assert _reason(codec.decode_detections, msg) == (
+        "a carried frame has no detections: the model did not look at it"
+    )
+    with pytest.raises(ValueError, match="carried frame has no detections"):
+        FrameDetections(frame=frame_ref(), detections=detections().detections, carried=True)
 
 
 def test_track_field_checks() -> None:
