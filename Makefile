@@ -10,8 +10,9 @@ PROTOS := $(wildcard protos/vigie/v1/*.proto)
 BROKER_PORT ?= 19092
 
 .PHONY: install protos broker broker-stop topics run demo test test-unit test-integration test-e2e \
-        lint fmt bench-e2e bench-cameras eval-mot bench-track bench-detect bench-storage bench-input-size \
-        deploy-check clean protos-check protos-release protos-package service-envs
+        lint fmt bench-e2e bench-cameras eval-mot bench-track bench-detect bench-storage \
+        bench-input-size bench-faces bench-int8 deploy-check clean protos-check protos-release \
+        protos-package service-envs
 
 install: $(STAMP) $(PROTO_STAMP)
 
@@ -157,10 +158,20 @@ bench-detect: install
 bench-storage: install
 	$(PY) -m bench.bench_storage
 
+# Redaction's tiled face search against one scaled pass: recall, extra boxes, CPU ms per frame.
+bench-faces: install
+	$(PY) -m bench.bench_faces
+
 # Detection at 416 and 608 px input on the junction clip: small vehicles found, ms per frame.
 bench-input-size: install
 	$(PY) -m vigie_detection.models.export --out var/models --size 416 --size 608
 	$(PY) -m bench.bench_input_size
+
+# int8 against float32 on the street photos (agreement, ms/image, alternated in one run) and
+# onnxruntime's session options; builds the int8 model first if missing or stale.
+bench-int8: install
+	$(PY) -m vigie_detection.models.quantize --out var/models
+	$(PY) -m bench.bench_int8
 
 clean:
 	rm -rf gen $(VENV) var .pytest_cache .ruff_cache

@@ -38,6 +38,9 @@ class ModelSettings(StrictModel):
     )
     camera_classes: dict[str, list[str]] = Field(default_factory=dict)
     threads: int | None = Field(None, ge=1)
+    # int8: the export quantized by `python -m vigie_detection.models.quantize`, onnxruntime
+    # only; faster, and loses some boxes (`make bench-int8`), so float32 stays the default.
+    precision: Literal["float32", "int8"] = "float32"
 
 
 class BatchingSettings(StrictModel):

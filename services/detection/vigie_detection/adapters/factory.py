@@ -7,6 +7,9 @@ This is the one place that knows which backend can run which kind of model file:
   for a Darknet cfg/weights model, the ONNX file exported from Vigie's torch model into the cache
   directory at install time (``python -m vigie_detection.models.export``). It never exports at
   run time: a missing export is an error giving that command.
+
+``precision: int8`` serves the int8 file quantized from that export
+(``python -m vigie_detection.models.quantize``), also a build product; only onnxruntime runs it.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from vigie_detection.adapters.onnx_runtime import OnnxRuntimeNetwork, decoder_fo
 from vigie_detection.adapters.opencv_dnn import OpenCvDarknetNetwork
 from vigie_detection.adapters.torch_darknet import Device, TorchDarknetNetwork
 from vigie_detection.models.errors import ModelUnsupported
+from vigie_detection.models.int8_cache import locate_int8
 from vigie_detection.models.onnx_cache import default_cache_dir, locate_export
 from vigie_detection.models.postprocess import Thresholds
 from vigie_detection.models.registry import DEFAULT_MODEL, Registry, ResolvedModel
 
 Backend = Literal["opencv", "torch", "onnxruntime"]
 BACKENDS: tuple[Backend, ...] = ("opencv", "torch", "onnxruntime")
+Precision = Literal["float32", "int8"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,7 @@ class DetectorConfig:
     device: Device = "auto"
     cache_dir: Path | None = None  # ONNX exports; None: $VIGIE_MODEL_CACHE or var/models
     manifests: tuple[Path, ...] = ()  # operator manifests declaring bring-your-own models
+    precision: Precision = "float32"  # int8: the quantized export, onnxruntime only
 
 
 def _input_size(config: DetectorConfig, default: tuple[int, int]) -> tuple[int, int]:
@@ -70,6 +76,13 @@ def build_network(
 ) -> tuple[Network, ResolvedModel]:
     """The backend network for ``config.model``, after verifying the files it will read."""
     spec = registry.spec(config.model)
+    if config.precision not in ("float32", "int8"):
+        raise ModelUnsupported(f"unknown precision {config.precision!r}; choose float32 or int8")
+    if config.precision == "int8" and config.backend != "onnxruntime":
+        raise ModelUnsupported(
+            f"precision int8 runs on backend onnxruntime only (the int8 file is an ONNX model), "
+            f"not on {config.backend}: set the backend to onnxruntime or precision to float32"
+        )
     if config.backend in ("opencv", "torch"):
         if not spec.has_darknet_files:
             raise _darknet_only(config.backend, spec.name)
@@ -83,12 +96,21 @@ def build_network(
             f"unknown backend {config.backend!r}; choose one of {', '.join(BACKENDS)}"
         )
     if "onnx" in spec.files:
+        if config.precision == "int8":
+            raise ModelUnsupported(
+                f"precision int8 serves the int8 build of Vigie's export of a Darknet model; "
+                f"model {spec.name} is an ONNX file of its own: quantize it yourself and "
+                f"declare the result as a model"
+            )
         resolved = registry.resolve(spec.name, ("onnx",))
         path = resolved.path("onnx")
         decode = decoder_for(spec, len(resolved.class_names))
     else:
         resolved = registry.resolve(spec.name, ())
-        path = locate_export(spec, size, config.cache_dir or default_cache_dir())
+        cache_dir = config.cache_dir or default_cache_dir()
+        path = locate_export(spec, size, cache_dir)
+        if config.precision == "int8":
+            path = locate_int8(spec.name, size, cache_dir, path)
         decode = rows_as_given
     return OnnxRuntimeNetwork(path, decode, size, config.device, config.threads), resolved
 

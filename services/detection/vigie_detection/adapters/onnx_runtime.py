@@ -8,7 +8,9 @@ onnxruntime offers it, unless the device is pinned to the CPU.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -56,8 +58,58 @@ def providers(ort: object, device: Device) -> list[str]:
     )
 
 
+Optimization = Literal["basic", "extended", "all"]
+ExecutionMode = Literal["sequential", "parallel"]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionTuning:
+    """The onnxruntime session options a measurement chose; the service sets only ``threads``.
+
+    One intra-op thread: on the shared 2-core machine a session ran at about 0.63 of the time
+    per image of two threads (onnxruntime's own choice there), since the other stages take
+    cores too, and detection scales by replicas on lag, where frames per core count more than
+    one replica's latency. ``model.threads`` overrides it (the Kubernetes base sets 2);
+    ``threads`` None here leaves the count to onnxruntime (one per physical core).
+    """
+
+    # Defaults measured on the 2-core machine at 416 px by `make bench-int8` (README, Performance).
+    optimization: Optimization = "all"
+    threads: int | None = 1
+    execution: ExecutionMode = "sequential"
+
+
+OPTIMIZATION_LEVELS: dict[Optimization, str] = {
+    "basic": "ORT_ENABLE_BASIC",
+    "extended": "ORT_ENABLE_EXTENDED",
+    "all": "ORT_ENABLE_ALL",
+}
+EXECUTION_MODES: dict[ExecutionMode, str] = {
+    "sequential": "ORT_SEQUENTIAL",
+    "parallel": "ORT_PARALLEL",
+}
+
+
+def session_options(ort: object, tuning: SessionTuning) -> object:
+    """onnxruntime ``SessionOptions`` for ``tuning``.
+
+    With an explicit thread count, inter-op threads stay at 1: in sequential mode they are
+    unused, and in parallel mode the two pools would otherwise compete for the same cores.
+    """
+    options = ort.SessionOptions()  # type: ignore[attr-defined]
+    if tuning.threads is not None:
+        options.intra_op_num_threads = tuning.threads
+        options.inter_op_num_threads = 1
+    level = OPTIMIZATION_LEVELS[tuning.optimization]
+    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)  # type: ignore[attr-defined]
+    mode = EXECUTION_MODES[tuning.execution]
+    options.execution_mode = getattr(ort.ExecutionMode, mode)  # type: ignore[attr-defined]
+    return options
+
+
 class OnnxRuntimeNetwork:
-    """One ONNX file in an onnxruntime session; ``threads`` sets intra-op threads per session."""
+    """One ONNX file in an onnxruntime session; ``threads`` sets intra-op threads per session,
+    ``tuning`` the other session options (their measured defaults when not given)."""
 
     backend = "onnxruntime"
 
@@ -68,13 +120,14 @@ class OnnxRuntimeNetwork:
         input_size: tuple[int, int],
         device: Device = "auto",
         threads: int | None = None,
+        tuning: SessionTuning | None = None,
     ) -> None:
         ort = require("onnxruntime", "the onnxruntime backend")
-        options = ort.SessionOptions()
+        tuning = tuning or SessionTuning()
         if threads is not None:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            tuning = SessionTuning(tuning.optimization, threads, tuning.execution)
+        options = session_options(ort, tuning)
+        self.tuning = tuning
         try:
             self._session = ort.InferenceSession(
                 str(path), sess_options=options, providers=providers(ort, device)
