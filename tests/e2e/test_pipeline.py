@@ -45,6 +45,7 @@ from vigie_runtime.topics import (
     ALERTS,
     BY_NAME,
     DEAD_LETTERS,
+    DETECTIONS,
     TRACKS,
     VERDICTS,
 )
@@ -343,14 +344,24 @@ def read_dead_letters(kcat: list[str], bootstrap: str) -> list[tuple[dict[str, s
     return letters
 
 
+@pytest.mark.parametrize("interval", [1, 2], ids=["every-frame", "every-2nd-frame"])
 def test_killing_tracking_mid_clip_loses_and_duplicates_no_alert(
-    broker_bootstrap: str, tmp_path: Path, kcat: list[str]
+    broker_bootstrap: str, tmp_path: Path, kcat: list[str], interval: int
 ) -> None:
-    pipeline = LocalPipeline(plan_for(broker_bootstrap, tmp_path))
+    """At detection interval 2 too: half the frames reach the tracker carried, and the
+    restarted tracker resumes mid-interval from its snapshot; the alerts must not change."""
+    plan = plan_for(broker_bootstrap, tmp_path)
+    plan.extra_env["VIGIE_INTERVAL__FRAMES"] = str(interval)
+    pipeline = LocalPipeline(plan)
     try:
         run_clip(pipeline, kill_tracking_at=600)
         alerts = latest_alerts(read_with_kcat(kcat, broker_bootstrap, ALERTS))
         assert_one_alert_per_visit(alerts)
+        detections = [
+            codec.decode_detections(v) for v in read_with_kcat(kcat, broker_bootstrap, DETECTIONS)
+        ]
+        carried = sum(d.carried for d in detections)
+        assert carried == pytest.approx(len(detections) * (interval - 1) / interval, abs=3)
         with sqlite3.connect(pipeline.plan.database) as db:
             stored = {row[0] for row in db.execute("SELECT alert_id FROM alerts")}
         assert stored == set(alerts)
