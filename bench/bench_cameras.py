@@ -47,21 +47,18 @@ from vigie_cli.samples import (
 )
 from vigie_core.types import Alert
 from vigie_runtime import codec
-from vigie_runtime.admin import LagProbe, admin_client, ensure_topics
-from vigie_runtime.broker import BrokerProcess, free_port, start_broker
+from vigie_runtime.admin import LagProbe
+from vigie_runtime.broker import fresh_broker
 from vigie_runtime.topics import ALERTS
 
 FPS = 10.0
-NAMES = ("capture", "detection", "tracking", "analytics", "alerting", "storage")
 
 
 @contextlib.contextmanager
 def pipeline_at(work: Path, interval: int, cameras: list[str]) -> Iterator[LocalPipeline]:
     """The six services at detection interval ``interval`` on a fresh broker, consumers
     started and ready; capture is started by the caller."""
-    broker: BrokerProcess = start_broker(free_port())
-    try:
-        ensure_topics(admin_client(broker.bootstrap))
+    with fresh_broker() as broker:
         config = work / "config"
         config.mkdir(parents=True, exist_ok=True)
         sample = sample_config_dir()
@@ -72,12 +69,10 @@ def pipeline_at(work: Path, interval: int, cameras: list[str]) -> Iterator[Local
         (scene,) = scenes["cameras"].values()
         scene_file = work / "scenes.yaml"
         scene_file.write_text(yaml.safe_dump({"cameras": {c: scene for c in cameras}}))
-        plan = PipelinePlan(
-            bootstrap=broker.bootstrap,
-            work_dir=work,
-            scenes=scene_file,
-            http_ports={n: free_port() for n in NAMES},
-            grpc_ports={n: free_port() for n in ("detection", "alerting", "storage")},
+        plan = PipelinePlan.on_free_ports(
+            broker.bootstrap,
+            work,
+            scene_file,
             session_timeout_ms=2000,
             log_level="WARNING",
             config_dir=config,
@@ -93,8 +88,6 @@ def pipeline_at(work: Path, interval: int, cameras: list[str]) -> Iterator[Local
             yield pipeline
         finally:
             pipeline.stop_all()
-    finally:
-        broker.stop()
 
 
 def write_capture_config(pipeline: LocalPipeline, cameras: list[str], live: bool) -> None:
@@ -138,7 +131,7 @@ def clip_alerts(work: Path, interval: int) -> AlertCheck:
     with pipeline_at(work, interval, [SAMPLE_CAMERA]) as pipeline:
         pipeline.start_capture(str(CLIP), SAMPLE_CAMERA, fast=True)
         if not pipeline.wait_drained(timeout_s=1800):
-            raise RuntimeError("the clip did not drain")
+            raise RuntimeError(f"the clip did not drain\n{pipeline.why_not_drained()}")
         latest: dict[str, Alert] = {}
         for message in read_topic(pipeline.plan.bootstrap, ALERTS):
             alert = codec.decode_alert(message.value)

@@ -39,8 +39,7 @@ from vigie.v1 import frames_pb2
 from vigie_detection.adapters.factory import BACKENDS, DetectorConfig, build_detector
 from vigie_detection.models.errors import ModelError
 from vigie_runtime import codec
-from vigie_runtime.admin import admin_client, ensure_topics
-from vigie_runtime.broker import free_port, start_broker
+from vigie_runtime.broker import free_port, fresh_broker
 from vigie_runtime.bus import Output
 from vigie_runtime.kafka import KafkaBus
 from vigie_runtime.settings import KafkaSettings
@@ -121,9 +120,7 @@ def service_fps(
     backend: str, jpegs: Sequence[bytes], batch: int, threads: int
 ) -> tuple[float, float]:
     """(frames/s, peak RSS in MB) of the service process on a broker of its own."""
-    broker = start_broker(free_port())
-    try:
-        ensure_topics(admin_client(broker.bootstrap))
+    with fresh_broker() as broker:
         settings = KafkaSettings(bootstrap_servers=broker.bootstrap, single_record_batches=True)
         bus = KafkaBus(settings)
         publisher = bus.publisher("bench")
@@ -178,8 +175,6 @@ def service_fps(
             raise RuntimeError(f"only {len(stamps)} of {len(jpegs)} detections arrived")
         span_s = (max(stamps) - min(stamps)) / 1000
         return (len(stamps) - 1) / max(span_s, 1e-3), peak
-    finally:
-        broker.stop()
 
 
 def measure_raw_here(backend: str, batches: Sequence[int], seconds: float, threads: int) -> int:

@@ -31,8 +31,7 @@ from vigie_cli.output import Progress
 from vigie_cli.pipeline import LocalPipeline, PipelinePlan
 from vigie_cli.samples import SAMPLE_CAMERA, default_samples_dir, example_scenes
 from vigie_runtime import codec
-from vigie_runtime.admin import admin_client, ensure_topics
-from vigie_runtime.broker import free_port, start_broker
+from vigie_runtime.broker import fresh_broker
 from vigie_runtime.bus import Message
 from vigie_runtime.kafka import KafkaBus
 from vigie_runtime.settings import KafkaSettings
@@ -121,16 +120,11 @@ def percentiles(values: list[float]) -> str:
 def run_pipeline(
     work: Path, scenes: Path, fast: bool, max_frames: int | None, topics: tuple[str, ...]
 ) -> PipelineRun:
-    broker = start_broker(free_port())
-    try:
-        ensure_topics(admin_client(broker.bootstrap))
-        names = ("capture", "detection", "tracking", "analytics", "alerting", "storage")
-        plan = PipelinePlan(
-            bootstrap=broker.bootstrap,
-            work_dir=work,
-            scenes=scenes,
-            http_ports={n: free_port() for n in names},
-            grpc_ports={n: free_port() for n in ("detection", "alerting", "storage")},
+    with fresh_broker() as broker:
+        plan = PipelinePlan.on_free_ports(
+            broker.bootstrap,
+            work,
+            scenes,
             session_timeout_ms=2000,
             log_level="WARNING",
             # Every zone entry an alert: no merging (cooldown 0), intrusions allowed everywhere.
@@ -155,7 +149,7 @@ def run_pipeline(
             )
             progress = Progress(prefix="bench-e2e: ")  # what is in flight, on stderr
             if not pipeline.wait_drained(timeout_s=1800, progress=progress):
-                raise RuntimeError("pipeline did not drain")
+                raise RuntimeError(f"pipeline did not drain\n{pipeline.why_not_drained()}")
             after = cpu_of(pipeline, broker.process.pid)
             capture.wait()  # reaped: its time is in this process's children's usage now
             cpu_s = {key: after[key] - before[key] for key in after if key in before}
@@ -163,8 +157,6 @@ def run_pipeline(
         finally:
             pipeline.stop_all()
         return PipelineRun({t: read_topic(broker.bootstrap, t) for t in topics}, cpu_s)
-    finally:
-        broker.stop()
 
 
 STAGE_ORDER = ("capture", "detection", "tracking", "analytics", "alerting", "storage", "broker")

@@ -53,13 +53,7 @@ import cv2
 import numpy as np
 
 from vigie_cli.samples import default_samples_dir
-from vigie_runtime.faces import (
-    FACE_CONFIG_SHA256,
-    FACE_WEIGHTS_SHA256,
-    FaceFinder,
-    face_model_dir,
-    verified,
-)
+from vigie_runtime.faces import FaceFinder, load_face_net
 from vigie_storage.snapshots import SnapshotSettings
 
 Box = tuple[int, int, int, int]  # x, y, w, h in frame pixels
@@ -151,14 +145,7 @@ class ScaledSearch:
     """The candidate: the res10 SSD over the whole frame at one scale, boxes with their scores."""
 
     def __init__(self) -> None:
-        folder = face_model_dir()
-        config = verified(folder / "deploy.prototxt", FACE_CONFIG_SHA256, "face detector config")
-        weights = verified(
-            folder / "res10_300x300_ssd_iter_140000.caffemodel",
-            FACE_WEIGHTS_SHA256,
-            "face detector weights",
-        )
-        self._net = cv2.dnn.readNetFromCaffe(str(config), str(weights))
+        self._net = load_face_net()
 
     def rows(
         self, image: np.ndarray, size: tuple[int, int], floor: float

@@ -53,6 +53,22 @@ class PipelinePlan:
     # choice made here explicitly (a service with neither TLS nor this setting refuses to start).
     grpc_plaintext: bool = True
 
+    @classmethod
+    def on_free_ports(
+        cls, bootstrap: str, work_dir: Path, scenes: Path | None, **options: object
+    ) -> PipelinePlan:
+        """A plan whose services listen on ports nobody else was handed: several pipelines (tests,
+        benchmarks) on one machine, none on the fixed ports of `vigie run`."""
+        return cls(
+            bootstrap,
+            work_dir,
+            scenes,
+            http_ports={s.name: free_port() for s in topology.SERVICES},
+            grpc_ports={s.name: free_port() for s in topology.SERVICES if s.grpc_port is not None},
+            web_ports={s.name: free_port() for s in topology.SERVICES if s.web_port is not None},
+            **options,  # type: ignore[arg-type]
+        )
+
     @property
     def database(self) -> Path:
         return self.work_dir / "vigie.sqlite"
@@ -248,6 +264,30 @@ class LocalPipeline:
         return {
             group: probe.lag(group, topics) for group, topics in topology.drain_groups().items()
         }
+
+    def why_not_drained(self, log_lines: int = 5) -> str:
+        """What a pipeline that did not drain was still doing: the groups behind, and each
+        process of their services (running or its exit code) with the end of its log, so a
+        failure on a machine nobody can log into says which stage stopped turning."""
+        probe = LagProbe(self.plan.bootstrap)
+        try:
+            lags = self.lags(probe)
+        finally:
+            probe.close()
+        behind = {group: n for group, n in lags.items() if n}
+        services = {
+            s.name for s in topology.SERVICES for group in s.consumer_groups() if group in behind
+        }
+        lines = [f"groups behind: {behind or 'none'}; capturing: {self.capturing()}"]
+        for key, process in sorted(self.processes.items()):
+            if service_of(key) not in services and process.poll() is None:
+                continue
+            state = "running" if process.poll() is None else f"exited {process.returncode}"
+            lines.append(f"-- {key} ({state}), last lines of {self.plan.log_path(key)}:")
+            path = self.plan.log_path(key)
+            text = path.read_text(errors="replace") if path.exists() else ""
+            lines.extend(f"   {line[:400]}" for line in text.splitlines()[-log_lines:])
+        return "\n".join(lines)
 
     def drain_watch(self, settle_s: float = 2.0) -> DrainWatch:
         return DrainWatch(self, settle_s)

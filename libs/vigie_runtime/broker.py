@@ -15,6 +15,7 @@ import socket
 import stat
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,6 +126,20 @@ def start_broker(
         time.sleep(0.1)
     process.kill()
     raise BrokerError(f"broker did not listen on {host}:{port} within {timeout_s:.0f}s")
+
+
+@contextlib.contextmanager
+def fresh_broker() -> Iterator[BrokerProcess]:
+    """A broker of its own on a free port with every Vigie topic created, stopped on exit: what
+    a test or a benchmark that must start from empty topics and groups runs on."""
+    from vigie_runtime.admin import admin_client, ensure_topics  # the admin needs the client
+
+    broker = start_broker(free_port())
+    try:
+        ensure_topics(admin_client(broker.bootstrap))
+        yield broker
+    finally:
+        broker.stop()
 
 
 def _pid_alive(pid: int) -> bool:

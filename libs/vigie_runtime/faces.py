@@ -45,20 +45,26 @@ def face_model_dir() -> Path:
     return Path(spec.origin).parent / "data"
 
 
+def load_face_net(folder: Path | None = None) -> cv2.dnn.Net:
+    """The res10 SSD face detector, its files checked against the pinned sha256 first: the one
+    place that knows where the model is and what it must be (redaction and its benchmark)."""
+    folder = folder or face_model_dir()
+    config = verified(folder / "deploy.prototxt", FACE_CONFIG_SHA256, "face detector config")
+    weights = verified(
+        folder / "res10_300x300_ssd_iter_140000.caffemodel",
+        FACE_WEIGHTS_SHA256,
+        "face detector weights",
+    )
+    return cv2.dnn.readNetFromCaffe(str(config), str(weights))
+
+
 class FaceFinder:
     """Faces as pixel boxes (x, y, w, h), from the res10 SSD at 300x300."""
 
     def __init__(
         self, min_size_px: int = 24, min_confidence: float = 0.6, folder: Path | None = None
     ) -> None:
-        folder = folder or face_model_dir()
-        config = verified(folder / "deploy.prototxt", FACE_CONFIG_SHA256, "face detector config")
-        weights = verified(
-            folder / "res10_300x300_ssd_iter_140000.caffemodel",
-            FACE_WEIGHTS_SHA256,
-            "face detector weights",
-        )
-        self._net = cv2.dnn.readNetFromCaffe(str(config), str(weights))
+        self._net = load_face_net(folder)
         self._min_size = min_size_px
         self._min_confidence = min_confidence
 

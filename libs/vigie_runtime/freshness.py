@@ -40,11 +40,18 @@ class FreshnessSettings(StrictModel):
         return own.max_age_s if own is not None else self.max_age_s
 
 
+def age_of(frame: frames_pb2.Frame, now: float) -> float | None:
+    """How old a live frame is at ``now``; None for a replay, whose age means nothing."""
+    if frame.replay:
+        return None
+    return now - codec.time_from_proto(frame.captured_at)
+
+
 def is_stale(frame: frames_pb2.Frame, freshness: FreshnessSettings, stage: str, now: float) -> bool:
     """True, counted and logged, for a live frame older than its camera's limit."""
-    if frame.replay:
+    age = age_of(frame, now)
+    if age is None:
         return False
-    age = now - codec.time_from_proto(frame.captured_at)
     limit = freshness.limit_for(frame.camera_id)
     if age <= limit:
         return False

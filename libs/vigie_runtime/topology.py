@@ -269,7 +269,8 @@ STORAGE = ServiceTopology(
         ConsumerGroup(
             "storage-snapshots",
             "-snapshots",
-            (Read(FRAMES), Read(TRACKS), Read(ALERTS)),
+            # Events: each pins its frame for the alert it may become (vigie_storage.pins).
+            (Read(FRAMES), Read(TRACKS), Read(EVENTS), Read(ALERTS)),
             when="snapshots.enabled",
         ),
     ),

@@ -34,7 +34,7 @@ from vigie_cli.samples import example_scenes, sample_config_dir
 from vigie_core.types import VerdictAction
 from vigie_runtime import codec
 from vigie_runtime.auth import digest
-from vigie_runtime.broker import free_port
+from vigie_runtime.broker import fresh_broker
 from vigie_runtime.kafka import KafkaBus
 from vigie_runtime.settings import KafkaSettings
 from vigie_runtime.topics import VERDICTS
@@ -82,15 +82,10 @@ def _browser_or_skip() -> Any:
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    from vigie_runtime.admin import admin_client, ensure_topics
-    from vigie_runtime.broker import start_broker
-
     if not SAMPLE_CLIP.exists():
         pytest.skip(f"sample clip not available: {SAMPLE_CLIP}")
     _browser_or_skip()
     work = tmp_path_factory.mktemp("console")
-    broker = start_broker(free_port())
-    ensure_topics(admin_client(broker.bootstrap))
     tokens = work / "desk-tokens.yaml"
     entries = [
         {"sha256": digest(TOKENS[role]), "operator": PEOPLE[role], "role": role} for role in TOKENS
@@ -98,35 +93,31 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     tokens.write_text(yaml.safe_dump({"tokens": entries}))
     scenes = work / "scenes.yaml"
     shutil.copy(example_scenes(), scenes)
-    names = (*CONSUMERS, "capture", "console")
-    plan = PipelinePlan(
-        bootstrap=broker.bootstrap,
-        work_dir=work,
-        scenes=scenes,
-        http_ports={n: free_port() for n in names},
-        grpc_ports={n: free_port() for n in ("detection", "alerting", "storage")},
-        web_ports={"console": free_port()},
-        session_timeout_ms=2000,
-        config_dir=sample_config_dir(),
-        extra_env={"VIGIE_TOKENS_FILE": str(tokens)},
-    )
-    pipeline = LocalPipeline(plan)
-    try:
-        pipeline.start_consumers()
-        pipeline.start("console")
-        pipeline.wait_ready((*CONSUMERS, "console"), timeout_s=180)
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        yield Console(
-            url=f"http://localhost:{plan.web_ports['console']}",
-            pipeline=pipeline,
-            scenes=scenes,
-            bootstrap=broker.bootstrap,
-            archive=f"127.0.0.1:{plan.grpc_ports['storage']}",
-            shared={},
+    with fresh_broker() as broker:
+        plan = PipelinePlan.on_free_ports(
+            broker.bootstrap,
+            work,
+            scenes,
+            session_timeout_ms=2000,
+            config_dir=sample_config_dir(),
+            extra_env={"VIGIE_TOKENS_FILE": str(tokens)},
         )
-    finally:
-        pipeline.stop_all()
-        broker.stop()
+        pipeline = LocalPipeline(plan)
+        try:
+            pipeline.start_consumers()
+            pipeline.start("console")
+            pipeline.wait_ready((*CONSUMERS, "console"), timeout_s=180)
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            yield Console(
+                url=f"http://localhost:{plan.web_ports['console']}",
+                pipeline=pipeline,
+                scenes=scenes,
+                bootstrap=broker.bootstrap,
+                archive=f"127.0.0.1:{plan.grpc_ports['storage']}",
+                shared={},
+            )
+        finally:
+            pipeline.stop_all()
 
 
 @pytest.fixture(scope="module")

@@ -73,7 +73,7 @@ def test_analytics_killed_mid_dwell_raises_no_duplicate_and_loses_no_alert(
         time.sleep(1.0)
         pipeline.start("analytics")
         pipeline.wait_ready(("analytics",))
-        assert pipeline.wait_drained(timeout_s=600), "pipeline did not drain"
+        assert pipeline.wait_drained(timeout_s=600), pipeline.why_not_drained()
     finally:
         codes = pipeline.stop_all()
     assert all(code == 0 for code in codes.values() if code is not None), codes

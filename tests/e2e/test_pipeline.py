@@ -37,7 +37,7 @@ from vigie_cli.samples import (
 from vigie_core.types import Alert, AlertStatus, EventKind
 from vigie_runtime import codec
 from vigie_runtime.auth import digest
-from vigie_runtime.broker import free_port
+from vigie_runtime.broker import fresh_broker
 from vigie_runtime.bus import Output
 from vigie_runtime.kafka import KafkaBus
 from vigie_runtime.settings import KafkaSettings
@@ -64,33 +64,23 @@ INJECTED = {h.value for h in HOSTILE}
 @pytest.fixture()
 def broker_bootstrap() -> Iterator[str]:
     """A fresh broker per test: both runs must start from empty topics and groups."""
-    from vigie_runtime.admin import admin_client, ensure_topics
-    from vigie_runtime.broker import start_broker
-
     if not SAMPLE_CLIP.exists():
         pytest.skip(f"sample clip not available: {SAMPLE_CLIP}")
-    broker = start_broker(free_port())
-    try:
-        ensure_topics(admin_client(broker.bootstrap))
+    with fresh_broker() as broker:
         yield broker.bootstrap
-    finally:
-        broker.stop()
 
 
 OPERATOR = [("authorization", "Bearer op1-token")]
 
 
 def plan_for(bootstrap: str, work_dir: Path) -> PipelinePlan:
-    names = ("capture", "detection", "tracking", "analytics", "alerting", "storage")
     tokens = work_dir / "desk-tokens.yaml"
     entry = {"sha256": digest("op1-token"), "operator": "op1", "role": "operator"}
     tokens.write_text(yaml.safe_dump({"tokens": [entry]}))
-    return PipelinePlan(
-        bootstrap=bootstrap,
-        work_dir=work_dir,
-        scenes=example_scenes(),
-        http_ports={n: free_port() for n in names},
-        grpc_ports={n: free_port() for n in ("detection", "alerting", "storage")},
+    return PipelinePlan.on_free_ports(
+        bootstrap,
+        work_dir,
+        example_scenes(),
         session_timeout_ms=2000,
         config_dir=sample_config_dir(),  # what `make run` uses for this clip
         extra_env={"VIGIE_TOKENS_FILE": str(tokens)},
@@ -153,7 +143,7 @@ def run_clip(pipeline: LocalPipeline, kill_tracking_at: int | None = None) -> No
         time.sleep(1.0)
         pipeline.start("tracking")
         pipeline.wait_ready(("tracking",))
-    assert pipeline.wait_drained(timeout_s=900), "pipeline did not drain"
+    assert pipeline.wait_drained(timeout_s=900), pipeline.why_not_drained()
 
 
 def wait_for_tracks(bootstrap: str, count: int, timeout_s: float = 600) -> None:
@@ -239,7 +229,7 @@ def test_clip_raises_one_alert_per_visit_end_to_end(
                 metadata=OPERATOR,
             )
             assert codec.alert_from_proto(dismissed).status == AlertStatus.DISMISSED
-        assert pipeline.wait_drained(timeout_s=60)
+        assert pipeline.wait_drained(timeout_s=60), pipeline.why_not_drained()
         verdicts = [
             codec.decode_verdict(v)
             for v in read_with_kcat(kcat, broker_bootstrap, VERDICTS)

@@ -115,7 +115,7 @@ def test_two_replicas_per_stage_survive_a_kill_each_and_raise_exactly_the_alerts
                     del killed[key]
             time.sleep(0.2)
         assert not pending and not killed, f"kills not done: {pending} {killed}"
-        assert pipeline.wait_drained(timeout_s=900), "pipeline did not drain"
+        assert pipeline.wait_drained(timeout_s=900), pipeline.why_not_drained()
 
         bus = KafkaBus(KafkaSettings(bootstrap_servers=broker_bootstrap))
         alerts = latest_alerts(bus)
@@ -139,7 +139,7 @@ def test_two_replicas_per_stage_survive_a_kill_each_and_raise_exactly_the_alerts
                     metadata=OPERATOR,
                 )
                 assert codec.alert_from_proto(decided).status == AlertStatus.CONFIRMED
-        assert pipeline.wait_drained(timeout_s=120)
+        assert pipeline.wait_drained(timeout_s=120), pipeline.why_not_drained()
 
         # Each alert has its snapshot in the archive.
         with grpc.insecure_channel(f"127.0.0.1:{pipeline.grpc_port('storage-0')}") as channel:

@@ -40,9 +40,9 @@ from prometheus_client import Histogram
 from vigie.v1 import frames_pb2
 from vigie_detection.handler import DetectionHandler
 from vigie_detection.interval import DetectionInterval, IntervalSettings
-from vigie_runtime import codec, metrics, tracing
+from vigie_runtime import metrics, tracing
 from vigie_runtime.bus import Bus, Message, Output, Publisher, RebalanceListener, Subscriber
-from vigie_runtime.freshness import FreshnessSettings, is_stale
+from vigie_runtime.freshness import FreshnessSettings, age_of, is_stale
 from vigie_runtime.stage import dead_letter
 
 log = logging.getLogger(__name__)
@@ -96,26 +96,28 @@ class BatchingDetection:
     def decode(self, message: Message) -> frames_pb2.Frame:
         return self.handler.decode(message)
 
-    def _stale(self, frame: frames_pb2.Frame) -> bool:
-        return is_stale(frame, self.freshness, self.stage, self.clock())
+    def _stale(self, frame: frames_pb2.Frame, now: float | None = None) -> bool:
+        return is_stale(frame, self.freshness, self.stage, self.clock() if now is None else now)
 
-    def _looked_at(self, frame: frames_pb2.Frame) -> bool:
-        now = self.clock()
-        if frame.replay:
+    def _looked_at(self, frame: frames_pb2.Frame, now: float) -> bool:
+        age = age_of(frame, now)
+        if age is None:
             return self.interval.look(frame.camera_id, frame.sequence, now=now)
         return self.interval.look(
             frame.camera_id,
             frame.sequence,
             now=now,
-            age_s=now - codec.time_from_proto(frame.captured_at),
+            age_s=age,
             limit_s=self.freshness.limit_for(frame.camera_id),
         )
 
     def collect(self, frame: frames_pb2.Frame, message: Message) -> Sequence[Output]:
         """Decode the image now (a bad one is this message's fault alone); detect at flush."""
-        if self._stale(frame):
+        now = self.clock()  # one instant for both judgements of this frame's age
+        if self._stale(frame, now):
             return []  # already too old: not even worth decoding
-        image = self.handler.decode_image(frame.jpeg) if self._looked_at(frame) else None
+        looked_at = self._looked_at(frame, now)
+        image = self.handler.decode_image(frame.jpeg) if looked_at else None
         self._pending.append(_Pending(frame, message, image, tracing.current()))
         return []
 

@@ -56,7 +56,7 @@ class StorageService(StageService):
             before_commit=between_batches,
             on_idle=when_idle,
         )
-        # One stage reads frames, tracks and alerts for snapshots, their clips and the stills.
+        # One stage reads frames, tracks, events and alerts for snapshots, their clips and stills.
         if settings.snapshots.enabled or settings.stills.enabled:
             snapshots = SnapshotHandler(
                 self.store,

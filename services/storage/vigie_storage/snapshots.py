@@ -11,6 +11,10 @@ the others' frames out), and ``idle_s``/``max_cameras`` for cameras that stopped
 that a flood of distinct ids invented. Alerts waiting for their frame are capped by
 ``max_pending``; every eviction is counted and warned about.
 
+The stage reads its three topics at once, so a frame's tracks can come before the frame itself
+(after a rewind, or when tracks catch up on a backlog): they are kept, per camera and bounded
+like the frames, until their frame comes, so no frame loses the head blur of its persons.
+
 When a new alert arrives, its frame is looked up by sequence and capture time, drawn,
 redacted, encoded and put in the blob store, and the archive records where. An alert that
 arrives before its frame waits up to ``wait_s``; one whose frame never comes is logged and
@@ -54,13 +58,13 @@ import numpy as np
 from prometheus_client import Counter, Gauge
 from pydantic import Field
 
-from vigie_core.types import Alert, Box, FrameRef, FrameTracks, Track
+from vigie_core.types import Alert, Box, Event, FrameRef, FrameTracks, Track
 from vigie_runtime import codec
 from vigie_runtime.bus import Message, Output
 from vigie_runtime.faces import FaceFinder
 from vigie_runtime.images import InvalidImage, decode_jpeg
 from vigie_runtime.settings import StrictModel
-from vigie_runtime.topics import ALERTS, FRAMES, TRACKS
+from vigie_runtime.topics import ALERTS, EVENTS, FRAMES, TRACKS
 from vigie_storage.blobs import BlobStore
 from vigie_storage.clips import (
     ClipSettings,
@@ -73,6 +77,7 @@ from vigie_storage.clips import (
     still_key,
     within_bytes,
 )
+from vigie_storage.pins import FramePins
 from vigie_storage.ports import ArchiveStore, Clip, Snapshot
 
 log = logging.getLogger(__name__)
@@ -129,6 +134,11 @@ class SnapshotSettings(StrictModel):
     # Messages per partition re-read before the committed position when a partition is
     # assigned (after a crash or a rebalance), so the frames a pending alert needs come back.
     rewind_messages: int = Field(1500, ge=0)
+    # Each event's frame is pinned this long (wall clock) for the alert it may become, so an
+    # alert that comes late (alerting behind its tracks) still finds its frame; see pins.py.
+    pin_s: float = Field(600.0, gt=0)
+    # Frames pinned at most (0: none); beyond it the oldest pin goes, counted and warned about.
+    max_pinned: int = Field(500, ge=0)
     face_confidence: float = 0.3  # low on purpose: a false blur costs nothing
     jpeg_quality: int = 85
 
@@ -154,6 +164,10 @@ class _Camera:
     bytes: int = 0  # JPEG bytes buffered
     newest_at: float = float("-inf")  # capture time of the newest frame buffered
     still_due_at: float = float("inf")  # the handler's clock when its next still is due
+    # Tracks read before their frame, by frame sequence. The stage reads several topics at
+    # once: after a rewind (or under a backlog) a frame's tracks can come first, and dropping
+    # them would leave the frame's persons without their head blur, and its alert waiting.
+    early: OrderedDict[int, FrameTracks] = field(default_factory=OrderedDict)
 
     def find(self, ref: FrameRef) -> _Frame | None:
         frame = self.by_sequence.get(ref.sequence)
@@ -162,9 +176,14 @@ class _Camera:
         return None
 
     def add(self, frame: _Frame) -> bool:
-        """Buffer ``frame`` unless it already is (a rewind reads recent frames again)."""
+        """Buffer ``frame`` unless it already is (a rewind reads recent frames again), with its
+        tracks when they came first."""
         if self.find(FrameRef("", frame.sequence, frame.captured_at, 0, 0)) is not None:
             return False
+        early = self.early.get(frame.sequence)
+        if early is not None and abs(early.frame.captured_at - frame.captured_at) < TIME_MATCH_S:
+            del self.early[frame.sequence]
+            frame.tracks, frame.tracked = early.tracks, True
         self.frames.append(frame)
         self.by_sequence[frame.sequence] = frame
         self.bytes += len(frame.jpeg)
@@ -284,11 +303,12 @@ class SnapshotHandler:
         self._over_budget = False  # the byte budget is evicting (warned once per episode)
         self._pending: OrderedDict[str, tuple[Alert, float]] = OrderedDict()
         self._done: OrderedDict[str, None] = OrderedDict()
+        self._pins: FramePins[_Frame] = FramePins(settings.pin_s, settings.max_pinned)
 
     def rewind(self) -> dict[str, int]:
         """What the stage re-reads on assignment: its recent window of every input."""
         n = self.settings.rewind_messages
-        return {FRAMES: n, TRACKS: n, ALERTS: n} if n else {}
+        return {FRAMES: n, TRACKS: n, EVENTS: n, ALERTS: n} if n else {}
 
     def decode(self, message: Message) -> Decoded:
         if message.topic == FRAMES:
@@ -297,15 +317,20 @@ class SnapshotHandler:
             return TRACKS, codec.decode_tracks(message.value, key=message.key)
         if message.topic == ALERTS:
             return ALERTS, codec.decode_alert(message.value, key=message.key)
+        if message.topic == EVENTS:
+            return EVENTS, codec.decode_event(message.value, key=message.key)
         raise ValueError(f"the snapshot stage does not read topic {message.topic}")
 
     def handle(self, item: Decoded, message: Message) -> Sequence[Output]:
         topic, value = item
         self._forget_idle()  # cheap: only the front of the buffer is looked at
+        self._pins.expire(self.clock())  # as cheap: only the oldest pins are looked at
         if topic == FRAMES:
             self._add_frame(value)
         elif topic == TRACKS:
             self._add_tracks(value)  # type: ignore[arg-type]
+        elif topic == EVENTS:
+            self._pin(value)  # type: ignore[arg-type]
         else:
             self._want(value)  # type: ignore[arg-type]
         self._retry_pending()
@@ -322,7 +347,11 @@ class SnapshotHandler:
         camera.last_active_at = self.clock()
         self._cameras.move_to_end(camera_id)
         before = camera.bytes
-        camera.add(_Frame(int(frame.sequence), captured_at, bytes(frame.jpeg)))  # type: ignore[attr-defined]
+        added = _Frame(int(frame.sequence), captured_at, bytes(frame.jpeg))  # type: ignore[attr-defined]
+        if camera.add(added):
+            self._pins.offer(camera_id, added)
+            if added.tracked:
+                self._tracked(camera_id, camera, added)
         self._bytes += camera.bytes - before
         self._prune(camera_id, camera)
         self._keep_budget()
@@ -374,6 +403,8 @@ class SnapshotHandler:
         oldest = camera.tracked_until - self.settings.buffer_s
         while camera.frames and camera.frames[0].captured_at < oldest:
             self._bytes -= camera.drop_oldest()
+        while camera.early and next(iter(camera.early.values())).frame.captured_at < oldest:
+            camera.early.popitem(last=False)  # its frame never came in time: nothing to wait for
         over = len(camera.frames) > self.settings.max_frames_per_camera
         if over and not camera.full:
             log.warning(
@@ -420,16 +451,38 @@ class SnapshotHandler:
         camera = self._camera(camera_id)
         camera.last_active_at = self.clock()
         self._cameras.move_to_end(camera_id)
-        found = camera.find(frame_tracks.frame)
+        found = camera.find(frame_tracks.frame) or self._pins.find(frame_tracks.frame)
         if found is not None:
             found.tracks = frame_tracks.tracks
             found.tracked = True
-            if self.stills is not None and self.clock() >= camera.still_due_at:
-                self._take_still(camera_id, camera, found)
+            self._tracked(camera_id, camera, found)
+        elif frame_tracks.frame.captured_at > camera.tracked_until - self.settings.buffer_s:
+            # Its frame may still come (read from another topic): kept for it, bounded.
+            camera.early[frame_tracks.frame.sequence] = frame_tracks
+            camera.early.move_to_end(frame_tracks.frame.sequence)
+            while len(camera.early) > self.settings.max_frames_per_camera:
+                camera.early.popitem(last=False)
         camera.tracked_until = max(camera.tracked_until, frame_tracks.frame.captured_at)
         self._prune(camera_id, camera)
 
+    def _tracked(self, camera_id: str, camera: _Camera, frame: _Frame) -> None:
+        """A buffered frame now has its tracks: the camera's still may be due."""
+        if self.stills is not None and self.clock() >= camera.still_due_at:
+            self._take_still(camera_id, camera, frame)
+
     # -- alerts -----------------------------------------------------------------------------------
+
+    def _pin(self, event: Event) -> None:
+        """Keep the event's frame for the alert it may become (it may not be read yet)."""
+        camera = self._cameras.get(event.camera_id)
+        frame = camera.find(event.frame) if camera is not None else None
+        self._pins.pin(event.frame, frame, self.clock())
+
+    def _find(self, ref: FrameRef) -> _Frame | None:
+        """An alert's frame: in its camera's buffer, or pinned by its event."""
+        camera = self._cameras.get(ref.camera_id)
+        found = camera.find(ref) if camera is not None else None
+        return found if found is not None else self._pins.find(ref)
 
     def _want(self, alert: Alert) -> None:
         if not self.settings.enabled or alert.frame is None:
@@ -438,6 +491,7 @@ class SnapshotHandler:
         if alert_id in self._done or alert_id in self._pending or alert_id in self._clips_pending:
             return
         if self.store.snapshot_for(alert_id) is not None:
+            self._pins.release(alert.frame)  # taken before a crash or a rewind
             # Read again (a rewind, a merged alert): its clip may be what a crash interrupted.
             if self.clips is not None and self.store.clip_for(alert_id) is None:
                 self._wait_for_clip(alert, alert.frame.captured_at)
@@ -456,8 +510,7 @@ class SnapshotHandler:
     def _retry_pending(self) -> None:
         now = self.clock()
         for alert_id, (alert, deadline) in list(self._pending.items()):
-            camera = self._cameras.get(alert.camera_id)
-            frame = camera.find(alert.frame) if camera and alert.frame else None
+            frame = self._find(alert.frame) if alert.frame else None
             if frame is not None and (frame.tracks or now >= deadline - self.settings.wait_s / 2):
                 del self._pending[alert_id]
                 self._take(alert, frame)
@@ -504,6 +557,8 @@ class SnapshotHandler:
             )
         )
         SNAPSHOTS.labels("stored").inc()
+        if alert.frame is not None:
+            self._pins.release(alert.frame)
         if self.clips is not None:
             self._wait_for_clip(alert, frame.captured_at)
         else:
@@ -659,6 +714,7 @@ class SnapshotHandler:
 
     def on_idle(self) -> list[Output]:
         self._forget_idle()
+        self._pins.expire(self.clock())
         self._retry_pending()
         self._retry_clips()
         self._overdue_stills()

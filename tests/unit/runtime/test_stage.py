@@ -280,21 +280,26 @@ def test_a_failing_message_is_dead_lettered_and_later_ones_processed(
     assert sample("vigie_errors_total", {"stage": name, "kind": kind}) == 1
 
 
+MIXED_BATCH = (b"ok-1", b"undecodable", b"ok-2", b"explodes", b"ok-3")
+
+
+def decode_unless_undecodable(message: Message) -> bytes:
+    if message.value == b"undecodable":
+        raise ValueError("truncated protobuf")
+    return message.value
+
+
+def upper_unless_explodes(value: bytes, message: Message) -> list[Output]:
+    if value == b"explodes":
+        raise ZeroDivisionError("division by zero")
+    return upper(value, message)
+
+
 def test_decode_and_handler_failures_in_one_batch_each_get_their_dead_letter() -> None:
     bus = InMemoryBus()
-    publish(bus, "cam-1", b"ok-1", b"undecodable", b"ok-2", b"explodes", b"ok-3")
-
-    def decode(message: Message) -> bytes:
-        if message.value == b"undecodable":
-            raise ValueError("truncated protobuf")
-        return message.value
-
-    def handle(value: bytes, message: Message) -> list[Output]:
-        if value == b"explodes":
-            raise ZeroDivisionError("division by zero")
-        return upper(value, message)
-
-    with running(make_runner(make_stage("mixed", decode=decode, handle=handle), bus)):
+    publish(bus, "cam-1", *MIXED_BATCH)
+    stage = make_stage("mixed", decode=decode_unless_undecodable, handle=upper_unless_explodes)
+    with running(make_runner(stage, bus)):
         wait_until(lambda: lag(bus) == 0)
 
     assert values(bus, OUT) == [b"OK-1", b"OK-2", b"OK-3"]
@@ -308,19 +313,14 @@ def test_decode_and_handler_failures_in_one_batch_each_get_their_dead_letter() -
 def test_a_stage_that_does_not_dead_letter_leaves_bad_messages_out_and_goes_on() -> None:
     """A group per replica: every replica would write its own letter for one bad message."""
     bus = InMemoryBus()
-    publish(bus, "cam-1", b"ok-1", b"undecodable", b"ok-2", b"explodes", b"ok-3")
+    publish(bus, "cam-1", *MIXED_BATCH)
 
-    def decode(message: Message) -> bytes:
-        if message.value == b"undecodable":
-            raise ValueError("truncated protobuf")
-        return message.value
-
-    def handle(value: bytes, message: Message) -> list[Output]:
-        if value == b"explodes":
-            raise ZeroDivisionError("division by zero")
-        return upper(value, message)
-
-    stage = make_stage("per-replica", decode=decode, handle=handle, dead_letters=False)
+    stage = make_stage(
+        "per-replica",
+        decode=decode_unless_undecodable,
+        handle=upper_unless_explodes,
+        dead_letters=False,
+    )
     with running(make_runner(stage, bus)):
         wait_until(lambda: lag(bus) == 0)
 

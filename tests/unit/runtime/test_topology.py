@@ -103,7 +103,12 @@ def test_drain_waits_only_on_what_runs_with_default_settings() -> None:
     assert "vigie-alerting-webhooks" not in drain  # off unless the policy names receivers
     # Each replica's own group has a name nobody knows in advance: its lag cannot be waited on.
     assert not any(group_id.startswith("vigie-alerting-watch") for group_id in drain)
-    assert drain["vigie-storage-snapshots"] == (topics.FRAMES, topics.TRACKS, topics.ALERTS)
+    assert drain["vigie-storage-snapshots"] == (
+        topics.FRAMES,
+        topics.TRACKS,
+        topics.EVENTS,
+        topics.ALERTS,
+    )
     # Webhook deliveries read the alerts only when the policy has webhooks.
     assert drain["vigie-alerting"] == (topics.EVENTS, topics.VERDICTS)
     assert set(drain) == {

@@ -16,6 +16,7 @@ from vigie_core.types import (
     Alert,
     AlertStatus,
     Box,
+    Event,
     EventKind,
     FrameRef,
     FrameTracks,
@@ -28,7 +29,7 @@ from vigie_runtime.bus import Message, Output
 from vigie_runtime.health import Health
 from vigie_runtime.inmemory import InMemoryBus
 from vigie_runtime.stage import Stage, StageRunner
-from vigie_runtime.topics import ALERTS, FRAMES, TRACKS
+from vigie_runtime.topics import ALERTS, EVENTS, FRAMES, TRACKS
 from vigie_storage.adapters.sqlite_store import SqliteArchive
 from vigie_storage.blobs import FileBlobStore
 from vigie_storage.snapshots import SnapshotHandler, SnapshotSettings
@@ -63,6 +64,12 @@ def alert_msg(seq: int, t: float, n: int = 1) -> Message:
         f"ev-{n}", t, t, 1, "person", ("cam/1",), FrameRef("cam", seq, t, 160, 90),
     )  # fmt: skip
     return Message(ALERTS, 0, n, b"cam", codec.encode(alert))
+
+
+def event_msg(seq: int, t: float, n: int = 1) -> Message:
+    frame = FrameRef("cam", seq, t, 160, 90)
+    event = Event(f"ev-{n}", EventKind.ZONE_INTRUSION, frame, "gate", "person")
+    return Message(EVENTS, 0, n, b"cam", codec.encode(event))
 
 
 @pytest.fixture
@@ -105,6 +112,40 @@ def test_an_alert_before_its_frame_waits_for_it(
     assert store.snapshot_for("al-1") is not None
 
 
+def test_tracks_read_before_their_frame_are_kept_for_it(
+    stage: tuple[SnapshotHandler, SqliteArchive, FileBlobStore, list[float]],
+) -> None:
+    """Read after a rewind, a frame's tracks may come first: the frame still gets them, so its
+    alert is taken at once with the persons' heads blurred, not half a wait later without."""
+    handler, store, _, _ = stage
+    feed(handler, tracks_msg(3, T0), frame_msg(3, T0), alert_msg(3, T0))
+    assert store.snapshot_for("al-1") is not None
+    (camera,) = handler._cameras.values()
+    assert camera.by_sequence[3].tracked and len(camera.by_sequence[3].tracks) == 1
+    assert not camera.early
+
+
+def test_early_tracks_are_matched_by_capture_time_too(
+    stage: tuple[SnapshotHandler, SqliteArchive, FileBlobStore, list[float]],
+) -> None:
+    handler, _, _, _ = stage
+    feed(handler, tracks_msg(3, T0), frame_msg(3, T0 + 1))  # same sequence, another frame
+    (camera,) = handler._cameras.values()
+    assert not camera.by_sequence[3].tracked
+
+
+def test_tracks_whose_frame_never_comes_are_bounded(
+    stage: tuple[SnapshotHandler, SqliteArchive, FileBlobStore, list[float]],
+) -> None:
+    handler, _, _, _ = stage  # max_frames_per_camera=100, buffer_s=5
+    feed(handler, frame_msg(0, T0))
+    feed(handler, *(tracks_msg(n, T0 + n / 100) for n in range(1, 300)))
+    (camera,) = handler._cameras.values()
+    assert len(camera.early) == 100
+    feed(handler, tracks_msg(1000, T0 + 10))  # tracks 5 s past them: their frames are not coming
+    assert list(camera.early) == [1000]
+
+
 def test_an_alert_whose_frame_never_comes_is_given_up_after_wait_s(
     stage: tuple[SnapshotHandler, SqliteArchive, FileBlobStore, list[float]],
 ) -> None:
@@ -128,6 +169,52 @@ def test_frames_are_kept_until_the_tracks_are_past_them(
     feed(handler, alert_msg(30, T0 + 30, n=2), alert_msg(36, T0 + 36, n=3))
     assert store.snapshot_for("al-3") is not None
     assert store.snapshot_for("al-2") is None  # its frame left the buffer; it waits, then gives up
+
+
+def test_a_late_alert_finds_the_frame_its_event_pinned(
+    stage: tuple[SnapshotHandler, SqliteArchive, FileBlobStore, list[float]],
+) -> None:
+    """Alerting behind its tracks: the tracks run past the frame's buffer window before the
+    alert comes, yet the event that became it pinned its frame."""
+    handler, store, _, now = stage  # buffer_s=5
+    feed(handler, *(frame_msg(n, T0 + n) for n in range(3)), tracks_msg(2, T0 + 2))
+    feed(handler, event_msg(2, T0 + 2))
+    feed(handler, frame_msg(40, T0 + 40), tracks_msg(40, T0 + 40))  # frame 2 leaves the buffer
+    (camera,) = handler._cameras.values()
+    assert 2 not in camera.by_sequence
+    now[0] += 120  # two minutes late
+    feed(handler, alert_msg(2, T0 + 2))
+    snapshot = store.snapshot_for("al-1")
+    assert snapshot is not None and snapshot.frame_sequence == 2
+    assert len(handler._pins) == 0  # released by the snapshot
+
+
+def test_an_event_read_before_its_frame_pins_it_when_it_comes(
+    stage: tuple[SnapshotHandler, SqliteArchive, FileBlobStore, list[float]],
+) -> None:
+    handler, store, _, _ = stage
+    feed(handler, event_msg(2, T0 + 2), tracks_msg(2, T0 + 2), frame_msg(2, T0 + 2))
+    feed(handler, frame_msg(40, T0 + 40), tracks_msg(40, T0 + 40))
+    feed(handler, alert_msg(2, T0 + 2))
+    assert store.snapshot_for("al-1") is not None
+
+
+def test_a_pin_whose_event_never_became_an_alert_expires(
+    stage: tuple[SnapshotHandler, SqliteArchive, FileBlobStore, list[float]],
+) -> None:
+    handler, store, _, now = stage
+    feed(handler, frame_msg(2, T0 + 2), event_msg(2, T0 + 2))
+    feed(handler, frame_msg(40, T0 + 40), tracks_msg(40, T0 + 40))
+    now[0] += handler.settings.pin_s
+    handler.on_idle()
+    assert len(handler._pins) == 0
+    feed(handler, alert_msg(2, T0 + 2))
+    assert store.snapshot_for("al-1") is None
+
+
+def test_the_rewind_reads_the_events_again() -> None:
+    handler = SnapshotHandler(None, None, NoFaces(), SnapshotSettings(rewind_messages=10))  # type: ignore[arg-type]
+    assert handler.rewind() == {FRAMES: 10, TRACKS: 10, EVENTS: 10, ALERTS: 10}
 
 
 def test_a_frame_read_again_by_a_rewind_is_buffered_once(

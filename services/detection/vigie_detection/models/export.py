@@ -29,8 +29,10 @@ from vigie_detection.models.onnx_cache import (
     default_cache_dir,
     locate_export,
     onnx_file_name,
+    parse_size,
     pinned_sources,
     record_path,
+    write_record,
 )
 from vigie_detection.models.optional import require
 from vigie_detection.models.registry import DEFAULT_MODEL, Registry, ResolvedModel, verify_file
@@ -140,16 +142,8 @@ def export_onnx(
         sources=pinned_sources(spec),
         exporter=f"torch {torch.__version__}",
     )
-    record_path(target).write_text(record.to_json(), encoding="utf-8")
+    write_record(record_path(target), record.to_json())
     return target
-
-
-def _size(text: str) -> tuple[int, int]:
-    width, _, height = text.lower().partition("x")
-    try:
-        return (int(width), int(height or width))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected N or WxH, got {text!r}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -166,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default=DEFAULT_MODEL, help="model name in the registry")
     parser.add_argument(
         "--size",
-        type=_size,
+        type=parse_size,
         action="append",
         help="input size, N or WxH; repeatable (default: the manifest's)",
     )

@@ -17,8 +17,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from vigie_detection.models.errors import ExportMissing, ModelCorrupt
-from vigie_detection.models.onnx_cache import onnx_file_name, read_record, record_path
+from vigie_detection.models.errors import ModelCorrupt
+from vigie_detection.models.onnx_cache import (
+    onnx_file_name,
+    read_record,
+    record_path,
+    require_built,
+)
 from vigie_detection.models.registry import verify_file
 
 QuantFormat = Literal["qdq", "qoperator"]
@@ -114,16 +119,10 @@ def locate_int8(
     when it is damaged or stale (another float export, input size or settings).
     """
     path = cache_dir / int8_file_name(model, size)
-    record_file = record_path(path)
     command = quantize_command(model, size, cache_dir)
-    if not path.is_file() or not record_file.is_file():
-        missing = path if not path.is_file() else record_file
-        raise ExportMissing(
-            f"the int8 model of {model} at {size[0]}x{size[1]} is missing ({missing} not "
-            f"found); build it with: {command}"
-        )
+    require_built(path, f"the int8 model of {model} at {size[0]}x{size[1]}", command)
     fix = f"rebuild it with: {command} --force"
-    record = read_int8_record(record_file, fix)
+    record = read_int8_record(record_path(path), fix)
     reason = stale_reason(record, float_path, size, settings)
     if reason is not None:
         raise ModelCorrupt(f"int8 model {path} is stale: {reason}; {fix}")

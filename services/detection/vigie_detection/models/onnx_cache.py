@@ -9,8 +9,10 @@ file that was damaged, or exported from other weights than the manifest now pins
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -62,6 +64,38 @@ def pinned_sources(spec: ModelSpec) -> dict[str, str]:
     return {role: spec.files[role].sha256 for role in SOURCE_ROLES if role in spec.files}
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    """An input size from the command line: ``N`` (square) or ``WxH``."""
+    width, _, height = text.lower().partition("x")
+    try:
+        return (int(width), int(height or width))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or WxH, got {text!r}") from None
+
+
+def write_record(path: Path, text: str) -> None:
+    """Write a record beside its model so that a reader sees the old file or the new one, never
+    half of one: a crash mid-write would otherwise leave a record that fails validation."""
+    handle, temporary = tempfile.mkstemp(suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(temporary, 0o644)  # a build product others read, not a private temporary
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def require_built(model_path: Path, what: str, command: str) -> None:
+    """Raise ExportMissing, naming the command that builds it, when a model file or its record
+    was never produced; the service never builds one silently."""
+    record_file = record_path(model_path)
+    if model_path.is_file() and record_file.is_file():
+        return
+    missing = model_path if not model_path.is_file() else record_file
+    raise ExportMissing(f"{what} is missing ({missing} not found); build it with: {command}")
+
+
 def read_record(path: Path, how_to_fix: str) -> ExportRecord:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -78,16 +112,14 @@ def locate_export(spec: ModelSpec, size: tuple[int, int], cache_dir: Path) -> Pa
     when it is damaged or was exported from other weights than the manifest pins.
     """
     onnx_path = cache_dir / onnx_file_name(spec.name, size)
-    record_file = record_path(onnx_path)
     command = export_command(spec.name, size, cache_dir)
-    if not onnx_path.is_file() or not record_file.is_file():
-        missing = onnx_path if not onnx_path.is_file() else record_file
-        raise ExportMissing(
-            f"the ONNX export of model {spec.name} at {size[0]}x{size[1]} is missing "
-            f"({missing} not found); produce it with: {command} (make install runs it)"
-        )
+    require_built(
+        onnx_path,
+        f"the ONNX export of model {spec.name} at {size[0]}x{size[1]}",
+        f"{command} (make install runs it)",
+    )
     fix = f"re-export it with: {command} --force"
-    record = read_record(record_file, fix)
+    record = read_record(record_path(onnx_path), fix)
     if record.sources != pinned_sources(spec) or tuple(record.input_size) != tuple(size):
         raise ModelCorrupt(
             f"ONNX file {onnx_path} was exported from other weights or another input size than "

@@ -44,8 +44,10 @@ from vigie_detection.models.manifest import ModelSpec
 from vigie_detection.models.onnx_cache import (
     default_cache_dir,
     locate_export,
+    parse_size,
     read_record,
     record_path,
+    write_record,
 )
 from vigie_detection.models.optional import require
 from vigie_detection.models.preprocess import prepare
@@ -160,17 +162,6 @@ def _quantize(
         )
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
-
-
 def _up_to_date(
     spec: ModelSpec,
     size: tuple[int, int],
@@ -240,16 +231,8 @@ def quantize_export(
         calibration={"clip": clip.name, "sha256": clip_sha256, "frames": len(frames)},
         quantizer=f"onnxruntime {ort.__version__}",
     )
-    _write_atomically(record_path(target), record.to_json())
+    write_record(record_path(target), record.to_json())
     return target
-
-
-def _size(text: str) -> tuple[int, int]:
-    width, _, height = text.lower().partition("x")
-    try:
-        return (int(width), int(height or width))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected N or WxH, got {text!r}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -265,7 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "or var/models); the float export must be there",
     )
     parser.add_argument("--model", default=DEFAULT_MODEL, help="model name in the registry")
-    parser.add_argument("--size", type=_size, default=None, help="N or WxH (default: manifest's)")
+    parser.add_argument(
+        "--size", type=parse_size, default=None, help="N or WxH (default: manifest's)"
+    )
     parser.add_argument("--manifest", type=Path, action="append", default=[])
     parser.add_argument(
         "--clip", type=Path, default=None, help="calibration clip (default: the sample clip)"
