@@ -63,6 +63,7 @@ class StageService:
         max_batch: int | None = None,
         rewind: Mapping[str, int] | None = None,
         time_of: Callable[[T], float | None] | None = time_of_message,
+        nice: int = 0,
     ) -> StageRunner[T]:
         """Run the stage of the topology's consumer group ``name``: its name, topics and group id
         come from there, so the code cannot start a stage the deployment does not know.
@@ -72,7 +73,8 @@ class StageService:
         wrapper that fills batches, say); ``max_batch`` is its poll size, by default the
         service's ``max_batch`` setting; ``rewind`` re-reads an in-memory window of recent input
         on assignment (see :class:`vigie_runtime.stage.Stage`); ``time_of`` the time of a
-        decoded input, bounded by the service's ``time`` setting.
+        decoded input, bounded by the service's ``time`` setting; ``nice`` lowers the CPU
+        priority of the stage's thread (work that may wait).
         """
         group = self.topology.group(name)
         group_id = group.id(self.settings.group_id)
@@ -92,6 +94,7 @@ class StageService:
             time_of=time_of,
             time_bounds=self.settings.time,
             dead_letters=not group.per_replica,
+            nice=nice,
         )
         runner = StageRunner(
             stage,

@@ -29,6 +29,7 @@ from vigie_runtime import metrics, tracing
 from vigie_runtime.bus import Bus, DeliveryError, Message, Output, Publisher, RebalanceListener
 from vigie_runtime.health import Health
 from vigie_runtime.logs import for_camera
+from vigie_runtime.priority import lower_thread_priority
 from vigie_runtime.settings import ServiceSettings, TimeBounds
 from vigie_runtime.state import StateKeeper, StateSpec, TopicStateStore
 from vigie_runtime.timebounds import TimeGuard, TimeRefused, time_of
@@ -78,6 +79,9 @@ class Stage(Generic[T]):
     # message is logged and left out there, since dead-lettering it would put one letter per
     # replica on the topic; the topic's own reader dead-letters it once.
     dead_letters: bool = True
+    # Added to the nice value of the stage's thread (0: unchanged): a stage whose work may wait
+    # yields the cores to the live path (vigie_runtime.priority).
+    nice: int = 0
 
 
 def dead_letter(
@@ -262,6 +266,7 @@ class StageRunner(Generic[T]):
 
     def run(self, stop: threading.Event) -> None:
         name = self.stage.name
+        lower_thread_priority(self.stage.nice)
         self._check_state_partitions()
         if self.keeper is not None and self.stage.listener is not None:
             raise ValueError(f"{name}: a stage with a state cannot have a listener of its own")

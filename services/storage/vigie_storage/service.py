@@ -73,6 +73,7 @@ class StorageService(StageService):
                 on_idle=snapshots.on_idle,
                 max_batch=32,
                 rewind=snapshots.rewind(),
+                nice=settings.snapshots.nice,
             )
         servicer = ArchiveServicer(
             self.store,  # thread-safe: one connection, locked

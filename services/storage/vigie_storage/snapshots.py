@@ -140,6 +140,9 @@ class SnapshotSettings(StrictModel):
     # Frames pinned at most (0: none); beyond it the oldest pin goes, counted and warned about.
     max_pinned: int = Field(500, ge=0)
     face_confidence: float = 0.3  # low on purpose: a false blur costs nothing
+    # Added to the nice value of the stage's thread: redaction (about a second of CPU a frame)
+    # may wait, detection may not, when they share cores. 0 keeps the service's priority.
+    nice: int = Field(10, ge=0, le=19)
     jpeg_quality: int = 85
 
 
