@@ -141,7 +141,7 @@ bench-e2e: install
 	$(PY) -m bench.bench_e2e
 
 # 10 fps cameras the whole pipeline carries on this machine at detection interval 1, 2 and 3,
-# and the sample clip's alerts at each (about 25 minutes).
+# and the sample clip's alerts at each (12 minutes on the 2-core machine; longer where more are carried).
 bench-cameras: install
 	$(PY) -m bench.bench_cameras
 

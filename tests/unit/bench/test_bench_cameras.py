@@ -41,11 +41,13 @@ def test_a_missed_visit_a_double_and_a_stray_are_wrong() -> None:
     assert (stray.visits_alerted, stray.extra, stray.right) == (6, 1, False)
 
 
-def test_a_trial_keeps_up_only_without_growth_backlog_or_stale_frames() -> None:
-    assert Trial(3, slope_per_s=1.0, in_flight_end=12, stale=0).kept_up(0.5)
-    assert not Trial(3, slope_per_s=2.0, in_flight_end=12, stale=0).kept_up(0.5)
-    assert not Trial(3, slope_per_s=0.0, in_flight_end=31, stale=0).kept_up(0.5)
-    assert not Trial(3, slope_per_s=0.0, in_flight_end=0, stale=1).kept_up(0.5)
+def test_a_trial_keeps_up_only_without_growth_delay_or_stale_frames() -> None:
+    assert Trial(3, slope_per_s=1.0, in_flight_end=40, stale=0, tracks_p95_ms=300).kept_up(0.5)
+    assert not Trial(3, slope_per_s=2.0, in_flight_end=12, stale=0, tracks_p95_ms=300).kept_up(0.5)
+    assert not Trial(3, slope_per_s=0.0, in_flight_end=12, stale=0, tracks_p95_ms=1200).kept_up(0.5)
+    assert not Trial(3, slope_per_s=0.0, in_flight_end=0, stale=1, tracks_p95_ms=300).kept_up(0.5)
+    never = Trial(3, slope_per_s=0.0, in_flight_end=0, stale=0, tracks_p95_ms=float("inf"))
+    assert not never.kept_up(0.5)
 
 
 def test_slope_of_a_growing_backlog() -> None:
