@@ -11,7 +11,7 @@ import pytest
 
 from vigie_analytics.pixels.base import CameraImage
 from vigie_analytics.pixels.evidence import SightingWatch
-from vigie_analytics.pixels.fire import FireAnalyser, FireBox, FireSettings
+from vigie_analytics.pixels.fire import UNDECIDED, FireAnalyser, FireBox, FireSettings
 from vigie_core.types import EventKind, FrameRef
 
 FPS = 10.0
@@ -54,8 +54,10 @@ def test_a_sighting_shorter_than_the_minimum_is_logged_as_too_short_to_decide(
 ) -> None:
     # Smoke on frames 40-62 (2.2 s from first to last), after 4 s without: below 2.4 s.
     analyser = smoke_for(40, 62)
+    counted = UNDECIDED.labels("cam-1", "smoke")._value.get()
     with caplog.at_level(logging.INFO, logger="vigie_analytics.pixels.fire"):
         assert run(analyser, 120) == []
+    assert UNDECIDED.labels("cam-1", "smoke")._value.get() == counted + 1  # for the dashboard
     (record,) = [r for r in caplog.records if "too briefly" in r.getMessage()]
     assert record.getMessage() == "smoke seen too briefly to decide"
     assert record.camera == "cam-1" and record.kind == "smoke"  # type: ignore[attr-defined]

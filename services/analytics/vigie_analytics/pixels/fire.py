@@ -28,6 +28,7 @@ from typing import Literal, Protocol
 
 import cv2
 import numpy as np
+from prometheus_client import Counter
 from pydantic import Field
 
 from vigie_analytics.pixels.base import CameraImage, PixelAnalyser, PixelAnalyserFactory
@@ -43,9 +44,17 @@ from vigie_core.analytics.explain import fmt, make_event
 from vigie_core.persistence import Persistence, PersistenceSpec
 from vigie_core.scene import SceneSpec
 from vigie_core.types import Event, EventKind
+from vigie_runtime import metrics
 from vigie_runtime.settings import StrictModel
 
 log = logging.getLogger(__name__)
+
+UNDECIDED = Counter(
+    "vigie_pixel_undecided_total",
+    "Fire or smoke seen too briefly to decide (shorter than the persistence rule needs),"
+    " by camera and kind: sightings a dashboard should show, since no event says them",
+    ["camera", "kind"],
+)
 
 Label = Literal["fire", "smoke"]
 
@@ -177,6 +186,8 @@ class FireAnalyser:
             )
 
     def _report_undecided(self, sighting: Sighting) -> None:
+        camera = metrics.camera_label("analytics", self.camera_id)
+        UNDECIDED.labels(camera, sighting.kind.value).inc()
         log.info(
             "%s seen too briefly to decide",
             sighting.kind.value,
