@@ -9,10 +9,11 @@ alert needs has left the buffer before the alert arrives. The alert would then g
 Every alert starts as an event, and the event names its frame. So the stage reads the events
 too and pins each event's frame until the alert comes for it, ``pin_s`` of wall-clock time at
 most: an event that never becomes an alert (suppressed, merged, below its policy) lets its pin
-expire. At most ``max_pinned`` frames are pinned; beyond it the oldest pin goes (counted), so
-memory is bounded by ``max_pinned`` frames whatever the events say. A pin holds a reference to
-the buffered frame, so a frame still in the buffer costs nothing twice; its tracks, read later,
-reach it through the pin.
+expire. At most ``max_pinned`` frames and ``max_bytes`` of their JPEG are pinned; beyond
+either the oldest pin goes (counted), so memory is bounded whatever the events and frames say.
+A pin holds a reference to the buffered frame, so a frame still in the buffer costs nothing
+twice (the byte bound counts it anyway: it holds when the buffer lets the frame go); its
+tracks, read later, reach it through the pin.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ PINNED = Gauge(
 )
 PINS = Counter(
     "vigie_snapshot_pins_total",
-    "Pins of event frames by how they ended: used by an alert, expired, evicted over the cap",
+    "Pins of event frames by how they ended: used by an alert, expired, evicted over a bound,"
+    " replaced (the camera's sequence started again)",
     ["outcome"],
 )
 TIME_MATCH_S = 0.0015  # captured_at survives protobuf and JSON to the microsecond
@@ -42,6 +44,7 @@ TIME_MATCH_S = 0.0015  # captured_at survives protobuf and JSON to the microseco
 class PinnableFrame(Protocol):
     sequence: int
     captured_at: float
+    jpeg: bytes
 
 
 FrameT = TypeVar("FrameT", bound=PinnableFrame)
@@ -66,13 +69,39 @@ def _same(ref: FrameRef, frame: PinnableFrame) -> bool:
 class FramePins(Generic[FrameT]):
     """Event frames pinned by (camera, sequence, capture time), oldest first, bounded."""
 
-    def __init__(self, pin_s: float, max_pinned: int) -> None:
+    def __init__(self, pin_s: float, max_pinned: int, max_bytes: int) -> None:
         self.pin_s = pin_s
         self.max_pinned = max_pinned
+        self.max_bytes = max_bytes
         self._pins: OrderedDict[tuple[str, int], _Pin[FrameT]] = OrderedDict()
+        self._bytes = 0  # JPEG bytes of the frames pinned
 
     def __len__(self) -> int:
         return len(self._pins)
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
+    def _drop(self, key: tuple[str, int], outcome: str) -> _Pin[FrameT]:
+        pin = self._pins.pop(key)
+        if pin.frame is not None:
+            self._bytes -= len(pin.frame.jpeg)
+        PINS.labels(outcome).inc()
+        return pin
+
+    def _keep_bounds(self) -> None:
+        while self._pins and (len(self._pins) > self.max_pinned or self._bytes > self.max_bytes):
+            oldest = self._drop(next(iter(self._pins)), "evicted")
+            log.warning(
+                "too many event frames pinned: the oldest pin goes, its alert may get no snapshot",
+                extra={
+                    "camera": oldest.ref.camera_id,
+                    "max_pinned": self.max_pinned,
+                    "max_bytes": self.max_bytes,
+                },
+            )
+        PINNED.set(len(self._pins))
 
     def pin(self, ref: FrameRef, frame: FrameT | None, now: float) -> None:
         """Pin the frame an event names; ``frame`` is the buffered one, or None when the frame
@@ -83,22 +112,20 @@ class FramePins(Generic[FrameT]):
         existing = self._pins.get(key)
         if existing is not None and abs(existing.ref.captured_at - ref.captured_at) < TIME_MATCH_S:
             return  # a second event on the same frame (or the same event read again)
+        if existing is not None:
+            self._drop(key, "replaced")  # the camera's sequence started again
         self._pins[key] = _Pin(ref, now + self.pin_s, frame)
-        self._pins.move_to_end(key)
-        while len(self._pins) > self.max_pinned:
-            _, oldest = self._pins.popitem(last=False)
-            PINS.labels("evicted").inc()
-            log.warning(
-                "too many event frames pinned: the oldest pin goes, its alert may get no snapshot",
-                extra={"camera": oldest.ref.camera_id, "max_pinned": self.max_pinned},
-            )
-        PINNED.set(len(self._pins))
+        if frame is not None:
+            self._bytes += len(frame.jpeg)
+        self._keep_bounds()
 
     def offer(self, camera_id: str, frame: FrameT) -> None:
         """A frame was read: a pin waiting for it takes it."""
         pin = self._pins.get((camera_id, frame.sequence))
         if pin is not None and pin.frame is None and _same(pin.ref, frame):
             pin.frame = frame
+            self._bytes += len(frame.jpeg)
+            self._keep_bounds()
 
     def find(self, ref: FrameRef) -> FrameT | None:
         pin = self._pins.get(_key(ref))
@@ -110,8 +137,7 @@ class FramePins(Generic[FrameT]):
         """The alert of this frame has its snapshot: the pin has done its work."""
         pin = self._pins.get(_key(ref))
         if pin is not None and abs(pin.ref.captured_at - ref.captured_at) < TIME_MATCH_S:
-            del self._pins[_key(ref)]
-            PINS.labels("used").inc()
+            self._drop(_key(ref), "used")
             PINNED.set(len(self._pins))
 
     def expire(self, now: float) -> None:
@@ -120,6 +146,5 @@ class FramePins(Generic[FrameT]):
             key, pin = next(iter(self._pins.items()))
             if pin.until > now:
                 break
-            del self._pins[key]
-            PINS.labels("expired").inc()
+            self._drop(key, "expired")
         PINNED.set(len(self._pins))

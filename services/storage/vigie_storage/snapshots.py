@@ -58,7 +58,7 @@ import numpy as np
 from prometheus_client import Counter, Gauge
 from pydantic import Field
 
-from vigie_core.types import Alert, Box, Event, FrameRef, FrameTracks, Track
+from vigie_core.types import Alert, Box, Event, EventKind, FrameRef, FrameTracks, Track
 from vigie_runtime import codec
 from vigie_runtime.bus import Message, Output
 from vigie_runtime.faces import FaceFinder
@@ -110,6 +110,7 @@ STILLS = Counter(
 )
 STILL_CHECK_S = 1.0  # how often cameras are looked over for a still overdue without tracks
 DONE_IDS = 10_000  # alerts already snapshotted, remembered so a re-read alert costs no lookup
+CAMERA_TROUBLE = frozenset({EventKind.CAMERA_STALLED, EventKind.CAMERA_OFFLINE})
 TIME_MATCH_S = 0.0015  # captured_at survives protobuf and JSON to the microsecond
 # The top of a person box is blurred whatever the face detector says: detector boxes often
 # start well above the head, and a face sits within the top 45% of a standing person's box.
@@ -139,6 +140,8 @@ class SnapshotSettings(StrictModel):
     pin_s: float = Field(600.0, gt=0)
     # Frames pinned at most (0: none); beyond it the oldest pin goes, counted and warned about.
     max_pinned: int = Field(500, ge=0)
+    # JPEG bytes pinned at most: a pinned frame may have left the buffer (and its budget).
+    max_pinned_mb: float = Field(100.0, gt=0)
     face_confidence: float = 0.3  # low on purpose: a false blur costs nothing
     # Added to the nice value of the stage's thread: redaction (about a second of CPU a frame)
     # may wait, detection may not, when they share cores. 0 keeps the service's priority.
@@ -306,7 +309,9 @@ class SnapshotHandler:
         self._over_budget = False  # the byte budget is evicting (warned once per episode)
         self._pending: OrderedDict[str, tuple[Alert, float]] = OrderedDict()
         self._done: OrderedDict[str, None] = OrderedDict()
-        self._pins: FramePins[_Frame] = FramePins(settings.pin_s, settings.max_pinned)
+        self._pins: FramePins[_Frame] = FramePins(
+            settings.pin_s, settings.max_pinned, int(settings.max_pinned_mb * 1_000_000)
+        )
 
     def rewind(self) -> dict[str, int]:
         """What the stage re-reads on assignment: its recent window of every input."""
@@ -476,7 +481,10 @@ class SnapshotHandler:
     # -- alerts -----------------------------------------------------------------------------------
 
     def _pin(self, event: Event) -> None:
-        """Keep the event's frame for the alert it may become (it may not be read yet)."""
+        """Keep the event's frame for the alert it may become (it may not be read yet). A
+        camera's own trouble (stalled, offline) names the last frame it sent, not a scene."""
+        if event.kind in CAMERA_TROUBLE:
+            return
         camera = self._cameras.get(event.camera_id)
         frame = camera.find(event.frame) if camera is not None else None
         self._pins.pin(event.frame, frame, self.clock())

@@ -66,9 +66,11 @@ def alert_msg(seq: int, t: float, n: int = 1) -> Message:
     return Message(ALERTS, 0, n, b"cam", codec.encode(alert))
 
 
-def event_msg(seq: int, t: float, n: int = 1) -> Message:
+def event_msg(
+    seq: int, t: float, n: int = 1, kind: EventKind = EventKind.ZONE_INTRUSION
+) -> Message:
     frame = FrameRef("cam", seq, t, 160, 90)
-    event = Event(f"ev-{n}", EventKind.ZONE_INTRUSION, frame, "gate", "person")
+    event = Event(f"ev-{n}", kind, frame, "gate", "person")
     return Message(EVENTS, 0, n, b"cam", codec.encode(event))
 
 
@@ -210,6 +212,15 @@ def test_a_pin_whose_event_never_became_an_alert_expires(
     assert len(handler._pins) == 0
     feed(handler, alert_msg(2, T0 + 2))
     assert store.snapshot_for("al-1") is None
+
+
+def test_a_camera_s_own_trouble_pins_nothing(
+    stage: tuple[SnapshotHandler, SqliteArchive, FileBlobStore, list[float]],
+) -> None:
+    handler, _, _, _ = stage
+    feed(handler, frame_msg(2, T0 + 2), event_msg(2, T0 + 2, kind=EventKind.CAMERA_STALLED))
+    feed(handler, event_msg(2, T0 + 2, n=2, kind=EventKind.CAMERA_OFFLINE))
+    assert len(handler._pins) == 0
 
 
 def test_the_rewind_reads_the_events_again() -> None:
