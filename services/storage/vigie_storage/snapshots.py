@@ -11,7 +11,7 @@ the others' frames out), and ``idle_s``/``max_cameras`` for cameras that stopped
 that a flood of distinct ids invented. Alerts waiting for their frame are capped by
 ``max_pending``; every eviction is counted and warned about.
 
-The stage reads its three topics at once, so a frame's tracks can come before the frame itself
+The stage reads its topics at once, so a frame's tracks can come before the frame itself
 (after a rewind, or when tracks catch up on a backlog): they are kept, per camera and bounded
 like the frames, until their frame comes, so no frame loses the head blur of its persons.
 
@@ -459,11 +459,15 @@ class SnapshotHandler:
         camera = self._camera(camera_id)
         camera.last_active_at = self.clock()
         self._cameras.move_to_end(camera_id)
-        found = camera.find(frame_tracks.frame) or self._pins.find(frame_tracks.frame)
+        found = camera.find(frame_tracks.frame)
+        pinned = self._pins.find(frame_tracks.frame) if found is None else None
         if found is not None:
             found.tracks = frame_tracks.tracks
             found.tracked = True
             self._tracked(camera_id, camera, found)
+        elif pinned is not None:  # left the buffer, kept for its alert: no still from it
+            pinned.tracks = frame_tracks.tracks
+            pinned.tracked = True
         elif frame_tracks.frame.captured_at > camera.tracked_until - self.settings.buffer_s:
             # Its frame may still come (read from another topic): kept for it, bounded.
             camera.early[frame_tracks.frame.sequence] = frame_tracks
