@@ -36,6 +36,6 @@ def lower_thread_priority(nice: int) -> bool:
         return False
     log.info(
         "thread yields the cores to the live path",
-        extra={"thread": threading.current_thread().name, "nice": min(19, before + nice)},
+        extra={"stage_thread": threading.current_thread().name, "nice": min(19, before + nice)},
     )
     return True

@@ -18,6 +18,7 @@ joined before the servers stop, so nothing they hold is released under them.
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +32,8 @@ from vigie_runtime.stage import Stage, StageRunner
 from vigie_runtime.state import CameraState, StateSpec
 from vigie_runtime.timebounds import time_of as time_of_message
 from vigie_runtime.topology import ConsumerGroup, ServiceTopology
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -134,8 +137,22 @@ class StageService:
                 cleanup.enter_context(server)
             for close in self._closers:
                 cleanup.callback(close)
+            failed: list[tuple[str, BaseException]] = []
+
+            def run_or_stop_all(runner: StageRunner[Any]) -> None:
+                # A stage thread that dies would leave a half service that still looks alive
+                # (the other stages keep its probes green): stop them all, and fail the run.
+                try:
+                    runner.run(stop)
+                except BaseException as exc:
+                    log.exception(
+                        "stage failed: the service stops", extra={"stage": runner.stage.name}
+                    )
+                    failed.append((runner.stage.name, exc))
+                    stop.set()
+
             threads = [
-                threading.Thread(target=runner.run, args=(stop,), name=runner.stage.name)
+                threading.Thread(target=run_or_stop_all, args=(runner,), name=runner.stage.name)
                 for runner in others
             ]
             for thread in threads:
@@ -147,3 +164,6 @@ class StageService:
                     stop.set()  # the main stage is done: so are the others
                 for thread in threads:
                     thread.join()
+            if failed:
+                name, exc = failed[0]
+                raise RuntimeError(f"stage {name} failed: {exc!r}") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -29,11 +30,16 @@ def nice_of_thread_after(nice: int) -> tuple[int, int, bool]:
     return seen["before"], seen["after"], seen["done"]  # type: ignore[return-value]
 
 
-def test_the_calling_thread_yields_and_the_rest_of_the_process_does_not() -> None:
+def test_the_calling_thread_yields_and_the_rest_of_the_process_does_not(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     main_before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    before, after, done = nice_of_thread_after(5)
+    with caplog.at_level(logging.INFO, logger="vigie_runtime.priority"):  # the record is made
+        before, after, done = nice_of_thread_after(5)
     assert done and after == min(19, before + 5)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_before
+    (record,) = [r for r in caplog.records if r.name == "vigie_runtime.priority"]
+    assert record.nice == after  # type: ignore[attr-defined]
 
 
 def test_zero_leaves_the_priority_alone() -> None:

@@ -152,3 +152,24 @@ def test_when_the_main_stage_fails_the_others_are_stopped_and_everything_release
     assert stop.is_set()
     assert "sample-side" not in [t.name for t in threading.enumerate()]
     assert recorder.events == ["server started", "closed", "server stopped"]
+
+
+def test_when_a_side_stage_fails_the_service_stops_and_says_which() -> None:
+    """A side stage's thread that died would leave the service half alive, its probes kept
+    green by the main stage: the run stops every stage and fails, naming the one that broke."""
+    bus = InMemoryBus()
+    svc = service(bus)
+    recorder = Recorder()
+    svc.add_stage("sample", decode, echo)
+    side = svc.add_stage("sample-side", decode, echo)
+    svc.serve(recorder.server())
+
+    def failing(stop: threading.Event) -> Any:
+        raise KeyError("a bug at start")
+
+    side.run = failing  # type: ignore[method-assign]
+    stop = threading.Event()
+    with pytest.raises(RuntimeError, match="stage sample-side failed"):
+        svc.run(stop)
+    assert stop.is_set()
+    assert recorder.events == ["server started", "server stopped"]
