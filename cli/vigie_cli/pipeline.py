@@ -283,8 +283,8 @@ class LocalPipeline:
             if service_of(key) not in services and process.poll() is None:
                 continue
             state = "running" if process.poll() is None else f"exited {process.returncode}"
-            lines.append(f"-- {key} ({state}), last lines of {self.plan.log_path(key)}:")
             path = self.plan.log_path(key)
+            lines.append(f"-- {key} ({state}), last lines of {path}:")
             text = path.read_text(errors="replace") if path.exists() else ""
             lines.extend(f"   {line[:400]}" for line in text.splitlines()[-log_lines:])
         return "\n".join(lines)

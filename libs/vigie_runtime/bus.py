@@ -93,6 +93,7 @@ class Bus(Protocol):
         listener: RebalanceListener | None = None,
         rewind: Mapping[str, int] | None = None,
         from_end: bool = False,
+        background: bool = False,
     ) -> Subscriber:
         """``rewind``: topic -> how many messages before the committed position each newly
         assigned partition of that topic starts at. For a stage whose in-memory window of
@@ -101,7 +102,10 @@ class Bus(Protocol):
 
         ``from_end``: a partition the group never committed starts at its end, not its start:
         for a feed of what happens from now on (a replica's live watch), whose history is
-        someone else's concern."""
+        someone else's concern.
+
+        ``background``: the stage is off the path to the alert, so a bus that trades latency
+        for cost (a longer wait on an empty fetch) may do so for it."""
         ...
 
     def read_all(self, topic: str, timeout_s: float = 30.0) -> list[Message]:

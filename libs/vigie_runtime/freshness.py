@@ -49,7 +49,14 @@ def age_of(frame: frames_pb2.Frame, now: float) -> float | None:
 
 def is_stale(frame: frames_pb2.Frame, freshness: FreshnessSettings, stage: str, now: float) -> bool:
     """True, counted and logged, for a live frame older than its camera's limit."""
-    age = age_of(frame, now)
+    return is_stale_at(frame, age_of(frame, now), freshness, stage)
+
+
+def is_stale_at(
+    frame: frames_pb2.Frame, age: float | None, freshness: FreshnessSettings, stage: str
+) -> bool:
+    """:func:`is_stale` for a caller that already has the frame's :func:`age_of`, so one frame
+    is judged at one instant whatever else it is judged for."""
     if age is None:
         return False
     limit = freshness.limit_for(frame.camera_id)

@@ -20,25 +20,76 @@ log = logging.getLogger(__name__)
 
 
 class Health:
-    """What the probes report; the service's loops update it."""
+    """What the probes report; the service's loops update it.
+
+    Liveness has two parts. The process beat says some loop of the service turned; each loop
+    that names itself in :meth:`beat` is also watched on its own, because a service runs
+    several (one per stage) and one of them stuck in a call while the others turn is a half
+    service that would otherwise look alive for ever.
+    """
 
     def __init__(self, liveness_timeout_s: float = 60.0) -> None:
         self.liveness_timeout_s = liveness_timeout_s
         self._beat = time.monotonic()
+        self._loops: dict[str, float] = {}
+        self._limits: dict[str, float] = {}  # loops with a limit of their own
+        self._reported: set[str] = set()  # stuck loops already logged, once per episode
         self._checks: dict[str, Callable[[], bool]] = {}
         self._lock = threading.Lock()
 
-    def beat(self) -> None:
+    def beat(self, loop: str | None = None) -> None:
         """The loop turned: call it once per turn, so a loop that stops turning fails liveness
-        ``liveness_timeout_s`` later, on /healthz and on gRPC health."""
-        self._beat = time.monotonic()
+        ``liveness_timeout_s`` later, on /healthz and on gRPC health. A named ``loop`` is
+        watched from its first beat until :meth:`forget`; work that takes long within one turn
+        beats between its steps."""
+        now = time.monotonic()
+        self._beat = now
+        if loop is not None:
+            with self._lock:
+                self._loops[loop] = now
+
+    def allow(self, loop: str, timeout_s: float) -> None:
+        """Give ``loop`` a limit of its own: one that runs only on idle cores may rightly go
+        long without a turn on a busy node, and restarting it would not make it faster."""
+        with self._lock:
+            self._limits[loop] = timeout_s
+
+    def forget(self, loop: str) -> None:
+        """``loop`` ended on purpose: no longer watched."""
+        with self._lock:
+            self._loops.pop(loop, None)
+            self._reported.discard(loop)
 
     def add_check(self, name: str, check: Callable[[], bool]) -> None:
         with self._lock:
             self._checks[name] = check
 
+    def stuck(self) -> dict[str, float]:
+        """Seconds since the last turn of every loop over the limit (``process`` for the
+        process beat); empty while alive. Each loop found stuck is logged once."""
+        now = time.monotonic()
+        with self._lock:
+            ages = {"process": now - self._beat, **{k: now - t for k, t in self._loops.items()}}
+            stuck = {
+                k: round(age, 1)
+                for k, age in ages.items()
+                if age >= self._limits.get(k, self.liveness_timeout_s)
+            }
+            newly = sorted(set(stuck) - self._reported)
+            self._reported = set(stuck)
+        for loop in newly:
+            log.error(
+                "loop stopped turning: liveness fails",
+                extra={
+                    "loop": loop,
+                    "age_s": stuck[loop],
+                    "limit_s": self._limits.get(loop, self.liveness_timeout_s),
+                },
+            )
+        return stuck
+
     def alive(self) -> bool:
-        return time.monotonic() - self._beat < self.liveness_timeout_s
+        return not self.stuck()
 
     def readiness(self) -> dict[str, bool]:
         with self._lock:
@@ -93,8 +144,11 @@ def _handler_for(health: Health) -> type[BaseHTTPRequestHandler]:
     class ProbeHandler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/healthz":
-                ok = health.alive()
-                self._reply(200 if ok else 503, {"alive": ok})
+                stuck = health.stuck()
+                body: dict[str, object] = {"alive": not stuck}
+                if stuck:
+                    body["stuck_s"] = stuck  # which loop, and for how long
+                self._reply(503 if stuck else 200, body)
             elif self.path == "/readyz":
                 checks = health.readiness()
                 ok = health.alive() and all(checks.values())

@@ -109,6 +109,7 @@ class InMemoryBus:
         listener: RebalanceListener | None = None,
         rewind: Mapping[str, int] | None = None,
         from_end: bool = False,
+        background: bool = False,  # nothing to trade in memory
     ) -> InMemorySubscriber:
         with self._cond:
             group = self._groups.setdefault(group_id, _Group())

@@ -67,6 +67,8 @@ class StageService:
         rewind: Mapping[str, int] | None = None,
         time_of: Callable[[T], float | None] | None = time_of_message,
         nice: int = 0,
+        idle: bool = False,
+        liveness_timeout_s: float | None = None,
     ) -> StageRunner[T]:
         """Run the stage of the topology's consumer group ``name``: its name, topics and group id
         come from there, so the code cannot start a stage the deployment does not know.
@@ -77,7 +79,9 @@ class StageService:
         service's ``max_batch`` setting; ``rewind`` re-reads an in-memory window of recent input
         on assignment (see :class:`vigie_runtime.stage.Stage`); ``time_of`` the time of a
         decoded input, bounded by the service's ``time`` setting; ``nice`` lowers the CPU
-        priority of the stage's thread (work that may wait).
+        priority of the stage's thread (work that may wait) and ``idle`` leaves it only the
+        cores nothing else wants; ``liveness_timeout_s`` how long it may go without a turn
+        (by default the service's ``liveness_timeout_s``).
         """
         group = self.topology.group(name)
         group_id = group.id(self.settings.group_id)
@@ -98,6 +102,9 @@ class StageService:
             time_bounds=self.settings.time,
             dead_letters=not group.per_replica,
             nice=nice,
+            idle=idle,
+            liveness_timeout_s=liveness_timeout_s,
+            background=not group.live,
         )
         runner = StageRunner(
             stage,

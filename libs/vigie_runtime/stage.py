@@ -82,6 +82,12 @@ class Stage(Generic[T]):
     # Added to the nice value of the stage's thread (0: unchanged): a stage whose work may wait
     # yields the cores to the live path (vigie_runtime.priority).
     nice: int = 0
+    # The stage's thread runs only on a core nothing else wants (SCHED_IDLE).
+    idle: bool = False
+    # How long the stage may go without a turn before liveness fails (None: the service's).
+    liveness_timeout_s: float | None = None
+    # Off the path to the alert (the topology's ``live``): fetches may wait longer.
+    background: bool = False
 
 
 def dead_letter(
@@ -138,7 +144,7 @@ def deliver(
                 "delivery failed; retrying", extra={"error": str(exc), "retry_in_s": backoff}
             )
             if health is not None:
-                health.beat()  # waiting for the broker is not being stuck: stay alive
+                health.beat(stage)  # waiting for the broker is not being stuck: stay alive
             if stop.wait(backoff):
                 return False
             backoff = min(backoff * 2, 10.0)
@@ -266,7 +272,9 @@ class StageRunner(Generic[T]):
 
     def run(self, stop: threading.Event) -> None:
         name = self.stage.name
-        lower_thread_priority(self.stage.nice)
+        lower_thread_priority(self.stage.nice, idle=self.stage.idle)
+        if self.stage.liveness_timeout_s is not None:
+            self.health.allow(name, self.stage.liveness_timeout_s)
         self._check_state_partitions()
         if self.keeper is not None and self.stage.listener is not None:
             raise ValueError(f"{name}: a stage with a state cannot have a listener of its own")
@@ -275,6 +283,8 @@ class StageRunner(Generic[T]):
             options["rewind"] = self.stage.rewind
         if self.stage.from_end:
             options["from_end"] = True
+        if self.stage.background:
+            options["background"] = True
         subscriber = self.bus.subscriber(
             self.stage.group_id, self.stage.topics, client_id=name, **options
         )
@@ -285,7 +295,7 @@ class StageRunner(Generic[T]):
         log.info("stage started", extra={"stage": name, "topics": list(self.stage.topics)})
         try:
             while not stop.is_set():
-                self.health.beat()
+                self.health.beat(name)
                 batch = subscriber.poll(self.max_batch, self.poll_timeout_s)
                 if not batch:
                     if self.stage.on_idle is not None:
@@ -306,6 +316,7 @@ class StageRunner(Generic[T]):
                 subscriber.mark_done(batch)
         finally:
             log.info("stage stopping", extra={"stage": name})
+            self.health.forget(name)
             try:
                 publisher.close()
             finally:

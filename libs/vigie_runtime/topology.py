@@ -64,6 +64,11 @@ class ConsumerGroup:
     suffix unique to the replica, and so reads every partition. Such a group's id is a prefix
     (its ACL is a prefixed one); nothing can wait on its lag or scale on it, and it does not
     bound the number of replicas.
+
+    ``live``: False for a group off the path from a frame to its alert (the archive, snapshots,
+    camera heartbeats). Its consumers let the broker hold an empty fetch longer
+    (``kafka.background_fetch_wait_max_ms``): the development broker spends a request per
+    held fetch, and answers a held fetch late, so only the live path pays for a short wait.
     """
 
     stage: str
@@ -72,6 +77,7 @@ class ConsumerGroup:
     when: str = ""
     by_default: bool = True
     per_replica: bool = False
+    live: bool = True
 
     def id(self, base: str) -> str:
         """The group id under the service's ``group_id`` setting ``base``."""
@@ -241,7 +247,7 @@ ALERTING = ServiceTopology(
         # WatchAlerts' live feed: every replica sees every camera's alert changes.
         ConsumerGroup("alerting-watch", "-watch-", (Read(ALERTS),), per_replica=True),
         # Capture's heartbeats: a camera whose capture falls silent raises camera_offline.
-        ConsumerGroup("alerting-cameras", "-cameras", (Read(CAMERA_STATUS),)),
+        ConsumerGroup("alerting-cameras", "-cameras", (Read(CAMERA_STATUS),), live=False),
     ),
     # Events: the camera_offline of a silent capture, which the alerting stage then routes.
     # The JSON mirror of the alerts only when alerts_json_mirror is on.
@@ -264,7 +270,10 @@ STORAGE = ServiceTopology(
     grpc_port=50053,
     groups=(
         ConsumerGroup(
-            "storage", "", (Read(TRACKS), Read(EVENTS), Read(ALERTS), Read(VERDICTS), Read(AUDIT))
+            "storage",
+            "",
+            (Read(TRACKS), Read(EVENTS), Read(ALERTS), Read(VERDICTS), Read(AUDIT)),
+            live=False,
         ),
         ConsumerGroup(
             "storage-snapshots",
@@ -272,6 +281,7 @@ STORAGE = ServiceTopology(
             # Events: each pins its frame for the alert it may become (vigie_storage.pins).
             (Read(FRAMES), Read(TRACKS), Read(EVENTS), Read(ALERTS)),
             when="snapshots.enabled",
+            live=False,
         ),
     ),
     writes=(DEAD_LETTERS,),
@@ -286,7 +296,9 @@ CONSOLE = ServiceTopology(
     web_port=8080,
     # Every replica shows every camera's status, so each reads the whole compacted topic.
     groups=(
-        ConsumerGroup("console-cameras", "-cameras-", (Read(CAMERA_STATUS),), per_replica=True),
+        ConsumerGroup(
+            "console-cameras", "-cameras-", (Read(CAMERA_STATUS),), per_replica=True, live=False
+        ),
     ),
     # A scene saved from the editor is journaled.
     writes=(AUDIT,),

@@ -130,6 +130,7 @@ class AlertingReplica:
             on_idle=silence.check,
             listener=silence,
             time_bounds=settings.time,
+            background=not group.live,
         )
 
     def _side(self, runner: StageRunner[Any], target: Callable[..., None]) -> SideStage:

@@ -42,7 +42,7 @@ from vigie_detection.handler import DetectionHandler
 from vigie_detection.interval import DetectionInterval, IntervalSettings
 from vigie_runtime import metrics, tracing
 from vigie_runtime.bus import Bus, Message, Output, Publisher, RebalanceListener, Subscriber
-from vigie_runtime.freshness import FreshnessSettings, age_of, is_stale
+from vigie_runtime.freshness import FreshnessSettings, age_of, is_stale, is_stale_at
 from vigie_runtime.stage import dead_letter
 
 log = logging.getLogger(__name__)
@@ -96,11 +96,10 @@ class BatchingDetection:
     def decode(self, message: Message) -> frames_pb2.Frame:
         return self.handler.decode(message)
 
-    def _stale(self, frame: frames_pb2.Frame, now: float | None = None) -> bool:
-        return is_stale(frame, self.freshness, self.stage, self.clock() if now is None else now)
+    def _stale(self, frame: frames_pb2.Frame) -> bool:
+        return is_stale(frame, self.freshness, self.stage, self.clock())
 
-    def _looked_at(self, frame: frames_pb2.Frame, now: float) -> bool:
-        age = age_of(frame, now)
+    def _looked_at(self, frame: frames_pb2.Frame, age: float | None, now: float) -> bool:
         if age is None:
             return self.interval.look(frame.camera_id, frame.sequence, now=now)
         return self.interval.look(
@@ -113,10 +112,11 @@ class BatchingDetection:
 
     def collect(self, frame: frames_pb2.Frame, message: Message) -> Sequence[Output]:
         """Decode the image now (a bad one is this message's fault alone); detect at flush."""
-        now = self.clock()  # one instant for both judgements of this frame's age
-        if self._stale(frame, now):
+        now = self.clock()
+        age = age_of(frame, now)  # one age for both judgements of this frame
+        if is_stale_at(frame, age, self.freshness, self.stage):
             return []  # already too old: not even worth decoding
-        looked_at = self._looked_at(frame, now)
+        looked_at = self._looked_at(frame, age, now)
         image = self.handler.decode_image(frame.jpeg) if looked_at else None
         self._pending.append(_Pending(frame, message, image, tracing.current()))
         return []

@@ -39,15 +39,13 @@ from datetime import UTC, datetime
 from pydantic import Field
 
 from vigie_runtime.settings import StrictModel
+from vigie_storage.frame_time import TIME_MATCH_S, same_capture
 
 MAGIC = b"VIGIE-MEDIA/1\n"
 CLIP_SUFFIX = ".clip"
 STILL_SUFFIX = ".still"
 _HEADER_LENGTH_BYTES = 4
 MAX_HEADER_BYTES = 1_000_000  # a clip's header is a few kB; anything bigger is not ours
-# Capture times survive protobuf and JSON to the microsecond: a frame within this of a time is
-# the frame at that time (the same tolerance the snapshot buffer uses to find an alert's frame).
-TIME_MATCH_S = 0.0015
 
 
 class ClipSettings(StrictModel):
@@ -229,7 +227,7 @@ def pick_frames(
     """
     step = 1.0 / fps
     order = sorted(range(len(times)), key=lambda i: times[i])
-    at_center = [i for i in order if abs(times[i] - center) < TIME_MATCH_S]
+    at_center = [i for i in order if same_capture(times[i], center)]
     kept: list[int] = at_center[:1]
     last = center
     for i in reversed(order):

@@ -26,6 +26,7 @@ from typing import Generic, Protocol, TypeVar
 from prometheus_client import Counter, Gauge
 
 from vigie_core.types import FrameRef
+from vigie_storage.frame_time import same_capture
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,6 @@ PINS = Counter(
     " replaced (the camera's sequence started again)",
     ["outcome"],
 )
-TIME_MATCH_S = 0.0015  # captured_at survives protobuf and JSON to the microsecond
 
 
 class PinnableFrame(Protocol):
@@ -62,8 +62,7 @@ def _key(ref: FrameRef) -> tuple[str, int]:
 
 
 def _same(ref: FrameRef, frame: PinnableFrame) -> bool:
-    same_time = abs(frame.captured_at - ref.captured_at) < TIME_MATCH_S
-    return frame.sequence == ref.sequence and same_time
+    return frame.sequence == ref.sequence and same_capture(frame.captured_at, ref.captured_at)
 
 
 class FramePins(Generic[FrameT]):
@@ -110,7 +109,7 @@ class FramePins(Generic[FrameT]):
             return
         key = _key(ref)
         existing = self._pins.get(key)
-        if existing is not None and abs(existing.ref.captured_at - ref.captured_at) < TIME_MATCH_S:
+        if existing is not None and same_capture(existing.ref.captured_at, ref.captured_at):
             return  # a second event on the same frame (or the same event read again)
         if existing is not None:
             self._drop(key, "replaced")  # the camera's sequence started again
@@ -136,7 +135,7 @@ class FramePins(Generic[FrameT]):
     def release(self, ref: FrameRef) -> None:
         """The alert of this frame has its snapshot: the pin has done its work."""
         pin = self._pins.get(_key(ref))
-        if pin is not None and abs(pin.ref.captured_at - ref.captured_at) < TIME_MATCH_S:
+        if pin is not None and same_capture(pin.ref.captured_at, ref.captured_at):
             self._drop(_key(ref), "used")
             PINNED.set(len(self._pins))
 

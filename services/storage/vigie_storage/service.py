@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import cv2
+
 from vigie.v1 import services_pb2_grpc
 from vigie_runtime.auth import Authenticator
 from vigie_runtime.bus import Bus, Output
@@ -23,6 +25,8 @@ from vigie_storage.ports import ArchiveStore
 from vigie_storage.retention import RetentionJob
 from vigie_storage.settings import StorageSettings
 from vigie_storage.snapshots import SnapshotHandler
+
+SNAPSHOT_STAGE = "storage-snapshots"
 
 
 class StorageService(StageService):
@@ -58,6 +62,7 @@ class StorageService(StageService):
         )
         # One stage reads frames, tracks, events and alerts for snapshots, their clips and stills.
         if settings.snapshots.enabled or settings.stills.enabled:
+            cv2.setNumThreads(settings.snapshots.threads)  # process-wide: see the setting
             snapshots = SnapshotHandler(
                 self.store,
                 self.blobs,
@@ -65,15 +70,18 @@ class StorageService(StageService):
                 settings.snapshots,
                 clips=settings.clips,
                 stills=settings.stills,
+                beat=lambda: health.beat(SNAPSHOT_STAGE),
             )
             self.add_stage(
-                "storage-snapshots",
+                SNAPSHOT_STAGE,
                 snapshots.decode,
                 snapshots.handle,
                 on_idle=snapshots.on_idle,
                 max_batch=32,
                 rewind=snapshots.rewind(),
                 nice=settings.snapshots.nice,
+                idle=settings.snapshots.idle,
+                liveness_timeout_s=settings.snapshots.liveness_timeout_s,
             )
         servicer = ArchiveServicer(
             self.store,  # thread-safe: one connection, locked

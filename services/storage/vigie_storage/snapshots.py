@@ -77,6 +77,7 @@ from vigie_storage.clips import (
     still_key,
     within_bytes,
 )
+from vigie_storage.frame_time import TIME_MATCH_S, same_capture
 from vigie_storage.pins import FramePins
 from vigie_storage.ports import ArchiveStore, Clip, Snapshot
 
@@ -111,7 +112,6 @@ STILLS = Counter(
 STILL_CHECK_S = 1.0  # how often cameras are looked over for a still overdue without tracks
 DONE_IDS = 10_000  # alerts already snapshotted, remembered so a re-read alert costs no lookup
 CAMERA_TROUBLE = frozenset({EventKind.CAMERA_STALLED, EventKind.CAMERA_OFFLINE})
-TIME_MATCH_S = 0.0015  # captured_at survives protobuf and JSON to the microsecond
 # The top of a person box is blurred whatever the face detector says: detector boxes often
 # start well above the head, and a face sits within the top 45% of a standing person's box.
 HEAD_SHARE = 0.45
@@ -146,6 +146,19 @@ class SnapshotSettings(StrictModel):
     # Added to the nice value of the stage's thread: redaction (about a second of CPU a frame)
     # may wait, detection may not, when they share cores. 0 keeps the service's priority.
     nice: int = Field(10, ge=0, le=19)
+    # Redaction runs only on a core nothing else wants (SCHED_IDLE, Linux). Nice alone left
+    # the pipeline at 0.78 of the raw detector on two cores (0.99 with redaction off): the
+    # niced thread still holds its core, so the live path's wake-ups share detection's.
+    # On a node that is never idle, snapshots then wait: see docs/operations.md.
+    idle: bool = True
+    # How long the stage may go without a turn before liveness fails. On idle cores only, a
+    # busy node can hold it minutes; a restart would not make it faster and would lose the
+    # buffer, so its limit is longer than the service's. A stage stuck for good still fails.
+    liveness_timeout_s: float = Field(900.0, ge=5, le=86_400)
+    # OpenCV threads of the storage process (redaction is nearly all of its OpenCV work). 1
+    # keeps the face net on the stage's own low-priority thread, not on a pool of one thread
+    # per core whose priority depends on which thread first started it.
+    threads: int = Field(1, ge=1, le=64)
     jpeg_quality: int = 85
 
 
@@ -177,7 +190,7 @@ class _Camera:
 
     def find(self, ref: FrameRef) -> _Frame | None:
         frame = self.by_sequence.get(ref.sequence)
-        if frame is not None and abs(frame.captured_at - ref.captured_at) < TIME_MATCH_S:
+        if frame is not None and same_capture(frame.captured_at, ref.captured_at):
             return frame
         return None
 
@@ -187,7 +200,7 @@ class _Camera:
         if self.find(FrameRef("", frame.sequence, frame.captured_at, 0, 0)) is not None:
             return False
         early = self.early.get(frame.sequence)
-        if early is not None and abs(early.frame.captured_at - frame.captured_at) < TIME_MATCH_S:
+        if early is not None and same_capture(early.frame.captured_at, frame.captured_at):
             del self.early[frame.sequence]
             frame.tracks, frame.tracked = early.tracks, True
         self.frames.append(frame)
@@ -292,11 +305,15 @@ class SnapshotHandler:
         *,
         clips: ClipSettings | None = None,
         stills: StillSettings | None = None,
+        beat: Callable[[], None] = lambda: None,
     ) -> None:
         """``clips`` and ``stills``: None (or not enabled) keeps neither. Clips need snapshots
         (a clip is recorded on its alert's snapshot row), so ``settings.enabled`` false keeps
-        no clip either; stills do not."""
+        no clip either; stills do not. ``beat`` is called before each frame is redacted: a
+        clip is seconds of CPU per frame at low priority, which is progress, not a stuck
+        stage, and liveness must tell the two apart."""
         self.store, self.blobs, self.faces = store, blobs, faces
+        self.beat = beat
         self.settings, self.clock = settings, clock
         self.clips = clips if clips is not None and clips.enabled and settings.enabled else None
         self.stills = stills if stills is not None and stills.enabled else None
@@ -542,6 +559,7 @@ class SnapshotHandler:
         alert's boxes drawn when there is one, as JPEG: ``(jpeg, faces, width, height)``. The
         snapshot, every frame of a clip and the stills all go through here, so they are all
         redacted alike."""
+        self.beat()
         image = decode_jpeg(frame.jpeg)
         faces = redact(image, self.faces, frame.tracks)
         if alert is not None:
@@ -644,7 +662,7 @@ class SnapshotHandler:
                     extra={"alert_id": alert.alert_id, "sequence": frame.sequence, "error": exc},
                 )
                 continue
-            at_alert = abs(frame.captured_at - pending.center) < TIME_MATCH_S
+            at_alert = same_capture(frame.captured_at, pending.center)
             frames.append(MediaFrame(frame.sequence, frame.captured_at, jpeg, at_alert, faces))
         kept = within_bytes(frames, pending.center, int(clips.max_mb * 1_000_000))
         about = {

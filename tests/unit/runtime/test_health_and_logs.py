@@ -54,6 +54,51 @@ def test_alive_while_the_heartbeat_is_recent(clock: FakeClock) -> None:
     assert health.alive()
 
 
+def test_a_named_loop_that_stops_turning_fails_liveness_while_others_turn(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A service runs a loop per stage: one stuck in a call while its neighbours keep the
+    process beat fresh is a half service, and liveness must fail for it."""
+    health = Health(liveness_timeout_s=60)
+    health.beat("main-stage")
+    health.beat("side-stage")
+    for _ in range(7):  # the main stage turns every 10 s, the side stage is stuck
+        clock.now += 10
+        health.beat("main-stage")
+    assert health.stuck() == {"side-stage": 70.0}
+    assert not health.alive() and not health.ready()
+    said = [r for r in caplog.records if r.getMessage().startswith("loop stopped turning")]
+    assert [getattr(r, "loop", None) for r in said] == ["side-stage"], "logged once per episode"
+
+    health.beat("side-stage")
+    assert health.alive() and health.stuck() == {}
+
+
+def test_a_loop_with_a_limit_of_its_own_is_judged_by_it(clock: FakeClock) -> None:
+    """A stage on idle cores only may wait minutes on a busy node: its own, longer limit."""
+    health = Health(liveness_timeout_s=60)
+    health.allow("idle-stage", 900)
+    health.beat("idle-stage")
+    for _ in range(89):
+        clock.now += 10
+        health.beat("main-stage")
+    assert health.alive(), "890 s without a turn is within its limit"
+    clock.now += 10
+    health.beat("main-stage")
+    assert health.stuck() == {"idle-stage": 900.0}
+
+
+def test_a_loop_forgotten_on_purpose_is_no_longer_watched(clock: FakeClock) -> None:
+    health = Health(liveness_timeout_s=60)
+    health.beat("side-stage")
+    health.forget("side-stage")
+    clock.now += 30
+    health.beat("main-stage")
+    clock.now += 40
+    health.beat("main-stage")
+    assert health.alive()
+
+
 def test_ready_without_checks_when_alive(clock: FakeClock) -> None:
     health = Health(liveness_timeout_s=60)
     assert health.readiness() == {}
@@ -105,6 +150,9 @@ class _SwitchableHealth:
     def alive(self) -> bool:
         return self.current.alive()
 
+    def stuck(self) -> dict[str, float]:
+        return self.current.stuck()
+
     def readiness(self) -> dict[str, bool]:
         return self.current.readiness()
 
@@ -145,7 +193,8 @@ def test_healthz_answers_200_while_alive_and_503_when_wedged(
 
     clock.now += 61
     status, content_type, body = get(f"{base}/healthz")
-    assert (status, content_type, json.loads(body)) == (503, "application/json", {"alive": False})
+    assert (status, content_type) == (503, "application/json")
+    assert json.loads(body) == {"alive": False, "stuck_s": {"process": 61.0}}
 
     health.beat()
     assert get(f"{base}/healthz")[0] == 200

@@ -107,3 +107,14 @@ def test_plaintext_and_unsupported_protocols() -> None:
     assert _credentials({"security.protocol": "SASL_PLAINTEXT"}).ssl_context is None
     with pytest.raises(ConfigError, match="not supported"):
         _credentials({"security.protocol": "KERBEROS"})
+
+
+def test_groups_off_the_live_path_let_empty_fetches_wait_longer() -> None:
+    """The live path keeps the short wait (its latency floor on the development broker); the
+    archive, snapshots and heartbeats take the long one, which costs that broker far less; an
+    explicit librdkafka setting in ``kafka.extra`` still wins for both."""
+    settings = KafkaSettings(fetch_wait_max_ms=50, background_fetch_wait_max_ms=500)
+    assert consumer_config(settings, "g", "c")["fetch.wait.max.ms"] == 50
+    assert consumer_config(settings, "g", "c", background=True)["fetch.wait.max.ms"] == 500
+    forced = settings.model_copy(update={"extra": {"fetch.wait.max.ms": "100"}})
+    assert consumer_config(forced, "g", "c", background=True)["fetch.wait.max.ms"] == "100"

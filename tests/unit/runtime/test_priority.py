@@ -50,3 +50,17 @@ def test_zero_leaves_the_priority_alone() -> None:
 def test_the_nice_value_stops_at_19() -> None:
     _, after, _ = nice_of_thread_after(40)
     assert after == 19
+
+
+def test_idle_moves_only_the_calling_thread_to_sched_idle() -> None:
+    seen: dict[str, int | bool] = {}
+
+    def body() -> None:
+        seen["done"] = lower_thread_priority(0, idle=True)
+        seen["policy"] = os.sched_getscheduler(threading.get_native_id())
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    thread.join()
+    assert seen == {"done": True, "policy": os.SCHED_IDLE}
+    assert os.sched_getscheduler(threading.get_native_id()) == os.SCHED_OTHER

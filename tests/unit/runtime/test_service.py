@@ -31,7 +31,7 @@ TOPOLOGY = ServiceTopology(
     http_port=1,
     groups=(
         ConsumerGroup("sample", "", (Read(MAIN_IN),)),
-        ConsumerGroup("sample-side", "-side", (Read(SIDE_IN),)),
+        ConsumerGroup("sample-side", "-side", (Read(SIDE_IN),), live=False),
     ),
     state=(StateTopic(STATE, follows=MAIN_IN),),
 )
@@ -53,9 +53,9 @@ def decode(message: Message) -> bytes:
     return message.value
 
 
-def service(bus: InMemoryBus, max_batch: int = 64) -> StageService:
+def service(bus: InMemoryBus, max_batch: int = 64, health: Health | None = None) -> StageService:
     settings = ServiceSettings(group_id="site-a", max_batch=max_batch)
-    return StageService(TOPOLOGY, settings, bus, Health())
+    return StageService(TOPOLOGY, settings, bus, health or Health())
 
 
 class Recorder:
@@ -86,6 +86,8 @@ def test_a_stage_takes_its_name_topics_group_and_state_topic_from_the_topology()
     assert main.stage.state is not None
     assert (main.stage.state.topic, main.stage.state.follows) == (STATE, MAIN_IN)
     assert (main.max_batch, side.max_batch) == (7, 3)
+    # A group off the path to the alert makes a stage whose fetches may wait longer.
+    assert (main.stage.background, side.stage.background) == (False, True)
     assert svc.runners == [main, side]
 
 
@@ -132,14 +134,29 @@ def test_every_stage_runs_until_stopped_then_closers_run_before_the_servers_stop
     assert recorder.events == ["server started", "closed", "server stopped"]
 
 
+class TwoStages:
+    """A service with its main and side stage, a server and a closer, all recorded."""
+
+    def __init__(
+        self,
+        side_handle: Callable[[bytes, Message], list[Output]] = echo,
+        health: Health | None = None,
+        side_liveness_timeout_s: float | None = None,
+    ) -> None:
+        self.bus = InMemoryBus()
+        self.service = service(self.bus, health=health)
+        self.recorder = Recorder()
+        self.main = self.service.add_stage("sample", decode, echo)
+        self.side = self.service.add_stage(
+            "sample-side", decode, side_handle, liveness_timeout_s=side_liveness_timeout_s
+        )
+        self.service.serve(self.recorder.server())
+        self.service.close_on_stop(lambda: self.recorder.events.append("closed"))
+
+
 def test_when_the_main_stage_fails_the_others_are_stopped_and_everything_released() -> None:
-    bus = InMemoryBus()
-    svc = service(bus)
-    recorder = Recorder()
-    main = svc.add_stage("sample", decode, echo)
-    svc.add_stage("sample-side", decode, echo)
-    svc.serve(recorder.server())
-    svc.close_on_stop(lambda: recorder.events.append("closed"))
+    two = TwoStages()
+    svc, recorder, main = two.service, two.recorder, two.main
 
     def failing(stop: threading.Event) -> Any:
         wait_until(lambda: "sample-side" in [t.name for t in threading.enumerate()])
@@ -157,12 +174,8 @@ def test_when_the_main_stage_fails_the_others_are_stopped_and_everything_release
 def test_when_a_side_stage_fails_the_service_stops_and_says_which() -> None:
     """A side stage's thread that died would leave the service half alive, its probes kept
     green by the main stage: the run stops every stage and fails, naming the one that broke."""
-    bus = InMemoryBus()
-    svc = service(bus)
-    recorder = Recorder()
-    svc.add_stage("sample", decode, echo)
-    side = svc.add_stage("sample-side", decode, echo)
-    svc.serve(recorder.server())
+    two = TwoStages()
+    svc, recorder, side = two.service, two.recorder, two.side
 
     def failing(stop: threading.Event) -> Any:
         raise KeyError("a bug at start")
@@ -172,4 +185,45 @@ def test_when_a_side_stage_fails_the_service_stops_and_says_which() -> None:
     with pytest.raises(RuntimeError, match="stage sample-side failed"):
         svc.run(stop)
     assert stop.is_set()
-    assert recorder.events == ["server started", "server stopped"]
+    assert recorder.events == ["server started", "closed", "server stopped"]
+
+
+@pytest.mark.parametrize("own_limit_s", [None, 30.0], ids=["service-limit", "own-limit"])
+def test_a_side_stage_stuck_in_a_call_fails_liveness_while_the_main_stage_turns(
+    own_limit_s: float | None,
+) -> None:
+    """Stuck without raising, the side stage never stops the service: liveness must name it,
+    so the orchestrator restarts the process, and recover if the call returns; a stage given
+    a longer limit of its own (one on idle cores only) is judged by that one."""
+    release = threading.Event()
+    wedged = threading.Event()
+
+    def stuck(value: bytes, message: Message) -> list[Output]:
+        wedged.set()
+        release.wait(30)
+        return []
+
+    health = Health(liveness_timeout_s=0.5)
+    two = TwoStages(side_handle=stuck, health=health, side_liveness_timeout_s=own_limit_s)
+    stop = threading.Event()
+    thread = threading.Thread(target=two.service.run, args=(stop,))
+    thread.start()
+    try:
+        wait_until(lambda: {"sample.assigned", "sample-side.assigned"} <= set(health.readiness()))
+        publisher = two.bus.publisher("test")
+        publisher.publish(Output(SIDE_IN, "cam", b"wedge"))
+        if own_limit_s is not None:
+            assert wedged.wait(5)
+            time.sleep(1.0)  # twice the service's limit
+            assert health.alive()
+            return
+        wait_until(lambda: "sample-side" in health.stuck(), timeout_s=5)
+        assert set(health.stuck()) == {"sample-side"}, "the main stage still turns"
+        assert not health.alive()
+        release.set()
+        wait_until(health.alive, timeout_s=5)
+    finally:
+        release.set()
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
