@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.bench_cameras import Trial, check_alerts, slope
+from bench.bench_cameras import BACKGROUND_GROUPS, Trial, check_alerts, slope
 from vigie_cli.samples import SAMPLE_VISITS
 from vigie_core.types import Alert, AlertStatus, EventKind, FrameRef, Severity
 
@@ -48,6 +48,19 @@ def test_a_trial_keeps_up_only_without_growth_delay_or_stale_frames() -> None:
     assert not Trial(3, slope_per_s=0.0, in_flight_end=0, stale=1, tracks_p95_ms=300).kept_up(0.5)
     never = Trial(3, slope_per_s=0.0, in_flight_end=0, stale=0, tracks_p95_ms=float("inf"))
     assert not never.kept_up(0.5)
+
+
+def test_the_node_keeps_up_only_when_the_groups_off_the_live_path_do_too() -> None:
+    behind = Trial(2, 0.0, 10, 0, 300, background_slope_per_s=5.0)
+    assert behind.kept_up(0.5) and not behind.node_kept_up(0.5)
+    assert Trial(2, 0.0, 10, 0, 300, background_slope_per_s=0.8).node_kept_up(0.5)
+    live_behind = Trial(2, 3.0, 10, 0, 300, background_slope_per_s=0.0)
+    assert not live_behind.node_kept_up(0.5)
+
+
+def test_storage_s_groups_are_off_the_live_path_and_detection_s_on_it() -> None:
+    assert {"vigie-storage", "vigie-storage-snapshots"} <= BACKGROUND_GROUPS
+    assert "vigie-detection" not in BACKGROUND_GROUPS
 
 
 def test_slope_of_a_growing_backlog() -> None:
