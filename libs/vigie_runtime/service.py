@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from typing import Any, TypeVar
 
+from vigie_runtime.app import ServiceFailed
 from vigie_runtime.bus import Bus, Message, Output
 from vigie_runtime.health import Health
 from vigie_runtime.settings import ServiceSettings
@@ -135,7 +136,9 @@ class StageService:
 
     def run(self, stop: threading.Event) -> None:
         """Run every stage until ``stop`` is set or the main stage returns; then stop the
-        others (by setting ``stop``), join them, close, and stop the servers."""
+        others (by setting ``stop``), join them, close, and stop the servers. A side stage
+        that fails stops them all and raises :class:`ServiceFailed`, naming it, so the process
+        exits 1 through :func:`vigie_runtime.app.service_main` and is restarted."""
         if not self.runners:
             raise RuntimeError(f"{self.topology.name} added no stage to run")
         main, *others = self.runners
@@ -173,4 +176,4 @@ class StageService:
                     thread.join()
             if failed:
                 name, exc = failed[0]
-                raise RuntimeError(f"stage {name} failed: {exc!r}") from exc
+                raise ServiceFailed(f"stage {name} failed: {exc!r}") from exc

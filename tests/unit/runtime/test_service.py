@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from vigie_runtime.app import ServiceFailed
 from vigie_runtime.bus import Message, Output
 from vigie_runtime.health import Health
 from vigie_runtime.inmemory import InMemoryBus
@@ -182,7 +183,7 @@ def test_when_a_side_stage_fails_the_service_stops_and_says_which() -> None:
 
     side.run = failing  # type: ignore[method-assign]
     stop = threading.Event()
-    with pytest.raises(RuntimeError, match="stage sample-side failed"):
+    with pytest.raises(ServiceFailed, match="stage sample-side failed"):
         svc.run(stop)
     assert stop.is_set()
     assert recorder.events == ["server started", "closed", "server stopped"]
@@ -203,8 +204,9 @@ def test_a_side_stage_stuck_in_a_call_fails_liveness_while_the_main_stage_turns(
         release.wait(30)
         return []
 
-    health = Health(liveness_timeout_s=0.5)
+    health = Health(liveness_timeout_s=1.0)
     two = TwoStages(side_handle=stuck, health=health, side_liveness_timeout_s=own_limit_s)
+    two.main.poll_timeout_s = two.side.poll_timeout_s = 0.01  # the main stage turns often
     stop = threading.Event()
     thread = threading.Thread(target=two.service.run, args=(stop,))
     thread.start()
@@ -214,8 +216,8 @@ def test_a_side_stage_stuck_in_a_call_fails_liveness_while_the_main_stage_turns(
         publisher.publish(Output(SIDE_IN, "cam", b"wedge"))
         if own_limit_s is not None:
             assert wedged.wait(5)
-            time.sleep(1.0)  # twice the service's limit
-            assert health.alive()
+            time.sleep(2.0)  # twice the service's limit
+            assert health.stuck() == {}
             return
         wait_until(lambda: "sample-side" in health.stuck(), timeout_s=5)
         assert set(health.stuck()) == {"sample-side"}, "the main stage still turns"
