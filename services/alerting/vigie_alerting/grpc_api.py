@@ -31,7 +31,7 @@ import grpc
 
 from vigie.v1 import alerts_pb2, services_pb2, services_pb2_grpc
 from vigie_alerting.desk import Desk, JournalingDesk
-from vigie_alerting.peers import PeerRefused, is_forwarded
+from vigie_alerting.peers import PeerRefused
 from vigie_alerting.routing import DeskRouter
 from vigie_alerting.watch import TooManyStreams, WatchHub
 from vigie_core.alerting import UnknownAlert, VerdictError
@@ -153,7 +153,7 @@ class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
         if watched.relayed:
             return  # the peer that refused journaled it
         metadata = list(context.invocation_metadata())
-        if code is grpc.StatusCode.NOT_FOUND and is_forwarded(metadata):
+        if code is grpc.StatusCode.NOT_FOUND and self.router.is_forwarded(metadata, context.peer()):
             return  # "not mine", asked by a replica that journals the outcome
         self._journal_refusal(context, request, action, subject, code, details)
 
@@ -166,7 +166,9 @@ class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
         code: grpc.StatusCode,
         details: str,
     ) -> None:
-        extra = {"forwarded": "true"} if is_forwarded(list(context.invocation_metadata())) else {}
+        metadata = list(context.invocation_metadata())
+        forwarded = self.router.is_forwarded(metadata, context.peer())
+        extra = {"forwarded": "true"} if forwarded else {}
         try:
             record = refusal_record(
                 context,
@@ -197,7 +199,7 @@ class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
         return caller_of(context, self.auth, permission)
 
     def _desk(self, context: grpc.ServicerContext) -> Desk:
-        return self.router.for_call(list(context.invocation_metadata()))
+        return self.router.for_call(list(context.invocation_metadata()), context.peer())
 
     def _alerts(
         self, context: DeskContext, camera_id: str | None, include_closed: bool

@@ -4,11 +4,16 @@ A forwarded call carries the caller's own credentials (the replica that answers 
 again) and :data:`FORWARDED`, so the replica that answers does so from its own cameras and never
 forwards again. What the peer answers comes back as the exceptions the local desk raises, so
 the API reports a forwarded refusal exactly as a local one.
+
+The mark is only believed from another replica (see :class:`vigie_alerting.routing.DeskRouter`):
+anyone can write a metadata key, and a marked call's "not mine" goes unjournaled, so a client
+that marked its own calls could probe alert ids without a trace.
 """
 
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -51,8 +56,25 @@ def forwarded_metadata(metadata: Metadata) -> list[tuple[str, str]]:
     return [*carried, (FORWARDED, "1")]
 
 
-def is_forwarded(metadata: Metadata) -> bool:
+def marked_forwarded(metadata: Metadata) -> bool:
+    """The call says another replica forwarded it (whether to believe it is the router's)."""
     return any(k == FORWARDED for k, _ in metadata)
+
+
+def peer_host(peer: str) -> str | None:
+    """The IP address a gRPC peer string names (``ipv4:10.0.0.7:41234``,
+    ``ipv6:[::1]:41234``, an IPv4-mapped IPv6 as its IPv4); None for anything else."""
+    scheme, _, rest = peer.partition(":")
+    if scheme not in ("ipv4", "ipv6"):
+        return None
+    host = rest.rsplit(":", 1)[0].strip("[]")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
 
 
 _ACTIONS = {

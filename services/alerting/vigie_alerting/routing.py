@@ -10,18 +10,42 @@ engine holds its alerts. :class:`DeskRouter` sends each call where the answer is
   and journals it, once.
 
 A call another replica forwarded is answered from this replica's cameras only, never forwarded
-again. :class:`Replicas` says who owns what; with one replica everything is local.
+again. Whether a call was forwarded is judged here: it must carry the mark *and* come from the
+address of another replica (:class:`ReplicaHosts`). A mark from anywhere else is the caller's own
+doing; the call is then answered like any other, its refusals journaled, and the mark counted.
+:class:`Replicas` says who owns what; with one replica everything is local.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
+from prometheus_client import Counter
+
 from vigie_alerting.desk import Desk
-from vigie_alerting.peers import Metadata, PeerDesks, forwarded_metadata, is_forwarded
+from vigie_alerting.peers import (
+    Metadata,
+    PeerDesks,
+    forwarded_metadata,
+    marked_forwarded,
+    peer_host,
+)
 from vigie_core.alerting import UnknownAlert
 from vigie_core.types import Alert, VerdictAction
 from vigie_runtime.auth import Caller
+
+log = logging.getLogger(__name__)
+
+UNTRUSTED_MARKS = Counter(
+    "vigie_desk_untrusted_forward_marks_total",
+    "Desk calls marked as forwarded by a replica that came from no replica's address",
+)
 
 
 class Replicas(Protocol):
@@ -45,6 +69,66 @@ class OneReplica:
         return []
 
 
+def _normal(ip: str) -> str:
+    address = ipaddress.ip_address(ip.split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+def resolve(host: str) -> set[str]:
+    """Every IP address ``host`` names (itself, for an address)."""
+    try:
+        return {_normal(host)}
+    except ValueError:
+        pass
+    infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    return {_normal(str(info[4][0])) for info in infos}
+
+
+def address_host(address: str) -> str:
+    """The host of a desk address: ``10.0.0.7:50052``, ``[::1]:50052``, ``name:50052``."""
+    return address.rsplit(":", 1)[0].strip("[]")
+
+
+class ReplicaHosts:
+    """The IP addresses the other replicas call from: the hosts of the desk addresses they
+    advertise (in Kubernetes their pod IPs), a name looked up at most every ``ttl_s``."""
+
+    MAX_NAMES = 1024  # names cached at most (a deployment has a few replicas)
+
+    def __init__(
+        self,
+        replicas: Replicas,
+        resolver: Callable[[str], Iterable[str]] = resolve,
+        ttl_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.replicas, self.resolver, self.ttl_s, self.clock = replicas, resolver, ttl_s, clock
+        self._cache: dict[str, tuple[float, frozenset[str]]] = {}
+        self._lock = threading.Lock()
+
+    def __contains__(self, ip: object) -> bool:
+        return any(ip in self._ips(address_host(a)) for a in self.replicas.others())
+
+    def _ips(self, host: str) -> frozenset[str]:
+        now = self.clock()
+        with self._lock:
+            cached = self._cache.get(host)
+        if cached is not None and now - cached[0] < self.ttl_s:
+            return cached[1]
+        try:
+            ips = frozenset(self.resolver(host))
+        except OSError as exc:
+            log.warning("replica host unresolved", extra={"host": host, "error": str(exc)})
+            ips = frozenset()
+        with self._lock:
+            if len(self._cache) >= self.MAX_NAMES:
+                self._cache.clear()
+            self._cache[host] = (now, ips)
+        return ips
+
+
 def newest_first(alerts: list[Alert]) -> list[Alert]:
     """The operator queue's order (as the engine sorts), one copy of each alert."""
     unique = {a.alert_id: a for a in reversed(alerts)}
@@ -52,14 +136,38 @@ def newest_first(alerts: list[Alert]) -> list[Alert]:
 
 
 class DeskRouter:
-    def __init__(self, local: Desk, replicas: Replicas, peers: PeerDesks | None = None) -> None:
+    def __init__(
+        self,
+        local: Desk,
+        replicas: Replicas,
+        peers: PeerDesks | None = None,
+        hosts: ReplicaHosts | None = None,
+    ) -> None:
+        """``hosts``: where the other replicas call from (by default their desks' hosts)."""
         self.local = local
         self.replicas = replicas
         self.peers = peers
+        self.hosts = ReplicaHosts(replicas) if hosts is None else hosts
 
-    def for_call(self, metadata: Metadata) -> Desk:
-        """The desk that answers a call with this metadata."""
-        if self.peers is None or is_forwarded(metadata):
+    def is_forwarded(self, metadata: Metadata, peer: str) -> bool:
+        """The call was forwarded by another replica: marked so, from a replica's address
+        (``peer`` as gRPC gives it)."""
+        if not marked_forwarded(metadata):
+            return False
+        host = peer_host(peer)
+        return host is not None and host in self.hosts
+
+    def for_call(self, metadata: Metadata, peer: str) -> Desk:
+        """The desk that answers a call with this metadata, from ``peer``. Each call comes
+        here once: a mark not believed is counted and logged here."""
+        forwarded = self.is_forwarded(metadata, peer)
+        if not forwarded and marked_forwarded(metadata):
+            UNTRUSTED_MARKS.inc()
+            log.warning(
+                "a desk call marked as forwarded came from no replica: answered as its own",
+                extra={"peer": peer},
+            )
+        if self.peers is None or forwarded:
             return self.local
         return _RoutedDesk(self.local, self.replicas, self.peers, forwarded_metadata(metadata))
 

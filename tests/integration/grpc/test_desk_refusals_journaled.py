@@ -238,7 +238,19 @@ def test_a_forwarded_call_is_journaled_once_by_the_replica_that_refuses_it(
     and A, having asked every replica, journals the unknown alert."""
     bus = InMemoryBus()
     owner_desk, (alert_id,) = replica_desk(bus, ["cam-b"])
-    _, owner = serve(AlertDeskServicer(DeskRouter(owner_desk, OneReplica()), WatchHub(), AUTH))
+
+    class KnowsA:  # the owner's view: A is another replica (its address is known once served)
+        def __init__(self) -> None:
+            self.addresses: list[str] = []
+
+        def owner(self, camera_id: str) -> str | None:
+            return None
+
+        def others(self) -> list[str]:
+            return self.addresses
+
+    knows_a = KnowsA()
+    _, owner = serve(AlertDeskServicer(DeskRouter(owner_desk, knows_a), WatchHub(), AUTH))
 
     class Others:
         def owner(self, camera_id: str) -> str | None:
@@ -249,7 +261,10 @@ def test_a_forwarded_call_is_journaled_once_by_the_replica_that_refuses_it(
 
     peers = PeerDesks(10.0, channel=grpc.insecure_channel)
     local, _ = replica_desk(bus)
-    stub, _ = serve(AlertDeskServicer(DeskRouter(local, Others(), peers), WatchHub(), AUTH))
+    stub, address_of_a = serve(
+        AlertDeskServicer(DeskRouter(local, Others(), peers), WatchHub(), AUTH)
+    )
+    knows_a.addresses.append(address_of_a)
     try:
         no_reason = services_pb2.VerdictRequest(alert_id=alert_id)
         assert refused(stub.Confirm, no_reason, ANA) == "invalid_argument"
@@ -270,3 +285,21 @@ def test_a_forwarded_call_is_journaled_once_by_the_replica_that_refuses_it(
         assert len(journal(bus)) == 3  # "not mine", asked by a replica that journals it
     finally:
         peers.close()
+
+
+def test_a_client_that_marks_its_call_forwarded_is_still_journaled(
+    one_replica: tuple[services_pb2_grpc.AlertDeskStub, InMemoryBus, str],
+) -> None:
+    """The mark is only believed from another replica's address: a client writing it to
+    probe alert ids without a trace gets its "not found" journaled like any other."""
+    stub, bus, _ = one_replica
+    marked = [*ANA, (FORWARDED, "1")]
+    unknown = services_pb2.VerdictRequest(alert_id="probe-1", reason="seen")
+    assert refused(stub.Dismiss, unknown, marked) == "not_found"
+    (record,) = journal(bus)
+    assert (record.action, record.subject, record.details["outcome"]) == (
+        "desk.dismiss",
+        "probe-1",
+        "not_found",
+    )
+    assert "forwarded" not in record.details

@@ -383,6 +383,9 @@ class FakeContext:
     def invocation_metadata(self) -> list[tuple[str, str]]:
         return self.metadata
 
+    def peer(self) -> str:
+        return "ipv4:127.0.0.1:50000"
+
     def abort(self, code: grpc.StatusCode, details: str) -> None:
         raise Aborted(code, details)
 

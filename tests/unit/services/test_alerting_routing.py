@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from vigie_alerting.peers import FORWARDED, Metadata, forwarded_metadata
-from vigie_alerting.routing import DeskRouter
+from vigie_alerting.peers import FORWARDED, Metadata, forwarded_metadata, peer_host
+from vigie_alerting.routing import UNTRUSTED_MARKS, DeskRouter, ReplicaHosts, address_host
 from vigie_core.alerting import UnknownAlert
 from vigie_core.types import Alert, AlertStatus, EventKind, Severity, VerdictAction
 from vigie_runtime.auth import Caller, Role
 
 ALICE = Caller("alice", Role.OPERATOR)
 CALL = [("authorization", "Bearer alice-token"), ("x-request-id", "r-1"), ("other", "x")]
+CLIENT = "ipv4:192.168.1.20:51000"  # an operator's console
+REPLICA_B = "ipv4:10.0.0.2:41234"  # replica b:1, calling from its pod IP
 
 
 def alert(alert_id: str, camera: str, first_seen: float) -> Alert:
@@ -88,13 +90,14 @@ def router(peer: StandIn | None = None) -> tuple[DeskRouter, Peers]:
     here = StandIn(alert("a1", "gate", 10.0))
     peers = Peers({"b:1": peer or StandIn(alert("b1", "dock", 20.0), alert("b2", "hall", 5.0))})
     owners = Owners({"dock": "b:1", "hall": "b:1"}, ["b:1"])
-    return DeskRouter(here, owners, peers), peers  # type: ignore[arg-type]
+    hosts = ReplicaHosts(owners, resolver=lambda host: {"b": ["10.0.0.2"]}[host])
+    return DeskRouter(here, owners, peers, hosts), peers  # type: ignore[arg-type]
 
 
 def test_a_camera_is_asked_of_its_owner_with_the_caller_s_credentials() -> None:
     desk, peers = router()
-    assert [a.alert_id for a in desk.for_call(CALL).alerts("dock", False)] == ["b1"]
-    assert [a.alert_id for a in desk.for_call(CALL).alerts("gate", False)] == ["a1"]
+    assert [a.alert_id for a in desk.for_call(CALL, CLIENT).alerts("dock", False)] == ["b1"]
+    assert [a.alert_id for a in desk.for_call(CALL, CLIENT).alerts("gate", False)] == ["a1"]
     ((address, _, metadata),) = peers.calls
     assert address == "b:1"
     assert metadata == [*CALL[:2], (FORWARDED, "1")]  # credentials and request id, marked
@@ -102,22 +105,22 @@ def test_a_camera_is_asked_of_its_owner_with_the_caller_s_credentials() -> None:
 
 def test_every_camera_is_every_replica_s_answer_merged_newest_first() -> None:
     desk, _ = router()
-    assert [a.alert_id for a in desk.for_call(CALL).alerts(None, False)] == ["b1", "a1", "b2"]
+    merged = desk.for_call(CALL, CLIENT).alerts(None, False)
+    assert [a.alert_id for a in merged] == ["b1", "a1", "b2"]
 
 
 def test_a_forwarded_call_is_answered_here_only() -> None:
     desk, peers = router()
-    assert [a.alert_id for a in desk.for_call(forwarded_metadata(CALL)).alerts(None, False)] == [
-        "a1"
-    ]
+    here = desk.for_call(forwarded_metadata(CALL), REPLICA_B)
+    assert [a.alert_id for a in here.alerts(None, False)] == ["a1"]
     with pytest.raises(UnknownAlert):
-        desk.for_call(forwarded_metadata(CALL)).decide("b1", VerdictAction.CONFIRM, ALICE, "x", "r")
+        here.decide("b1", VerdictAction.CONFIRM, ALICE, "x", "r")
     assert peers.calls == []
 
 
 def test_a_verdict_goes_to_the_replica_that_knows_the_alert() -> None:
     desk, peers = router()
-    routed = desk.for_call(CALL)
+    routed = desk.for_call(CALL, CLIENT)
     assert routed.decide("a1", VerdictAction.CONFIRM, ALICE, "x", "r-9").alert_id == "a1"
     assert peers.calls == []  # known here: never forwarded
     assert routed.decide("b2", VerdictAction.CONFIRM, ALICE, "x", "r-9").alert_id == "b2"
@@ -131,4 +134,71 @@ def test_an_unknown_alert_is_not_reported_missing_while_a_replica_does_not_answe
     desk, _ = router()
     desk.peers.desks["b:1"] = None  # type: ignore[union-attr]
     with pytest.raises(TimeoutError):
-        desk.for_call(CALL).decide("zz", VerdictAction.CONFIRM, ALICE, "x", "r")
+        desk.for_call(CALL, CLIENT).decide("zz", VerdictAction.CONFIRM, ALICE, "x", "r")
+
+
+def test_a_mark_is_believed_only_from_another_replica_s_address() -> None:
+    """Anyone can write the mark; a marked call's "not mine" goes unjournaled, so a client
+    marking its own calls could probe alert ids without a trace. From a client, the mark is
+    ignored (the call routed and answered as the caller's own) and counted."""
+    desk, peers = router()
+    marked = forwarded_metadata(CALL)
+    assert desk.is_forwarded(marked, REPLICA_B)
+    assert not desk.is_forwarded(CALL, REPLICA_B), "unmarked: the replica's own call"
+    before = UNTRUSTED_MARKS._value.get()
+    assert not desk.is_forwarded(marked, CLIENT)
+    routed = desk.for_call(marked, CLIENT)
+    assert [a.alert_id for a in routed.alerts(None, False)] == ["b1", "a1", "b2"]
+    assert len(peers.calls) == 1, "routed like any call"
+    assert UNTRUSTED_MARKS._value.get() - before == 1
+    assert not desk.is_forwarded(marked, "unix:/run/desk.sock")
+
+
+def test_replica_hosts_are_resolved_once_per_ttl_and_a_failure_believes_nobody() -> None:
+    looked_up: list[str] = []
+    now = [0.0]
+
+    def resolver(host: str) -> list[str]:
+        looked_up.append(host)
+        if host == "gone":
+            raise OSError("no such host")
+        return ["10.0.0.7"]
+
+    class Two:
+        def owner(self, camera_id: str) -> str | None:
+            return None
+
+        def others(self) -> list[str]:
+            return ["alerting-1.vigie:50052", "gone:50052"]
+
+    hosts = ReplicaHosts(Two(), resolver=resolver, ttl_s=60, clock=lambda: now[0])
+    assert "10.0.0.7" in hosts
+    assert "10.0.0.8" not in hosts
+    assert sorted(set(looked_up)) == ["alerting-1.vigie", "gone"]
+    count = len(looked_up)
+    now[0] = 59.0
+    assert "10.0.0.7" in hosts
+    assert len(looked_up) == count, "cached within the ttl"
+    now[0] = 61.0
+    assert "10.0.0.7" in hosts
+    assert len(looked_up) > count
+
+
+@pytest.mark.parametrize(
+    ("peer", "host"),
+    [
+        ("ipv4:10.0.0.7:41234", "10.0.0.7"),
+        ("ipv6:[::1]:41234", "::1"),
+        ("ipv6:[::ffff:10.0.0.7]:41234", "10.0.0.7"),
+        ("unix:/tmp/desk.sock", None),
+        ("ipv4:not-an-ip:1", None),
+    ],
+)
+def test_the_host_of_a_grpc_peer(peer: str, host: str | None) -> None:
+    assert peer_host(peer) == host
+
+
+def test_the_host_of_a_desk_address() -> None:
+    assert address_host("10.0.0.7:50052") == "10.0.0.7"
+    assert address_host("[::1]:50052") == "::1"
+    assert address_host("alerting-0.vigie:50052") == "alerting-0.vigie"
