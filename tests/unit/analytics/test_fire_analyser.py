@@ -99,3 +99,50 @@ def test_settings_are_off_by_default_and_checked() -> None:
         FireSettings(min_flicker=0)
     with pytest.raises(ValidationError, match="extra"):
         FireSettings(flicker=3)  # type: ignore[call-arg]
+
+
+ORANGE = (0, 140, 255)  # BGR: a flame colour
+
+
+def colour_frames(draw: list[np.ndarray], fps: float = 10.0) -> list[CameraImage]:
+    return [
+        CameraImage(FrameRef("cam-1", k, 1_700_000_000 + k / fps, 160, 90), image)
+        for k, image in enumerate(draw)
+    ]
+
+
+def flickering_patch(n: int) -> list[np.ndarray]:
+    """An orange patch that stays in place, its brightness fluttering frame to frame."""
+    images = []
+    for k in range(n):
+        image = BLACK.copy()
+        scale = 1.0 if k % 2 else 0.8
+        image[50:80, 60:100] = tuple(int(c * scale) for c in ORANGE)
+        images.append(image)
+    return images
+
+
+def passing_block(n: int, step_px: int = 4) -> list[np.ndarray]:
+    """An orange block of steady colour driving across the frame, as a red car does."""
+    images = []
+    for k in range(n):
+        image = BLACK.copy()
+        x = (k * step_px) % 140
+        image[50:80, x : x + 20] = ORANGE
+        images.append(image)
+    return images
+
+
+def fire_events(settings: FireSettings, images: list[np.ndarray]) -> list[str]:
+    analyser = FireAnalyser("cam-1", None, settings, None)
+    return [e.kind.value for image in colour_frames(images) for e in analyser.analyse(image)]
+
+
+def test_a_flame_flickers_in_place_and_a_flame_coloured_thing_passing_by_does_not() -> None:
+    settings = FireSettings(enabled_cameras=["cam-1"])
+    assert fire_events(settings, flickering_patch(60)) == ["fire"]
+    assert fire_events(settings, passing_block(120)) == []
+    # What the steadiness rule removes: without it, the passing block's pixels go from black
+    # to orange and back, which reads as flicker, and it was taken for fire.
+    anywhere = settings.model_copy(update={"min_steadiness": 0.01})
+    assert fire_events(anywhere, passing_block(120)) == ["fire"]

@@ -3,9 +3,12 @@
 Flame colour alone is everywhere in a city (brick, autumn leaves, an orange coat, a sunset on a
 window: up to a third of some street photos here), so a flame must also *flicker*: the brightness
 of its pixels varies from frame to frame over the last second (flames flutter at several Hz; a
-wall, a parked red car or a photo does not). Smoke is greyish, differs from the slowly learnt
-background and blurs the texture behind it (off by default: see ``FireSettings.smoke``). Each
-condition goes through the persistence rule
+wall, a parked red car or a photo does not). And a flame stays where it burns: only the pixels
+that looked like flame in nearly every frame of that second are measured. A red car driving
+through makes each pixel it crosses flame-coloured for a moment, and its brightness changes as
+the car passes, which alone read as flicker (a false fire on the junction clip, before).
+Smoke is greyish, differs from the slowly learnt background and blurs the texture behind it
+(off by default: see ``FireSettings.smoke``). Each condition goes through the persistence rule
 (``vigie_core.persistence``) before an event is raised, so nothing shorter than
 ``FireSettings.min_evidence_s`` (2.4 s by default) can be signalled: a shorter sighting is logged
 as too short to decide, and ``FireAnalyser.undecided`` tells what is still under way
@@ -84,6 +87,9 @@ class FireSettings(StrictModel):
     # Mean frame-to-frame brightness deviation (grey levels) of flame pixels over flicker_s.
     min_flicker: float = Field(5.0, gt=0)
     flicker_s: float = Field(1.0, gt=0)
+    # Share of the frames of flicker_s in which a pixel must look like flame for its flicker to
+    # count: a flame stays in place, something flame-coloured moving through does not.
+    min_steadiness: float = Field(0.9, gt=0, le=1)
     persist_s: float = Field(3.0, gt=0)
     min_share: float = Field(0.8, gt=0, le=1)
     clear_s: float = Field(30.0, ge=0)
@@ -136,7 +142,8 @@ class FireAnalyser:
         self._sightings = {
             kind: settings.sighting_watch(kind) for kind in (EventKind.FIRE, EventKind.SMOKE)
         }
-        self._brightness: deque[tuple[float, np.ndarray]] = deque()
+        # (time, brightness, flame mask) of the frames of the last flicker_s
+        self._brightness: deque[tuple[float, np.ndarray, np.ndarray]] = deque()
         self._background: np.ndarray | None = None
         self._background_texture: np.ndarray | None = None
         self._last_t: float | None = None
@@ -207,15 +214,18 @@ class FireAnalyser:
     def _flame_reading(self, work: np.ndarray, t: float) -> Reading:
         mask = flame_mask(work)
         value = cv2.cvtColor(work, cv2.COLOR_BGR2HSV)[..., 2].astype(np.float32)
-        self._brightness.append((t, value))
+        self._brightness.append((t, value, mask))
         while t - self._brightness[0][0] > self.settings.flicker_s:
             self._brightness.popleft()
         fraction = float(mask.mean())
         flicker = 0.0
         enough_history = t - self._brightness[0][0] >= self.settings.flicker_s * 0.5
         if mask.any() and enough_history and len(self._brightness) >= 3:
-            stack = np.stack([v for _, v in self._brightness])
-            flicker = float(stack.std(axis=0)[mask].mean())
+            flame_share = np.stack([m for _, _, m in self._brightness]).mean(axis=0)
+            steady = mask & (flame_share >= self.settings.min_steadiness)
+            if steady.any():
+                stack = np.stack([v for _, v, _ in self._brightness])
+                flicker = float(stack.std(axis=0)[steady].mean())
         on = fraction >= self.settings.min_flame_fraction and flicker >= self.settings.min_flicker
         return Reading(on, fraction, flicker, bounding_box(mask))
 
