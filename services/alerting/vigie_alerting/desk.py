@@ -28,6 +28,10 @@ T = TypeVar("T")
 class Desk(Protocol):
     def alerts(self, camera_id: str | None, include_closed: bool) -> list[Alert]: ...
 
+    def alert(self, alert_id: str) -> Alert:
+        """Raises ``UnknownAlert`` when the alert is not held."""
+        ...
+
     def decide(
         self,
         alert_id: str,
@@ -63,6 +67,9 @@ class ReplicaDesk:
 
     def alerts(self, camera_id: str | None, include_closed: bool) -> list[Alert]:
         return self.calls.run(lambda: self.handler.alerts(camera_id, include_closed))
+
+    def alert(self, alert_id: str) -> Alert:
+        return self.calls.run(lambda: self.handler.alert(alert_id))
 
     def decide(
         self,

@@ -278,6 +278,11 @@ class AlertEngine:
 
     # -- queries ----------------------------------------------------------------------------------
 
+    def alert(self, alert_id: str) -> Alert:
+        """One alert of this replica's cameras, open or decided; raises ``UnknownAlert``."""
+        _, state = self.find(alert_id)
+        return state.book.get(alert_id)
+
     def alerts(self, camera_id: str | None = None, include_closed: bool = False) -> list[Alert]:
         """The operator queue across this replica's cameras: newest first, stable order."""
         found: list[Alert] = []

@@ -34,7 +34,7 @@ from vigie_alerting.desk import Desk, JournalingDesk
 from vigie_alerting.peers import PeerRefused
 from vigie_alerting.routing import DeskRouter
 from vigie_alerting.watch import TooManyStreams, WatchHub
-from vigie_core.alerting import UnknownAlert, VerdictError
+from vigie_core.alerting import OPEN_STATUSES, UnknownAlert, VerdictError
 from vigie_core.types import Alert, VerdictAction
 from vigie_runtime import codec
 from vigie_runtime.auth import GRANTS, Authenticator, Caller, Permission
@@ -220,6 +220,27 @@ class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
         self._caller(context, Permission.HISTORY if request.include_closed else Permission.WATCH)
         alerts = self._alerts(context, request.camera_id or None, request.include_closed)
         return services_pb2.ListAlertsResponse(alerts=[codec.alert_to_proto(a) for a in alerts])
+
+    @journaled("desk.get_alert", _alert)
+    def GetAlert(
+        self, request: services_pb2.GetAlertRequest, context: DeskContext
+    ) -> alerts_pb2.Alert:
+        caller = self._caller(context, Permission.WATCH)
+        try:
+            alert = self._desk(context).alert(request.alert_id)
+        except PeerRefused as exc:
+            context.relay(exc)
+        except UnknownAlert:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no alert {request.alert_id!r} held")
+        except TimeoutError as exc:
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"the alert desk is busy; try again ({exc})")
+        if alert.status not in OPEN_STATUSES and not caller.may(Permission.HISTORY):
+            # What ListAlerts without history would not show: a decided alert is history.
+            context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"alert {request.alert_id!r} is decided: seeing it needs {Permission.HISTORY}",
+            )
+        return codec.alert_to_proto(alert)
 
     @journaled_stream("desk.watch_alerts", _cameras)
     def WatchAlerts(

@@ -106,6 +106,11 @@ class AlertingHandler:
         with self.books.lock:
             return self.engine.alerts(camera_id, include_closed)
 
+    def alert(self, alert_id: str) -> Alert:
+        """Raises ``UnknownAlert`` when no camera of this replica has the alert."""
+        with self.books.lock:
+            return self.engine.alert(alert_id)
+
     def decide(
         self,
         alert_id: str,

@@ -125,6 +125,10 @@ class PeerDesks:
         reply = self._call(address, "ListAlerts", request, metadata)
         return [codec.alert_from_proto(a) for a in reply.alerts]
 
+    def alert(self, address: str, alert_id: str, metadata: Metadata) -> Alert:
+        request = services_pb2.GetAlertRequest(alert_id=alert_id)
+        return codec.alert_from_proto(self._call(address, "GetAlert", request, metadata))
+
     def decide(
         self, address: str, alert_id: str, action: VerdictAction, reason: str, metadata: Metadata
     ) -> Alert:

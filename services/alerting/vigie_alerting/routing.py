@@ -189,6 +189,18 @@ class _RoutedDesk:
             found.extend(self.peers.alerts(address, None, include_closed, self.metadata))
         return newest_first(found)
 
+    def alert(self, alert_id: str) -> Alert:
+        """Here if held here, else from the replica that holds it (alert ids do not name
+        their camera); unknown only once every replica has said so."""
+        try:
+            return self.local.alert(alert_id)
+        except UnknownAlert:
+            pass
+        metadata = self.metadata
+        return self._first_answer(
+            lambda address: self.peers.alert(address, alert_id, metadata), alert_id
+        )
+
     def decide(
         self,
         alert_id: str,
@@ -201,13 +213,20 @@ class _RoutedDesk:
             return self.local.decide(alert_id, action, caller, reason, request_id)
         except UnknownAlert:
             pass
-        unreachable: list[str] = []
         # The journal keeps the request id this replica gave the call, wherever it is applied.
         metadata = [(k, v) for k, v in self.metadata if k != "x-request-id"]
         metadata.append(("x-request-id", request_id))
+        return self._first_answer(
+            lambda address: self.peers.decide(address, alert_id, action, reason, metadata),
+            alert_id,
+        )
+
+    def _first_answer(self, ask: Callable[[str], Alert], alert_id: str) -> Alert:
+        """Ask each other replica in turn until one holds the alert."""
+        unreachable: list[str] = []
         for address in self.replicas.others():
             try:
-                return self.peers.decide(address, alert_id, action, reason, metadata)
+                return ask(address)
             except UnknownAlert:
                 continue
             except TimeoutError:

@@ -45,14 +45,10 @@ def _filters(request: Request) -> dict[str, str]:
     }
 
 
-async def _open_alerts(
-    request: Request, token: str, include_closed: bool = False
-) -> list[AlertView]:
+async def _open_alerts(request: Request, token: str) -> list[AlertView]:
     console = console_of(request)
     answer = await console.api.call(
-        console.api.desk.ListAlerts,
-        services_pb2.ListAlertsRequest(include_closed=include_closed),
-        token,
+        console.api.desk.ListAlerts, services_pb2.ListAlertsRequest(), token
     )
     return [alert_view(a) for a in answer.alerts]
 
@@ -161,18 +157,26 @@ def _purpose(alert_id: str) -> str:
     return f"review of alert {alert_id} in the operator console"
 
 
-async def _find(request: Request, alert_id: str, token: str, history: bool) -> AlertView | None:
-    for alert in await _open_alerts(request, token, include_closed=history):
-        if alert.alert_id == alert_id:
-            return alert
-    return None
+async def _find(request: Request, alert_id: str, token: str) -> AlertView | None:
+    """The alert, from whichever replica holds it; None when none does, or when it is decided
+    and the caller may not see history (the desk says which: both read as "not found")."""
+    console = console_of(request)
+    try:
+        alert = await console.api.call(
+            console.api.desk.GetAlert, services_pb2.GetAlertRequest(alert_id=alert_id), token
+        )
+    except CallFailed as exc:
+        if exc.code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED):
+            return None
+        raise
+    return alert_view(alert)
 
 
 async def alert_page(request: Request) -> Response:
     console = console_of(request)
     session = require(request, "watch")
     alert_id = request.path_params["alert_id"]
-    alert = await _find(request, alert_id, session.token, session.may("history"))
+    alert = await _find(request, alert_id, session.token)
     if alert is None:
         return render(request, "error.html", {"message": "alert.not_found"}, 404, session)
     api, purpose = console.api, _purpose(alert_id)

@@ -303,3 +303,49 @@ def test_a_client_that_marks_its_call_forwarded_is_still_journaled(
         "not_found",
     )
     assert "forwarded" not in record.details
+
+
+def test_one_alert_by_id_open_for_an_operator_decided_only_with_history(
+    one_replica: tuple[services_pb2_grpc.AlertDeskStub, InMemoryBus, str],
+) -> None:
+    """GetAlert answers what ListAlerts would: an open alert to whoever may watch, a decided
+    one only to whoever may see history; an unknown id is "not found". Each refusal is
+    journaled like any other desk call's."""
+    stub, bus, alert_id = one_replica
+    got = stub.GetAlert(services_pb2.GetAlertRequest(alert_id=alert_id), metadata=ANA, timeout=10)
+    assert (got.alert_id, got.camera_id) == (alert_id, "cam-1")
+    stub.Dismiss(
+        services_pb2.VerdictRequest(alert_id=alert_id, reason="a shadow"), metadata=ANA, timeout=10
+    )
+    decided = services_pb2.GetAlertRequest(alert_id=alert_id)
+    assert refused(stub.GetAlert, decided, ANA) == "permission_denied"
+    assert stub.GetAlert(decided, metadata=DPO, timeout=10).alert_id == alert_id
+    unknown = services_pb2.GetAlertRequest(alert_id="nope")
+    assert refused(stub.GetAlert, unknown, DPO) == "not_found"
+    refusals = [r for r in journal(bus) if r.action == "desk.get_alert"]
+    assert [(r.subject, r.actor, r.details["outcome"]) for r in refusals] == [
+        (alert_id, "ana", "permission_denied"),
+        ("nope", "dpo", "not_found"),
+    ]
+
+
+def test_one_alert_is_fetched_from_the_replica_that_holds_it(serve: Serve) -> None:
+    bus = InMemoryBus()
+    owner_desk, (alert_id,) = replica_desk(bus, ["cam-b"])
+    _, owner = serve(AlertDeskServicer(DeskRouter(owner_desk, OneReplica()), WatchHub(), AUTH))
+
+    class Others:
+        def owner(self, camera_id: str) -> str | None:
+            return owner if camera_id == "cam-b" else None
+
+        def others(self) -> list[str]:
+            return [owner]
+
+    peers = PeerDesks(10.0, channel=grpc.insecure_channel)
+    local, _ = replica_desk(bus)
+    stub, _ = serve(AlertDeskServicer(DeskRouter(local, Others(), peers), WatchHub(), AUTH))
+    try:
+        request = services_pb2.GetAlertRequest(alert_id=alert_id)
+        assert stub.GetAlert(request, metadata=ANA, timeout=10).camera_id == "cam-b"
+    finally:
+        peers.close()

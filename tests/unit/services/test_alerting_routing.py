@@ -40,6 +40,12 @@ class StandIn:
     def alerts(self, camera_id: str | None, include_closed: bool) -> list[Alert]:
         return [a for a in self.held if camera_id in (None, a.camera_id)]
 
+    def alert(self, alert_id: str) -> Alert:
+        for a in self.held:
+            if a.alert_id == alert_id:
+                return a
+        raise UnknownAlert(alert_id)
+
     def decide(
         self, alert_id: str, action: VerdictAction, caller: Caller, reason: str, request_id: str
     ) -> Alert:
@@ -61,6 +67,10 @@ class Peers:
     ) -> list[Alert]:
         self.calls.append((address, "alerts", metadata))
         return self._desk(address).alerts(camera_id, include_closed)
+
+    def alert(self, address: str, alert_id: str, metadata: Metadata) -> Alert:
+        self.calls.append((address, "alert", metadata))
+        return self._desk(address).alert(alert_id)
 
     def decide(
         self, address: str, alert_id: str, action: VerdictAction, reason: str, metadata: Metadata
@@ -202,3 +212,19 @@ def test_the_host_of_a_desk_address() -> None:
     assert address_host("10.0.0.7:50052") == "10.0.0.7"
     assert address_host("[::1]:50052") == "::1"
     assert address_host("alerting-0.vigie:50052") == "alerting-0.vigie"
+
+
+def test_one_alert_is_found_here_or_at_the_replica_that_holds_it() -> None:
+    desk, peers = router()
+    routed = desk.for_call(CALL, CLIENT)
+    assert routed.alert("a1").camera_id == "gate"
+    assert peers.calls == []  # held here: nobody else asked
+    assert routed.alert("b2").camera_id == "hall"
+    ((address, what, metadata),) = peers.calls
+    assert (address, what) == ("b:1", "alert")
+    assert (FORWARDED, "1") in metadata and ("authorization", "Bearer alice-token") in metadata
+    with pytest.raises(UnknownAlert):
+        routed.alert("zz")
+    desk.peers.desks["b:1"] = None  # type: ignore[union-attr]
+    with pytest.raises(TimeoutError):  # it may be there: "try again", not "unknown"
+        desk.for_call(CALL, CLIENT).alert("zz")
