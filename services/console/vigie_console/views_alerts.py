@@ -157,9 +157,10 @@ def _purpose(alert_id: str) -> str:
     return f"review of alert {alert_id} in the operator console"
 
 
-async def _find(request: Request, alert_id: str, token: str) -> AlertView | None:
+async def _find(request: Request, alert_id: str, token: str, history: bool) -> AlertView | None:
     """The alert, from whichever replica holds it; None when none does, or when it is decided
-    and the caller may not see history (the desk says which: both read as "not found")."""
+    and the caller may not see history (the desk says which: both read as "not found"). A desk
+    older than GetAlert (a rolling upgrade) is asked for the whole list, as before."""
     console = console_of(request)
     try:
         alert = await console.api.call(
@@ -168,7 +169,11 @@ async def _find(request: Request, alert_id: str, token: str) -> AlertView | None
     except CallFailed as exc:
         if exc.code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED):
             return None
-        raise
+        if exc.code is not grpc.StatusCode.UNIMPLEMENTED:
+            raise
+        everything = services_pb2.ListAlertsRequest(include_closed=history)
+        listed = await console.api.call(console.api.desk.ListAlerts, everything, token)
+        return next((alert_view(a) for a in listed.alerts if a.alert_id == alert_id), None)
     return alert_view(alert)
 
 
@@ -176,7 +181,7 @@ async def alert_page(request: Request) -> Response:
     console = console_of(request)
     session = require(request, "watch")
     alert_id = request.path_params["alert_id"]
-    alert = await _find(request, alert_id, session.token)
+    alert = await _find(request, alert_id, session.token, session.may("history"))
     if alert is None:
         return render(request, "error.html", {"message": "alert.not_found"}, 404, session)
     api, purpose = console.api, _purpose(alert_id)

@@ -145,16 +145,24 @@ class Client:
         return found.group(1)
 
 
+class DeskBeforeGetAlert(AlertDeskServicer):
+    """A desk of the release before GetAlert, as a rolling upgrade meets it."""
+
+    GetAlert = services_pb2_grpc.AlertDeskServicer.GetAlert  # UNIMPLEMENTED
+
+
 @pytest.fixture()
-def site(tmp_path: Path) -> Iterator[Site]:
+def site(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Site]:
+    """``request.param`` (indirect) true: the desk is one without GetAlert."""
     bus = InMemoryBus()
     desk, (alert_id,) = replica_desk(bus, ["cam-1"])
+    servicer = DeskBeforeGetAlert if getattr(request, "param", False) else AlertDeskServicer
     desk_server = GrpcServer(
         LOOPBACK,
         [
             Registration(
                 services_pb2_grpc.add_AlertDeskServicer_to_server,
-                AlertDeskServicer(DeskRouter(desk, OneReplica()), WatchHub(), AUTH),
+                servicer(DeskRouter(desk, OneReplica()), WatchHub(), AUTH),
                 "vigie.v1.AlertDesk",
             )
         ],
@@ -303,3 +311,14 @@ def test_a_scene_saved_by_a_supervisor_is_checked_journaled_and_written(site: Si
     assert (record.actor, record.camera_id, record.reason) == ("sam", "cam-1", "count the door")  # type: ignore[attr-defined]
     garbage = client.request("/cameras/cam-1/scene", body=b"{not json", headers=headers)
     assert garbage.status == 400
+
+
+@pytest.mark.parametrize("site", [False, True], indirect=True, ids=["desk", "older-desk"])
+def test_an_alert_page_shows_the_alert_and_an_unknown_one_is_not_found(site: Site) -> None:
+    """The page asks the desk for the one alert (GetAlert); a desk older than that call, met
+    during a rolling upgrade, is asked for the list as before."""
+    client = site.client()
+    client.sign_in("ana-token")
+    page = client.request(f"/alerts/{site.alert_id}")
+    assert page.status == 200 and site.alert_id in page.body
+    assert client.request("/alerts/no-such-alert").status == 404
