@@ -230,61 +230,71 @@ def test_a_journal_that_does_not_answer_delays_a_refusal_by_a_bounded_wait(
     stuck.set()
 
 
-def test_a_forwarded_call_is_journaled_once_by_the_replica_that_refuses_it(
+class KnownReplicas:
+    """A replica's view of the others: who owns which camera, and their desk addresses
+    (filled in once they are served)."""
+
+    def __init__(self, owners: dict[str, str] | None = None) -> None:
+        self.owners = owners or {}
+        self.addresses: list[str] = []
+
+    def owner(self, camera_id: str) -> str | None:
+        return self.owners.get(camera_id)
+
+    def others(self) -> list[str]:
+        return self.addresses
+
+
+@pytest.fixture()
+def two_replicas(
     serve: Serve,
+) -> Iterator[tuple[services_pb2_grpc.AlertDeskStub, InMemoryBus, str]]:
+    """Replica A (no alerts; its stub) and B, the owner of camera cam-b's open alert (its
+    id), each knowing the other's address; one bus for both journals."""
+    bus = InMemoryBus()
+    owner_desk, (alert_id,) = replica_desk(bus, ["cam-b"])
+    b_view = KnownReplicas()
+    _, owner = serve(AlertDeskServicer(DeskRouter(owner_desk, b_view), WatchHub(), AUTH))
+    a_view = KnownReplicas({"cam-b": owner})
+    a_view.addresses.append(owner)
+    peers = PeerDesks(10.0, channel=grpc.insecure_channel)
+    local, _ = replica_desk(bus)
+    stub, address_of_a = serve(
+        AlertDeskServicer(DeskRouter(local, a_view, peers), WatchHub(), AUTH)
+    )
+    b_view.addresses.append(address_of_a)
+    try:
+        yield stub, bus, alert_id
+    finally:
+        peers.close()
+
+
+def test_a_forwarded_call_is_journaled_once_by_the_replica_that_refuses_it(
+    two_replicas: tuple[services_pb2_grpc.AlertDeskStub, InMemoryBus, str],
 ) -> None:
     """Replica A (no alerts) offers verdicts to B (the alert's owner). B's refusal is B's
     record, passed on by A unjournaled; B's "not mine" for an unknown alert is no refusal,
     and A, having asked every replica, journals the unknown alert."""
-    bus = InMemoryBus()
-    owner_desk, (alert_id,) = replica_desk(bus, ["cam-b"])
+    stub, bus, alert_id = two_replicas
+    no_reason = services_pb2.VerdictRequest(alert_id=alert_id)
+    assert refused(stub.Confirm, no_reason, ANA) == "invalid_argument"
+    (by_owner,) = journal(bus)
+    assert (by_owner.action, by_owner.details["forwarded"]) == ("desk.confirm", "true")
 
-    class KnowsA:  # the owner's view: A is another replica (its address is known once served)
-        def __init__(self) -> None:
-            self.addresses: list[str] = []
+    unknown = services_pb2.VerdictRequest(alert_id="nope", reason="seen")
+    assert refused(stub.Dismiss, unknown, ANA) == "not_found"
+    (by_caller,) = journal(bus)[1:]
+    assert (by_caller.action, by_caller.details["outcome"]) == ("desk.dismiss", "not_found")
+    assert "forwarded" not in by_caller.details
 
-        def owner(self, camera_id: str) -> str | None:
-            return None
-
-        def others(self) -> list[str]:
-            return self.addresses
-
-    knows_a = KnowsA()
-    _, owner = serve(AlertDeskServicer(DeskRouter(owner_desk, knows_a), WatchHub(), AUTH))
-
-    class Others:
-        def owner(self, camera_id: str) -> str | None:
-            return owner if camera_id == "cam-b" else None
-
-        def others(self) -> list[str]:
-            return [owner]
-
-    peers = PeerDesks(10.0, channel=grpc.insecure_channel)
-    local, _ = replica_desk(bus)
-    stub, address_of_a = serve(
-        AlertDeskServicer(DeskRouter(local, Others(), peers), WatchHub(), AUTH)
-    )
-    knows_a.addresses.append(address_of_a)
-    try:
-        no_reason = services_pb2.VerdictRequest(alert_id=alert_id)
-        assert refused(stub.Confirm, no_reason, ANA) == "invalid_argument"
-        (by_owner,) = journal(bus)
-        assert (by_owner.action, by_owner.details["forwarded"]) == ("desk.confirm", "true")
-
-        unknown = services_pb2.VerdictRequest(alert_id="nope", reason="seen")
-        assert refused(stub.Dismiss, unknown, ANA) == "not_found"
-        (by_caller,) = journal(bus)[1:]
-        assert (by_caller.action, by_caller.details["outcome"]) == ("desk.dismiss", "not_found")
-        assert "forwarded" not in by_caller.details
-
-        history = services_pb2.ListAlertsRequest(camera_id="cam-b", include_closed=True)
-        assert refused(stub.ListAlerts, history, ANA) == "permission_denied"
-        assert len(journal(bus)) == 3  # refused by A before any forwarding
-        forwarded = [*ANA, (FORWARDED, "1")]
-        assert refused(stub.Dismiss, unknown, forwarded) == "not_found"
-        assert len(journal(bus)) == 3  # "not mine", asked by a replica that journals it
-    finally:
-        peers.close()
+    history = services_pb2.ListAlertsRequest(camera_id="cam-b", include_closed=True)
+    assert refused(stub.ListAlerts, history, ANA) == "permission_denied"
+    assert len(journal(bus)) == 3  # refused by A before any forwarding
+    forwarded = [*ANA, (FORWARDED, "1")]
+    assert refused(stub.Dismiss, unknown, forwarded) == "not_found"
+    # Marked, from a replica's address (loopback here, as both replicas are): "not mine",
+    # left to the replica that asked to journal.
+    assert len(journal(bus)) == 3
 
 
 def test_a_client_that_marks_its_call_forwarded_is_still_journaled(
@@ -329,23 +339,9 @@ def test_one_alert_by_id_open_for_an_operator_decided_only_with_history(
     ]
 
 
-def test_one_alert_is_fetched_from_the_replica_that_holds_it(serve: Serve) -> None:
-    bus = InMemoryBus()
-    owner_desk, (alert_id,) = replica_desk(bus, ["cam-b"])
-    _, owner = serve(AlertDeskServicer(DeskRouter(owner_desk, OneReplica()), WatchHub(), AUTH))
-
-    class Others:
-        def owner(self, camera_id: str) -> str | None:
-            return owner if camera_id == "cam-b" else None
-
-        def others(self) -> list[str]:
-            return [owner]
-
-    peers = PeerDesks(10.0, channel=grpc.insecure_channel)
-    local, _ = replica_desk(bus)
-    stub, _ = serve(AlertDeskServicer(DeskRouter(local, Others(), peers), WatchHub(), AUTH))
-    try:
-        request = services_pb2.GetAlertRequest(alert_id=alert_id)
-        assert stub.GetAlert(request, metadata=ANA, timeout=10).camera_id == "cam-b"
-    finally:
-        peers.close()
+def test_one_alert_is_fetched_from_the_replica_that_holds_it(
+    two_replicas: tuple[services_pb2_grpc.AlertDeskStub, InMemoryBus, str],
+) -> None:
+    stub, _, alert_id = two_replicas
+    request = services_pb2.GetAlertRequest(alert_id=alert_id)
+    assert stub.GetAlert(request, metadata=ANA, timeout=10).camera_id == "cam-b"
