@@ -9,11 +9,12 @@ engine holds its alerts. :class:`DeskRouter` sends each call where the answer is
   replicas in turn until one does (alert ids do not name their camera). Only the owner applies
   and journals it, once.
 
-A call another replica forwarded is answered from this replica's cameras only, never forwarded
-again. Whether a call was forwarded is judged here: it must carry the mark *and* come from the
-address of another replica (:class:`ReplicaHosts`). A mark from anywhere else is the caller's own
-doing; the call is then answered like any other, its refusals journaled, and the mark counted.
-:class:`Replicas` says who owns what; with one replica everything is local.
+A call marked as forwarded is answered from this replica's cameras only, never forwarded again,
+whoever marked it: that alone keeps a call from going round the replicas. Whether another replica
+really forwarded it (so that its "not mine" is left to that replica to journal) is judged here:
+the mark must come from the address of another replica (:class:`ReplicaHosts`). A mark from
+anywhere else is the caller's own doing: its refusals are journaled as any call's, and the mark
+counted. :class:`Replicas` says who owns what; with one replica everything is local.
 """
 
 from __future__ import annotations
@@ -158,16 +159,17 @@ class DeskRouter:
         return host is not None and host in self.hosts
 
     def for_call(self, metadata: Metadata, peer: str) -> Desk:
-        """The desk that answers a call with this metadata, from ``peer``. Each call comes
-        here once: a mark not believed is counted and logged here."""
-        forwarded = self.is_forwarded(metadata, peer)
-        if not forwarded and marked_forwarded(metadata):
+        """The desk that answers a call with this metadata, from ``peer``: here only for a
+        marked call (believed or not: never forwarded twice). Each call comes here once, so a
+        mark not believed is counted and logged here."""
+        marked = marked_forwarded(metadata)
+        if marked and not self.is_forwarded(metadata, peer):
             UNTRUSTED_MARKS.inc()
             log.warning(
-                "a desk call marked as forwarded came from no replica: answered as its own",
+                "a desk call marked as forwarded came from no replica: journaled as its own",
                 extra={"peer": peer},
             )
-        if self.peers is None or forwarded:
+        if self.peers is None or marked:
             return self.local
         return _RoutedDesk(self.local, self.replicas, self.peers, forwarded_metadata(metadata))
 

@@ -148,18 +148,19 @@ def test_an_unknown_alert_is_not_reported_missing_while_a_replica_does_not_answe
 
 
 def test_a_mark_is_believed_only_from_another_replica_s_address() -> None:
-    """Anyone can write the mark; a marked call's "not mine" goes unjournaled, so a client
+    """Anyone can write the mark; a forwarded call's "not mine" goes unjournaled, so a client
     marking its own calls could probe alert ids without a trace. From a client, the mark is
-    ignored (the call routed and answered as the caller's own) and counted."""
+    not believed (the API journals its refusals as the caller's own) and counted; the call is
+    still answered here only, as every marked call is, so no call goes round the replicas."""
     desk, peers = router()
     marked = forwarded_metadata(CALL)
     assert desk.is_forwarded(marked, REPLICA_B)
     assert not desk.is_forwarded(CALL, REPLICA_B), "unmarked: the replica's own call"
     before = UNTRUSTED_MARKS._value.get()
     assert not desk.is_forwarded(marked, CLIENT)
-    routed = desk.for_call(marked, CLIENT)
-    assert [a.alert_id for a in routed.alerts(None, False)] == ["b1", "a1", "b2"]
-    assert len(peers.calls) == 1, "routed like any call"
+    here = desk.for_call(marked, CLIENT)
+    assert [a.alert_id for a in here.alerts(None, False)] == ["a1"]
+    assert peers.calls == [], "a marked call is never forwarded"
     assert UNTRUSTED_MARKS._value.get() - before == 1
     assert not desk.is_forwarded(marked, "unix:/run/desk.sock")
 
