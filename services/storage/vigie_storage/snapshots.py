@@ -17,8 +17,9 @@ like the frames, until their frame comes, so no frame loses the head blur of its
 
 When a new alert arrives, its frame is looked up by sequence and capture time, drawn,
 redacted, encoded and put in the blob store, and the archive records where. An alert that
-arrives before its frame waits up to ``wait_s``; one whose frame never comes is logged and
-counted, never silently dropped.
+arrives before its frame waits for it: up to ``wait_s`` once the stage has read its camera's
+frames past the alert's, and on while it has not yet read that far (up to ``pin_s``); one whose
+frame never comes is logged and counted, never silently dropped.
 
 The buffer is memory, not state worth saving (megabytes of JPEG per camera), yet an alert may
 need a frame whose offset was committed before a crash. So the stage *rewinds*: when a
@@ -121,7 +122,9 @@ FACE_MARGIN = 0.35  # blur this much wider than the face box on each side
 class SnapshotSettings(StrictModel):
     enabled: bool = True
     buffer_s: float = 30.0  # frames are kept until the camera's tracks are this far past them
-    wait_s: float = 30.0  # how long an alert waits for its frame
+    # How long an alert waits for its frame once the stage has read its camera's frames past
+    # it (half of it for the frame's tracks); while behind, it waits on, up to pin_s.
+    wait_s: float = 30.0
     max_frames_per_camera: int = 1500  # at ~40 kB a JPEG, 60 MB per camera at most
     # JPEG bytes across all cameras: 600 MB is ~50 cameras at 10 fps, 40 kB a frame, 30 s each.
     # Over it, the camera holding the most bytes loses its oldest frames first.
@@ -324,6 +327,7 @@ class SnapshotHandler:
         self._cameras: OrderedDict[str, _Camera] = OrderedDict()
         self._bytes = 0  # JPEG bytes across all cameras
         self._over_budget = False  # the byte budget is evicting (warned once per episode)
+        # Alerts waiting for their frame (or its tracks), with the clock when they came.
         self._pending: OrderedDict[str, tuple[Alert, float]] = OrderedDict()
         self._done: OrderedDict[str, None] = OrderedDict()
         self._pins: FramePins[_Frame] = FramePins(
@@ -530,7 +534,7 @@ class SnapshotHandler:
             else:
                 self._remember(alert_id)
             return
-        self._pending[alert.alert_id] = (alert, self.clock() + self.settings.wait_s)
+        self._pending[alert.alert_id] = (alert, self.clock())
         while len(self._pending) > self.settings.max_pending:
             alert_id, (oldest, _) = self._pending.popitem(last=False)
             SNAPSHOTS.labels("missing").inc()
@@ -540,18 +544,37 @@ class SnapshotHandler:
             )
 
     def _retry_pending(self) -> None:
+        """Take each waiting alert whose frame and tracks have come. ``wait_s`` is judged
+        against what this stage has read, not the wall clock alone: while it has not yet read
+        the camera's frames (or tracks) as far as the alert's frame, it is behind (a backlog, a
+        rewind, redaction on idle cores), not missing anything, and the alert waits on, up to
+        ``pin_s``. Once it has read past them, half of ``wait_s`` takes the frame without its
+        tracks, and ``wait_s`` gives a frame never seen up."""
         now = self.clock()
-        for alert_id, (alert, deadline) in list(self._pending.items()):
-            frame = self._find(alert.frame) if alert.frame else None
-            if frame is not None and (frame.tracks or now >= deadline - self.settings.wait_s / 2):
+        wait_s, most_s = self.settings.wait_s, max(self.settings.wait_s, self.settings.pin_s)
+        for alert_id, (alert, came_at) in list(self._pending.items()):
+            assert alert.frame is not None  # only such alerts wait
+            waited_s, at = now - came_at, alert.frame.captured_at
+            camera = self._cameras.get(alert.camera_id)
+            frames_read = camera is not None and camera.newest_at >= at
+            tracks_read = camera is not None and camera.tracked_until >= at
+            frame = self._find(alert.frame)
+            if frame is not None and (
+                frame.tracked or (tracks_read and waited_s >= wait_s / 2) or waited_s >= most_s
+            ):
                 del self._pending[alert_id]
                 self._take(alert, frame)
-            elif now >= deadline:
+            elif frame is None and ((frames_read and waited_s >= wait_s) or waited_s >= most_s):
                 del self._pending[alert_id]
                 SNAPSHOTS.labels("missing").inc()
                 log.warning(
                     "no snapshot: the alert's frame was not seen in time",
-                    extra={"alert_id": alert_id, "camera": alert.camera_id},
+                    extra={
+                        "alert_id": alert_id,
+                        "camera": alert.camera_id,
+                        "waited_s": round(waited_s, 1),
+                        "frames_read_past_it": frames_read,
+                    },
                 )
 
     def _render(self, frame: _Frame, alert: Alert | None) -> tuple[bytes, int, int, int]:

@@ -148,15 +148,51 @@ def test_tracks_whose_frame_never_comes_are_bounded(
     assert list(camera.early) == [1000]
 
 
-def test_an_alert_whose_frame_never_comes_is_given_up_after_wait_s(
+def test_an_alert_whose_frame_was_read_past_is_given_up_after_wait_s(
+    stage: tuple[SnapshotHandler, SqliteArchive, FileBlobStore, list[float]],
+) -> None:
+    handler, store, _, now = stage  # wait_s=10
+    feed(handler, frame_msg(6, T0 - 0.1), frame_msg(8, T0 + 0.1))  # frame 7 skipped
+    feed(handler, alert_msg(7, T0))
+    now[0] = T0 + 9
+    handler.on_idle()
+    assert "al-1" in handler._pending
+    now[0] = T0 + 11
+    handler.on_idle()
+    feed(handler, frame_msg(7, T0), tracks_msg(7, T0))  # too late: given up
+    assert store.snapshot_for("al-1") is None and "al-1" not in handler._pending
+
+
+def test_an_alert_waits_past_wait_s_while_the_stage_has_not_read_that_far(
+    stage: tuple[SnapshotHandler, SqliteArchive, FileBlobStore, list[float]],
+) -> None:
+    """A stage behind its camera's frames (a backlog, a rewind, redaction on idle cores) has
+    missed nothing yet: the alert waits on for its frame, and for its tracks, up to pin_s."""
+    handler, store, _, now = stage  # wait_s=10, pin_s=600
+    feed(handler, frame_msg(1, T0 - 5))  # the stage has read this camera up to 5 s before
+    feed(handler, alert_msg(7, T0))
+    now[0] = T0 + 120
+    handler.on_idle()
+    feed(handler, frame_msg(7, T0))  # its frame at last, its tracks not yet read
+    now[0] = T0 + 240
+    handler.on_idle()
+    assert store.snapshot_for("al-1") is None, "waits for the tracks (head blur) too"
+    feed(handler, tracks_msg(7, T0))
+    snapshot = store.snapshot_for("al-1")
+    assert snapshot is not None and snapshot.frame_sequence == 7
+
+
+def test_an_alert_never_read_up_to_is_given_up_after_pin_s(
     stage: tuple[SnapshotHandler, SqliteArchive, FileBlobStore, list[float]],
 ) -> None:
     handler, store, _, now = stage
-    feed(handler, alert_msg(7, T0))
-    now[0] = T0 + 11
+    feed(handler, alert_msg(7, T0))  # its camera never sends a frame
+    now[0] = T0 + 599
     handler.on_idle()
-    feed(handler, frame_msg(7, T0), tracks_msg(7, T0))
-    assert store.snapshot_for("al-1") is None
+    assert "al-1" in handler._pending
+    now[0] = T0 + 601
+    handler.on_idle()
+    assert "al-1" not in handler._pending and store.snapshot_for("al-1") is None
 
 
 def test_frames_are_kept_until_the_tracks_are_past_them(
