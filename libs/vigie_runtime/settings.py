@@ -41,7 +41,8 @@ class KafkaSettings(StrictModel):
     fetch_wait_max_ms: int = Field(50, ge=1, le=10_000)
     # The same for the groups off the path to the alert (the topology's ``live=False``: the
     # archive, snapshots, camera heartbeats). On the development broker every held fetch costs
-    # CPU: measured, 500 ms here took the broker from 30 to 11 ms of CPU per frame.
+    # CPU: measured on bench-e2e, this one setting took the broker from 30 to 22 ms of CPU per
+    # frame (11 with every group at 500 ms, which the live path cannot afford: see README).
     background_fetch_wait_max_ms: int = Field(500, ge=1, le=10_000)
     # The development broker reports wrong high-watermarks for multi-record batches; one record
     # per batch keeps lag figures right there. Leave off against real Kafka.
