@@ -66,6 +66,21 @@ class _PromptConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     def _new_consumer_thread(self) -> _PromptConsumerThread:
         return _PromptConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    async def _commit_offsets(
+        self, offsets: Mapping[Any, int], start_new_transaction: bool = True
+    ) -> bool:
+        """faust records the offsets as committed even when the broker refused them: a commit
+        that crossed a rebalance ("already rebalanced") overwrites the position the rebalance
+        had just read back. The messages handed back past that position are then never
+        acknowledged, so their partition stays behind until new input arrives, for ever once a
+        camera stops (a lag an autoscaler or a drain waits on). After a refused commit the
+        position is left unknown, as on a first assignment: what is read again is committed."""
+        committed = bool(await super()._commit_offsets(offsets, start_new_transaction))
+        if not committed:
+            for tp in offsets:
+                self._committed_offset[tp] = None
+        return committed
+
 
 class PromptTransport(faust_aiokafka.Transport):  # type: ignore[misc]
     """The Kafka transport with the fetch wait of the rest of the pipeline."""
