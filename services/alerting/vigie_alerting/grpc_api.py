@@ -146,16 +146,25 @@ class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
         if watched.refused is None:
             log.exception("desk call failed", extra={"action": action})
             self._journal_refusal(
-                context, request, action, subject, grpc.StatusCode.INTERNAL, str(exc)
+                context,
+                request,
+                action,
+                subject,
+                grpc.StatusCode.INTERNAL,
+                str(exc),
+                self._forwarded(context),
             )
             context.abort(grpc.StatusCode.INTERNAL, "the alert desk failed to answer")
         code, details = watched.refused
         if watched.relayed:
             return  # the peer that refused journaled it
-        metadata = list(context.invocation_metadata())
-        if code is grpc.StatusCode.NOT_FOUND and self.router.is_forwarded(metadata, context.peer()):
+        forwarded = self._forwarded(context)
+        if code is grpc.StatusCode.NOT_FOUND and forwarded:
             return  # "not mine", asked by a replica that journals the outcome
-        self._journal_refusal(context, request, action, subject, code, details)
+        self._journal_refusal(context, request, action, subject, code, details, forwarded)
+
+    def _forwarded(self, context: grpc.ServicerContext) -> bool:
+        return self.router.is_forwarded(list(context.invocation_metadata()), context.peer())
 
     def _journal_refusal(
         self,
@@ -165,9 +174,8 @@ class AlertDeskServicer(services_pb2_grpc.AlertDeskServicer):
         subject: str,
         code: grpc.StatusCode,
         details: str,
+        forwarded: bool,
     ) -> None:
-        metadata = list(context.invocation_metadata())
-        forwarded = self.router.is_forwarded(metadata, context.peer())
         extra = {"forwarded": "true"} if forwarded else {}
         try:
             record = refusal_record(

@@ -69,9 +69,15 @@ def peer_host(peer: str) -> str | None:
         return None
     host = rest.rsplit(":", 1)[0].strip("[]")
     try:
-        address = ipaddress.ip_address(host)
+        return normal_ip(host)
     except ValueError:
         return None
+
+
+def normal_ip(ip: str) -> str:
+    """One spelling per address, so a peer's address and a resolved name compare equal: an
+    IPv4-mapped IPv6 as its IPv4, an IPv6 zone dropped. Raises ValueError for a non-address."""
+    address = ipaddress.ip_address(ip.split("%", 1)[0])
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return str(address)

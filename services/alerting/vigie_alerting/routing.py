@@ -19,7 +19,6 @@ counted. :class:`Replicas` says who owns what; with one replica everything is lo
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 import threading
@@ -35,6 +34,7 @@ from vigie_alerting.peers import (
     PeerDesks,
     forwarded_metadata,
     marked_forwarded,
+    normal_ip,
     peer_host,
 )
 from vigie_core.alerting import UnknownAlert
@@ -70,21 +70,14 @@ class OneReplica:
         return []
 
 
-def _normal(ip: str) -> str:
-    address = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return str(address)
-
-
 def resolve(host: str) -> set[str]:
     """Every IP address ``host`` names (itself, for an address)."""
     try:
-        return {_normal(host)}
+        return {normal_ip(host)}
     except ValueError:
         pass
     infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    return {_normal(str(info[4][0])) for info in infos}
+    return {normal_ip(str(info[4][0])) for info in infos}
 
 
 def address_host(address: str) -> str:

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from vigie_alerting.peers import FORWARDED, Metadata, forwarded_metadata, peer_host
-from vigie_alerting.routing import UNTRUSTED_MARKS, DeskRouter, ReplicaHosts, address_host
+from vigie_alerting.peers import FORWARDED, Metadata, forwarded_metadata, normal_ip, peer_host
+from vigie_alerting.routing import (
+    UNTRUSTED_MARKS,
+    DeskRouter,
+    ReplicaHosts,
+    address_host,
+    resolve,
+)
 from vigie_core.alerting import UnknownAlert
 from vigie_core.types import Alert, AlertStatus, EventKind, Severity, VerdictAction
 from vigie_runtime.auth import Caller, Role
@@ -229,3 +235,39 @@ def test_one_alert_is_found_here_or_at_the_replica_that_holds_it() -> None:
     desk.peers.desks["b:1"] = None  # type: ignore[union-attr]
     with pytest.raises(TimeoutError):  # it may be there: "try again", not "unknown"
         desk.for_call(CALL, CLIENT).alert("zz")
+
+
+def test_the_cache_of_replica_names_stays_bounded_however_many_names_come_and_go() -> None:
+    """Replicas come and go under new names (a rolling upgrade renames pods): the cache of
+    looked-up names must not grow with every name ever seen."""
+    names = [f"alerting-{n}.vigie:50052" for n in range(3 * ReplicaHosts.MAX_NAMES)]
+    current: list[str] = []
+
+    class Renamed:
+        def owner(self, camera_id: str) -> str | None:
+            return None
+
+        def others(self) -> list[str]:
+            return current
+
+    hosts = ReplicaHosts(Renamed(), resolver=lambda host: ["10.0.0.7"])
+    for name in names:
+        current[:] = [name]
+        assert "10.0.0.7" in hosts
+        assert len(hosts._cache) <= ReplicaHosts.MAX_NAMES
+    assert "10.0.0.7" in hosts, "the replica of now is still recognised after the cap"
+
+
+@pytest.mark.parametrize(
+    ("ip", "normal"),
+    [
+        ("10.0.0.7", "10.0.0.7"),
+        ("::ffff:10.0.0.7", "10.0.0.7"),
+        ("fe80::1%eth0", "fe80::1"),
+        ("0:0:0:0:0:0:0:1", "::1"),
+    ],
+)
+def test_a_peer_and_a_resolved_name_spell_one_address_alike(ip: str, normal: str) -> None:
+    assert normal_ip(ip) == normal
+    assert resolve(ip) == {normal}
+    assert peer_host(f"ipv6:[{ip}]:41234" if ":" in ip else f"ipv4:{ip}:41234") == normal
