@@ -132,6 +132,14 @@ class FramePins(Generic[FrameT]):
             return None
         return pin.frame
 
+    def state(self, ref: FrameRef) -> str:
+        """How the frame stands here, for a log line: ``none``, ``waiting`` (pinned, its frame
+        not read since) or ``held``."""
+        pin = self._pins.get(_key(ref))
+        if pin is None or not same_capture(pin.ref.captured_at, ref.captured_at):
+            return "none"
+        return "waiting" if pin.frame is None else "held"
+
     def release(self, ref: FrameRef) -> None:
         """The alert of this frame has its snapshot: the pin has done its work."""
         pin = self._pins.get(_key(ref))

@@ -104,6 +104,9 @@ CLIPS = Counter(
 )
 CLIP_FRAMES = Counter("vigie_clip_frames_total", "Redacted frames stored in alert clips")
 CLIPS_PENDING = Gauge("vigie_clips_pending", "Clips waiting for the frames after their alert")
+# An alert waiting for its frame holds no offset: a pipeline at zero lag may still owe snapshots,
+# and a drain (or an operator before a restart) reads this to know none is due.
+SNAPSHOTS_PENDING = Gauge("vigie_snapshots_pending", "Alerts waiting for their frame's snapshot")
 STILLS = Counter(
     "vigie_stills_total",
     "Camera stills, by outcome: tracked (heads blurred too), untracked (no tracks came in"
@@ -413,6 +416,7 @@ class SnapshotHandler:
             if pending.alert.camera_id == camera_id:
                 del self._clips_pending[alert_id]
                 self._finish_clip(pending, "camera_gone")
+        CLIPS_PENDING.set(len(self._clips_pending))
         camera = self._cameras.pop(camera_id)
         self._bytes -= camera.bytes
         BUFFER_EVICTED.labels(reason).inc()
@@ -542,6 +546,7 @@ class SnapshotHandler:
                 "no snapshot: too many alerts waiting for their frame, the oldest is given up",
                 extra={"alert_id": alert_id, "camera": oldest.camera_id},
             )
+        SNAPSHOTS_PENDING.set(len(self._pending))
 
     def _retry_pending(self) -> None:
         """Take each waiting alert whose frame and tracks have come. ``wait_s`` is judged
@@ -566,6 +571,8 @@ class SnapshotHandler:
                 self._take(alert, frame)
             elif frame is None and ((frames_read and waited_s >= wait_s) or waited_s >= most_s):
                 del self._pending[alert_id]
+                # Given up once: its updates (an escalation a minute) neither wait nor count again.
+                self._remember(alert_id)
                 SNAPSHOTS.labels("missing").inc()
                 log.warning(
                     "no snapshot: the alert's frame was not seen in time",
@@ -574,8 +581,25 @@ class SnapshotHandler:
                         "camera": alert.camera_id,
                         "waited_s": round(waited_s, 1),
                         "frames_read_past_it": frames_read,
+                        **self._whereabouts(alert.frame),
                     },
                 )
+        SNAPSHOTS_PENDING.set(len(self._pending))
+
+    def _whereabouts(self, ref: FrameRef) -> dict[str, object]:
+        """Where a frame not found should have been: the frame asked for, what its camera's
+        buffer holds, and whether an event pinned it, so a missing snapshot can be explained
+        from the log alone."""
+        camera = self._cameras.get(ref.camera_id)
+        held = camera is not None and bool(camera.frames)
+        return {
+            "frame_sequence": ref.sequence,
+            "frame_at": round(ref.captured_at, 3),
+            "buffer_from": round(camera.frames[0].captured_at, 3) if held else None,
+            "buffer_to": round(camera.newest_at, 3) if held else None,
+            "tracked_until": round(camera.tracked_until, 3) if camera is not None else None,
+            "pinned": self._pins.state(ref),
+        }
 
     def _render(self, frame: _Frame, alert: Alert | None) -> tuple[bytes, int, int, int]:
         """The frame redacted (every face found and the head of every person blurred), the

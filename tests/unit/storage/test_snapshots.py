@@ -32,7 +32,12 @@ from vigie_runtime.stage import Stage, StageRunner
 from vigie_runtime.topics import ALERTS, EVENTS, FRAMES, TRACKS
 from vigie_storage.adapters.sqlite_store import SqliteArchive
 from vigie_storage.blobs import FileBlobStore
-from vigie_storage.snapshots import SnapshotHandler, SnapshotSettings
+from vigie_storage.snapshots import (
+    SNAPSHOTS,
+    SNAPSHOTS_PENDING,
+    SnapshotHandler,
+    SnapshotSettings,
+)
 
 T0 = float(int(time.time()))  # near the wall clock: the runner bounds message times
 
@@ -163,6 +168,26 @@ def test_an_alert_whose_frame_was_read_past_is_given_up_after_wait_s(
     assert store.snapshot_for("al-1") is None and "al-1" not in handler._pending
 
 
+def test_an_alert_given_up_is_not_waited_for_again_on_each_of_its_updates(
+    stage: tuple[SnapshotHandler, SqliteArchive, FileBlobStore, list[float]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An unacknowledged alert is published again at every escalation (once a minute at
+    critical): each must not start another wait, another warning and another count."""
+    handler, _, _, now = stage  # wait_s=10
+    feed(handler, frame_msg(6, T0 - 0.1), frame_msg(8, T0 + 0.1))  # frame 7 never comes
+    missing = SNAPSHOTS.labels("missing")._value.get()
+    for minute in range(3):
+        feed(handler, alert_msg(7, T0))  # raised, then escalated twice
+        now[0] = T0 + 60 * (minute + 1)
+        handler.on_idle()
+    assert "al-1" not in handler._pending
+    assert SNAPSHOTS.labels("missing")._value.get() == missing + 1
+    given_up = [r for r in caplog.records if "was not seen in time" in r.getMessage()]
+    assert len(given_up) == 1
+    assert given_up[0].frame_sequence == 7 and given_up[0].pinned == "none"  # type: ignore[attr-defined]
+
+
 def test_an_alert_waits_past_wait_s_while_the_stage_has_not_read_that_far(
     stage: tuple[SnapshotHandler, SqliteArchive, FileBlobStore, list[float]],
 ) -> None:
@@ -173,6 +198,7 @@ def test_an_alert_waits_past_wait_s_while_the_stage_has_not_read_that_far(
     feed(handler, alert_msg(7, T0))
     now[0] = T0 + 120
     handler.on_idle()
+    assert SNAPSHOTS_PENDING._value.get() == 1, "owed, and a drain must be able to see it"
     feed(handler, frame_msg(7, T0))  # its frame at last, its tracks not yet read
     now[0] = T0 + 240
     handler.on_idle()
@@ -180,6 +206,7 @@ def test_an_alert_waits_past_wait_s_while_the_stage_has_not_read_that_far(
     feed(handler, tracks_msg(7, T0))
     snapshot = store.snapshot_for("al-1")
     assert snapshot is not None and snapshot.frame_sequence == 7
+    assert SNAPSHOTS_PENDING._value.get() == 0
 
 
 def test_an_alert_never_read_up_to_is_given_up_after_pin_s(
