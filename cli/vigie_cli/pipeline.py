@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,6 +124,21 @@ def service_of(key: str) -> str:
     return next((s.name for s in topology.SERVICES if key.split("-")[0] == s.name), key)
 
 
+# Gauges of work a service owes that its consumer group's lag does not show.
+OWED_GAUGES = {"vigie_snapshots_pending": "snapshots owed", "vigie_clips_pending": "clips owed"}
+
+
+def _gauge_value(metrics: str, name: str) -> int:
+    """An unlabelled gauge's value in a Prometheus text exposition; 0 when absent."""
+    for line in metrics.splitlines():
+        if line.startswith(name + " "):
+            try:
+                return int(float(line.split()[1]))
+            except (IndexError, ValueError):
+                return 1  # unreadable: owed until it reads
+    return 0
+
+
 class LocalPipeline:
     """Service processes by key: the service's name, or ``<service>-<n>`` for a replica (each
     with ports of its own), or ``capture-<camera>`` for one capture per camera."""
@@ -192,6 +208,28 @@ class LocalPipeline:
             args.append("--loop")
         return self.start("capture", *args, key=key)
 
+    def owed(self) -> dict[str, int]:
+        """Work a service still owes that holds no offset, from each running storage process's
+        metrics (``vigie_snapshots_pending``, ``vigie_clips_pending``): an alert waiting for its
+        frame lets the group's lag reach zero before its snapshot is taken. A storage process
+        that does not answer owes an unknown amount, counted as one."""
+        owed: dict[str, int] = {}
+        for key, process in self.processes.items():
+            if service_of(key) != "storage" or process.poll() is not None:
+                continue
+            url = f"http://127.0.0.1:{self.ports(key)[0]}/metrics"
+            try:
+                with urllib.request.urlopen(url, timeout=2) as reply:
+                    text = reply.read().decode(errors="replace")
+            except OSError:
+                owed[f"{key}: metrics unanswered"] = 1
+                continue
+            for gauge, what in OWED_GAUGES.items():
+                count = _gauge_value(text, gauge)
+                if count:
+                    owed[f"{key}: {what}"] = count
+        return owed
+
     def ready(self, key: str) -> bool:
         url = f"http://127.0.0.1:{self.ports(key)[0]}/readyz"
         try:
@@ -254,16 +292,23 @@ class LocalPipeline:
         )
 
     @staticmethod
-    def lag(probe: LagProbe) -> int:
-        """Messages not yet done by the groups that run with default settings."""
-        return sum(LocalPipeline.lags(probe).values())
+    def lag(probe: LagProbe, groups: Mapping[str, Sequence[str]] | None = None) -> int:
+        """Messages not yet done by ``groups`` (by default, those that run with default
+        settings)."""
+        return sum(LocalPipeline.lags(probe, groups).values())
 
     @staticmethod
-    def lags(probe: LagProbe) -> dict[str, int]:
-        """Group id -> messages it has not yet done, for the groups that run by default."""
-        return {
-            group: probe.lag(group, topics) for group, topics in topology.drain_groups().items()
-        }
+    def lags(probe: LagProbe, groups: Mapping[str, Sequence[str]] | None = None) -> dict[str, int]:
+        """Group id -> messages it has not yet done, for ``groups`` (group id -> topics; by
+        default, the groups that run with default settings)."""
+        groups = topology.drain_groups() if groups is None else groups
+        return {group: probe.lag(group, topics) for group, topics in groups.items()}
+
+    def drain_groups(self) -> dict[str, tuple[str, ...]]:
+        """The groups this run's services run: those of the default settings, less those its
+        environment switches off (``VIGIE_SNAPSHOTS__ENABLED=false``: no snapshot group to
+        wait on for ever)."""
+        return topology.drain_groups(topology.switched_off({**os.environ, **self.plan.extra_env}))
 
     def why_not_drained(self, log_lines: int = 5) -> str:
         """What a pipeline that did not drain was still doing: the groups behind, and each
@@ -271,14 +316,16 @@ class LocalPipeline:
         failure on a machine nobody can log into says which stage stopped turning."""
         probe = LagProbe(self.plan.bootstrap)
         try:
-            lags = self.lags(probe)
+            groups = self.drain_groups()
+            behind = {group: probe.behind(group, topics) for group, topics in groups.items()}
         finally:
             probe.close()
-        behind = {group: n for group, n in lags.items() if n}
+        behind = {group: partitions for group, partitions in behind.items() if partitions}
         services = {
             s.name for s in topology.SERVICES for group in s.consumer_groups() if group in behind
         }
-        lines = [f"groups behind: {behind or 'none'}; capturing: {self.capturing()}"]
+        lines = [f"groups behind (done/end per partition): {behind or 'none'}"]
+        lines.append(f"capturing: {self.capturing()}; owed: {self.owed() or 'nothing'}")
         for key, process in sorted(self.processes.items()):
             if service_of(key) not in services and process.poll() is None:
                 continue
@@ -326,11 +373,13 @@ class LocalPipeline:
 
 @dataclass(frozen=True)
 class DrainStatus:
-    """What a :class:`DrainWatch` saw: capture still running, each group's lag, drained."""
+    """What a :class:`DrainWatch` saw: capture still running, each group's lag, drained, and
+    the work owed that holds no offset (:meth:`LocalPipeline.owed`)."""
 
     capturing: bool
     lags: dict[str, int]
     drained: bool
+    owed: dict[str, int] = field(default_factory=dict)
 
     @property
     def left(self) -> int:
@@ -349,17 +398,22 @@ class DrainStatus:
                 f"replay finished, waiting for the pipeline to drain: {self.left} message(s)"
                 f" left ({busy})"
             )
+        if self.owed:
+            owed = ", ".join(f"{what} {n}" for what, n in self.owed.items())
+            return f"replay finished, every message processed; waiting for {owed}"
         return "replay finished, every message processed; making sure nothing more arrives"
 
 
 class DrainWatch:
     """Tells, one look at a time, whether capture has ended and every consumer group has
-    stayed at zero lag for ``settle_s`` (lag probes are cheap; callers interleave other work)."""
+    stayed at zero lag, with no snapshot or clip owed (:meth:`LocalPipeline.owed`), for
+    ``settle_s`` (lag probes are cheap; callers interleave other work)."""
 
     def __init__(self, pipeline: LocalPipeline, settle_s: float) -> None:
         self.pipeline = pipeline
         self.settle_s = settle_s
         self.probe = LagProbe(pipeline.plan.bootstrap)
+        self.groups = pipeline.drain_groups()
         self._zero_since: float | None = None
 
     def drained(self) -> bool:
@@ -368,10 +422,14 @@ class DrainWatch:
     def look(self) -> DrainStatus:
         """One look: is capture running, what each group still has to do, drained or not."""
         capturing = self.pipeline.capturing()
-        lags = self.pipeline.lags(self.probe)
+        lags = self.pipeline.lags(self.probe, self.groups)
         if capturing or any(lags.values()):
             self._zero_since = None
             return DrainStatus(capturing, lags, False)
+        owed = self.pipeline.owed()  # asked only once the groups are done
+        if owed:
+            self._zero_since = None
+            return DrainStatus(False, lags, False, owed)
         self._zero_since = self._zero_since or time.monotonic()
         return DrainStatus(False, lags, time.monotonic() - self._zero_since >= self.settle_s)
 

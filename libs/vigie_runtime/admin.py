@@ -71,21 +71,37 @@ class LagProbe:
         self._watermarks = Consumer(config)
 
     def lag(self, group_id: str, topics: Sequence[str]) -> int:
+        return sum(high - done for _, done, high in self._positions(group_id, topics))
+
+    def behind(self, group_id: str, topics: Sequence[str]) -> dict[str, str]:
+        """Each partition the group has not finished, as ``topic[p]`` -> ``done/end``: a group
+        stuck one message short on one partition reads apart from one still working through."""
+        return {
+            f"{tp.topic}[{tp.partition}]": f"{done}/{high}"
+            for tp, done, high in self._positions(group_id, topics)
+            if high > done
+        }
+
+    def _positions(
+        self, group_id: str, topics: Sequence[str]
+    ) -> list[tuple[TopicPartition, int, int]]:
+        """(partition, first offset not yet done, end offset) for every partition of ``topics``;
+        a group that never committed there counts from the partition's first offset."""
         metadata = self.admin.list_topics(timeout=10).topics
         partitions = [
             TopicPartition(t, p) for t in topics if t in metadata for p in metadata[t].partitions
         ]
         if not partitions:
-            return 0
+            return []
         request = [ConsumerGroupTopicPartitions(group_id, partitions)]
         result = self.admin.list_consumer_group_offsets(request)[group_id].result()
         committed = {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions}
-        total = 0
+        positions = []
         for tp in partitions:
             low, high = self._watermarks.get_watermark_offsets(tp, timeout=5)
             done = committed.get((tp.topic, tp.partition), -1)
-            total += max(0, high - (done if done >= 0 else low))
-        return total
+            positions.append((tp, min(high, done if done >= 0 else low), high))
+        return positions
 
     def close(self) -> None:
         self._watermarks.close()

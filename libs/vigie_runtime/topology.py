@@ -17,6 +17,8 @@ Topic names come from :mod:`vigie_runtime.topics`. Plain data, no I/O.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from vigie_runtime.topics import (
@@ -337,12 +339,37 @@ def consumers() -> tuple[ServiceTopology, ...]:
     return tuple(s for s in SERVICES if s.groups)
 
 
-def drain_groups() -> dict[str, tuple[str, ...]]:
+def drain_groups(off: Collection[str] = ()) -> dict[str, tuple[str, ...]]:
     """Group id -> topics, for every group running with default settings: the pipeline has
-    drained when all of them are at zero lag (a group that does not run would never be)."""
-    return {
-        group_id: group.default_topics
-        for s in SERVICES
-        for group_id, group in s.consumer_groups().items()
-        if group.default_topics
-    }
+    drained when all of them are at zero lag (a group that does not run would never be).
+    ``off``: the conditions (a group's or a read's ``when``) the run turns off, such as
+    ``snapshots.enabled`` (see :func:`switched_off`)."""
+    drained = {}
+    for s in SERVICES:
+        for group_id, group in s.consumer_groups().items():
+            if group.when in off:
+                continue
+            reads = [r for r in group.reads if r.topic in group.default_topics]
+            topics_read = tuple(r.topic for r in reads if r.when not in off)
+            if topics_read:
+                drained[group_id] = topics_read
+    return drained
+
+
+def switched_off(env: Mapping[str, str]) -> frozenset[str]:
+    """The conditions that name a switch (``snapshots.enabled``) which the environment turns
+    off (``VIGIE_SNAPSHOTS__ENABLED=false``): what a local run knows of its services' settings
+    without reading their configuration files."""
+    conditions = {g.when for s in SERVICES for g in s.groups}
+    conditions |= {r.when for s in SERVICES for g in s.groups for r in g.reads}
+    off = set()
+    for condition in conditions:
+        if not _SWITCH.fullmatch(condition):
+            continue
+        value = env.get("VIGIE_" + condition.upper().replace(".", "__"), "")
+        if value.strip().lower() in {"false", "0", "no", "off"}:
+            off.add(condition)
+    return frozenset(off)
+
+
+_SWITCH = re.compile(r"[a-z_]+(\.[a-z_]+)+")

@@ -153,3 +153,13 @@ def test_the_local_pipeline_waits_on_every_group_running_by_default() -> None:
 
     assert LocalPipeline.lag(Probe()) == len(topology.drain_groups())  # type: ignore[arg-type]
     assert dict(asked) == topology.drain_groups()
+
+
+def test_a_local_run_without_snapshots_does_not_wait_for_their_group(tmp_path: Path) -> None:
+    from vigie_cli.pipeline import LocalPipeline, PipelinePlan
+
+    plan = PipelinePlan("127.0.0.1:19092", tmp_path, None)
+    plan.extra_env["VIGIE_SNAPSHOTS__ENABLED"] = "false"
+    groups = LocalPipeline(plan).drain_groups()
+    assert "vigie-storage-snapshots" not in groups
+    assert "vigie-storage" in groups

@@ -118,6 +118,16 @@ def test_drain_waits_only_on_what_runs_with_default_settings() -> None:
     }
 
 
+def test_a_run_that_switches_snapshots_off_does_not_wait_on_their_group() -> None:
+    off = topology.switched_off({"VIGIE_SNAPSHOTS__ENABLED": "False", "VIGIE_OTHER": "false"})
+    assert off == {"snapshots.enabled"}
+    drain = topology.drain_groups(off)
+    assert set(topology.drain_groups()) - set(drain) == {"vigie-storage-snapshots"}
+    assert topology.switched_off({"VIGIE_SNAPSHOTS__ENABLED": "true"}) == frozenset()
+    # A condition that names no switch is never taken as one.
+    assert topology.switched_off({"VIGIE_WEBHOOKS IN THE ALERT POLICY": "false"}) == frozenset()
+
+
 def test_groups_follow_a_renamed_service_group() -> None:
     assert set(ANALYTICS.consumer_groups("site-a")) == {"site-a", "site-a-pixels"}
     assert STORAGE.group("storage-snapshots").id("archive") == "archive-snapshots"
