@@ -539,6 +539,10 @@ class SnapshotHandler:
                 self._remember(alert_id)
             return
         self._pending[alert.alert_id] = (alert, self.clock())
+        # The alert holds its frame as its event's pin does: after a rewind the alerts are read
+        # long before the frames, the tracks run ahead and prune each frame as it comes, and
+        # the event's pin is missing when the event was read after its frame had gone.
+        self._pins.pin(alert.frame, self._find(alert.frame), self.clock())
         while len(self._pending) > self.settings.max_pending:
             alert_id, (oldest, _) = self._pending.popitem(last=False)
             SNAPSHOTS.labels("missing").inc()
@@ -584,6 +588,7 @@ class SnapshotHandler:
                         **self._whereabouts(alert.frame),
                     },
                 )
+                self._pins.release(alert.frame)
         SNAPSHOTS_PENDING.set(len(self._pending))
 
     def _whereabouts(self, ref: FrameRef) -> dict[str, object]:

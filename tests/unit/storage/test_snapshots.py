@@ -185,7 +185,27 @@ def test_an_alert_given_up_is_not_waited_for_again_on_each_of_its_updates(
     assert SNAPSHOTS.labels("missing")._value.get() == missing + 1
     given_up = [r for r in caplog.records if "was not seen in time" in r.getMessage()]
     assert len(given_up) == 1
-    assert given_up[0].frame_sequence == 7 and given_up[0].pinned == "none"  # type: ignore[attr-defined]
+    # the alert held a place for its frame, which never came
+    assert given_up[0].frame_sequence == 7 and given_up[0].pinned == "waiting"  # type: ignore[attr-defined]
+    assert handler._pins.state(FrameRef("cam", 7, T0, 160, 90)) == "none", "released once given up"
+
+
+def test_an_alert_read_before_its_frame_keeps_it_however_far_the_tracks_have_run(
+    stage: tuple[SnapshotHandler, SqliteArchive, FileBlobStore, list[float]],
+) -> None:
+    """After a rewind the alerts are read long before the frames, and the tracks run ahead:
+    each frame is pruned as it comes. The alert waiting for one must keep it, even when its
+    event comes only after the frame (or not at all)."""
+    handler, store, _, now = stage  # buffer_s=5
+    feed(handler, *(tracks_msg(n, T0 + n) for n in range(30)))  # tracks 29 s ahead
+    feed(handler, alert_msg(7, T0 + 7))
+    feed(handler, *(frame_msg(n, T0 + n) for n in range(30)))  # each pruned as it comes...
+    feed(handler, event_msg(7, T0 + 7))  # ... before the event that would have pinned it
+    now[0] += 6  # half of wait_s: its tracks, pruned long ago, are not waited for
+    handler.on_idle()
+    snapshot = store.snapshot_for("al-1")
+    assert snapshot is not None and snapshot.frame_sequence == 7
+    assert handler._pins.state(FrameRef("cam", 7, T0 + 7, 160, 90)) == "none", "released"
 
 
 def test_an_alert_waits_past_wait_s_while_the_stage_has_not_read_that_far(
