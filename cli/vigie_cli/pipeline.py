@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from vigie_cli.output import Progress
 from vigie_runtime import topology
 from vigie_runtime.admin import LagProbe
@@ -130,13 +132,11 @@ OWED_GAUGES = {"vigie_snapshots_pending": "snapshots owed", "vigie_clips_pending
 
 def _gauge_value(metrics: str, name: str) -> int:
     """An unlabelled gauge's value in a Prometheus text exposition; 0 when absent."""
-    for line in metrics.splitlines():
-        if line.startswith(name + " "):
-            try:
-                return int(float(line.split()[1]))
-            except (IndexError, ValueError):
-                return 1  # unreadable: owed until it reads
-    return 0
+    try:
+        samples = [s for f in text_string_to_metric_families(metrics) for s in f.samples]
+    except ValueError:
+        return 1  # unreadable: owed until it reads
+    return next((int(s.value) for s in samples if s.name == name and not s.labels), 0)
 
 
 class LocalPipeline:

@@ -349,8 +349,10 @@ def drain_groups(off: Collection[str] = ()) -> dict[str, tuple[str, ...]]:
         for group_id, group in s.consumer_groups().items():
             if group.when in off:
                 continue
-            reads = [r for r in group.reads if r.topic in group.default_topics]
-            topics_read = tuple(r.topic for r in reads if r.when not in off)
+            defaults = group.default_topics
+            topics_read = tuple(
+                r.topic for r in group.reads if r.topic in defaults and r.when not in off
+            )
             if topics_read:
                 drained[group_id] = topics_read
     return drained

@@ -514,9 +514,11 @@ class SnapshotHandler:
         camera's own trouble (stalled, offline) names the last frame it sent, not a scene."""
         if event.kind in CAMERA_TROUBLE:
             return
-        camera = self._cameras.get(event.camera_id)
-        frame = camera.find(event.frame) if camera is not None else None
-        self._pins.pin(event.frame, frame, self.clock())
+        self._hold(event.frame)
+
+    def _hold(self, ref: FrameRef) -> None:
+        """Pin a frame, buffered or still to come, so the buffer's pruning cannot lose it."""
+        self._pins.pin(ref, self._find(ref), self.clock())
 
     def _find(self, ref: FrameRef) -> _Frame | None:
         """An alert's frame: in its camera's buffer, or pinned by its event."""
@@ -542,7 +544,7 @@ class SnapshotHandler:
         # The alert holds its frame as its event's pin does: after a rewind the alerts are read
         # long before the frames, the tracks run ahead and prune each frame as it comes, and
         # the event's pin is missing when the event was read after its frame had gone.
-        self._pins.pin(alert.frame, self._find(alert.frame), self.clock())
+        self._hold(alert.frame)
         while len(self._pending) > self.settings.max_pending:
             alert_id, (oldest, _) = self._pending.popitem(last=False)
             SNAPSHOTS.labels("missing").inc()
